@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phpbuild/phpbuild/detect"
+)
+
+func newDetect() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "detect [DIR]",
+		Short: "Show what the app in DIR is: web root, Phalcon, Volt, node assets, writable dirs, env files",
+		Args:  maxOneDir,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, err := detect.Detect(cmd.Context(), dirArg(args))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), app)
+			}
+			printApp(cmd.OutOrStdout(), app)
+			printWarnings(cmd.ErrOrStderr(), app.Warnings)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func printApp(w io.Writer, app *detect.App) {
+	row := func(k, v string) { fmt.Fprintf(w, "%-10s %s\n", k+":", v) }
+	row("app", app.Dir)
+	row("web root", app.WebRoot)
+	switch {
+	case app.Composer == nil:
+		row("composer", "none")
+	case app.Composer.Lock == nil:
+		row("composer", "composer.json (no composer.lock)")
+	default:
+		row("composer", fmt.Sprintf("composer.json + composer.lock (%d packages)", len(app.Composer.Lock.Packages)))
+	}
+	if app.Phalcon.Used {
+		row("phalcon", "yes ("+app.Phalcon.Reason+")")
+	} else {
+		row("phalcon", "no")
+	}
+	row("volt", list(app.Volt.Dirs))
+	if app.Node != nil {
+		lock := app.Node.Lockfile
+		if lock == "" {
+			lock = "no lockfile"
+		}
+		row("node", fmt.Sprintf("%s run build (%s; %s)", app.Node.PackageManager, app.Node.BuildScript, lock))
+	} else {
+		row("node", "none")
+	}
+	row("writable", list(app.Writable))
+	row("env files", list(app.EnvFiles)+" (never shipped)")
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func printWarnings(w io.Writer, warnings []string) {
+	for _, s := range warnings {
+		fmt.Fprintln(w, "warning: "+s)
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at link time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "phpbuild",
+		Short: "Build one immutable OCI image per commit of a PHP/Phalcon app, and release it",
+		Long: `phpbuild detects a PHP or Phalcon app, resolves the PHP and Phalcon versions its
+composer files ask for, and builds one reproducible, layered OCI image per git commit.
+
+Exit codes: 0 ok, 1 failure, 2 bad input (a file, flag or constraint to fix),
+75 transient (registry or network; retry), 130 interrupted.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{fmt.Errorf("%s: %w (see --help)", c.CommandPath(), err)}
+	})
+	root.AddCommand(newDetect(), newPlan())
+	return root
+}
+
+// dirArg is the app dir argument shared by commands: at most one, default ".".
+func dirArg(args []string) string {
+	if len(args) == 0 {
+		return "."
+	}
+	return args[0]
+}
+
+func maxOneDir(cmd *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return &usageError{fmt.Errorf("%s takes at most one directory, got %d arguments", cmd.CommandPath(), len(args))}
+	}
+	return nil
+}

@@ -1,0 +1,413 @@
+package detect
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/project"
+)
+
+// ErrNotPHPApp is returned for a directory with no composer.json, index.php
+// or public/index.php.
+var ErrNotPHPApp = errors.New("not a PHP app: no composer.json, index.php or public/index.php")
+
+// App is what detection found. Paths are relative to Dir, slash-separated.
+type App struct {
+	Dir      string    `json:"dir"`
+	WebRoot  string    `json:"webRoot"`
+	Composer *Composer `json:"composer"`
+	Phalcon  Phalcon   `json:"phalcon"`
+	Volt     Volt      `json:"volt"`
+	Node     *Node     `json:"node"`
+	Writable []string  `json:"writable"`
+	EnvFiles []string  `json:"envFiles"`
+	// Warnings are facts a user should know that do not stop a build.
+	Warnings []string `json:"warnings"`
+	// Project is project.toml; empty when the app has none.
+	Project *project.Descriptor `json:"-"`
+	// Files lists every regular file and symlink of the app, sorted, outside
+	// .git, vendor/ and node_modules/.
+	Files []string `json:"-"`
+}
+
+// Phalcon says whether the app needs the Phalcon extension, and why.
+type Phalcon struct {
+	Used   bool   `json:"used"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Volt lists the dirs holding *.volt templates.
+type Volt struct {
+	Dirs []string `json:"dirs"`
+}
+
+// Node is an app whose package.json has a build script.
+type Node struct {
+	PackageManager string `json:"packageManager"` // npm, yarn or pnpm
+	Lockfile       string `json:"lockfile"`       // "" when none is committed
+	BuildScript    string `json:"buildScript"`
+}
+
+// Detect reads dir and reports what the app is. Input the user must fix is a
+// *badinput.Error naming the file.
+func Detect(ctx context.Context, dir string) (*App, error) {
+	// Files are named as the user wrote dir, so errors read like their shell.
+	root := filepath.Clean(dir)
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, badinput.New(dir, "%v", badinput.PathCause(err))
+	}
+	if !fi.IsDir() {
+		return nil, badinput.New(dir, "not a directory")
+	}
+	desc, err := project.Load(root)
+	if err != nil {
+		return nil, err
+	}
+	app := &App{Dir: root, Project: desc, Writable: []string{}, EnvFiles: []string{}, Warnings: []string{}, Volt: Volt{Dirs: []string{}}}
+	if app.Files, err = walk(ctx, root); err != nil {
+		return nil, err
+	}
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := step(app); err != nil {
+			return nil, err
+		}
+	}
+	return app, nil
+}
+
+// steps run in order; each may use what the earlier ones found.
+var steps = []func(*App) error{
+	detectComposer,
+	detectWebRoot,
+	detectVolt,
+	detectPhalcon,
+	detectNode,
+	detectWritable,
+	detectEnvFiles,
+}
+
+func (a *App) has(rel string) bool {
+	i := sort.SearchStrings(a.Files, rel)
+	return i < len(a.Files) && a.Files[i] == rel
+}
+
+func (a *App) isDir(rel string) bool {
+	fi, err := os.Stat(filepath.Join(a.Dir, filepath.FromSlash(rel)))
+	return err == nil && fi.IsDir()
+}
+
+func (a *App) warn(format string, args ...any) {
+	a.Warnings = append(a.Warnings, fmt.Sprintf(format, args...))
+}
+
+func detectComposer(a *App) error {
+	hasJSON := a.has("composer.json")
+	if !hasJSON && !a.has("index.php") && !a.has("public/index.php") {
+		return &badinput.Error{File: a.Dir, Err: ErrNotPHPApp}
+	}
+	if !hasJSON {
+		if a.has("composer.lock") {
+			return badinput.New(filepath.Join(a.Dir, "composer.lock"), "found without composer.json; commit both")
+		}
+		return nil
+	}
+	c, err := readComposerJSON(a.Dir)
+	if err != nil {
+		return err
+	}
+	if a.has("composer.lock") {
+		if c.Lock, err = readComposerLock(a.Dir); err != nil {
+			return err
+		}
+		c.Platform = append(c.Platform, c.Lock.platform...)
+	} else {
+		a.warn("composer.json has no composer.lock beside it; commit one so builds are reproducible")
+	}
+	a.Composer = c
+	return nil
+}
+
+func detectWebRoot(a *App) error {
+	if root := a.Project.Build.WebRoot; root != "" {
+		root = path.Clean(root)
+		if !a.isDir(root) {
+			return badinput.Field(a.Project.Path(), "build.web_root", "%q is not a directory of the app", root)
+		}
+		a.WebRoot = root
+		return nil
+	}
+	for _, c := range []struct{ front, root string }{
+		{"public/index.php", "public"},
+		{"web/index.php", "web"},
+		{"web/app.php", "web"},
+		{"index.php", "."},
+	} {
+		if a.has(c.front) {
+			a.WebRoot = c.root
+			return nil
+		}
+	}
+	if a.isDir("public") {
+		a.WebRoot = "public"
+	} else {
+		a.WebRoot = "."
+	}
+	a.warn("no front controller (public/index.php, web/index.php, index.php); serving %s/ — set build.web_root in project.toml to choose", a.WebRoot)
+	return nil
+}
+
+func detectVolt(a *App) error {
+	if dirs := a.Project.Volt.Dirs; len(dirs) > 0 {
+		for _, d := range dirs {
+			d = path.Clean(d)
+			if !a.isDir(d) {
+				return badinput.Field(a.Project.Path(), "volt.dirs", "%q is not a directory of the app", d)
+			}
+			a.Volt.Dirs = append(a.Volt.Dirs, d)
+		}
+		sort.Strings(a.Volt.Dirs)
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, f := range a.Files {
+		if strings.HasSuffix(f, ".volt") {
+			d := path.Dir(f)
+			if !seen[d] {
+				seen[d] = true
+				a.Volt.Dirs = append(a.Volt.Dirs, d)
+			}
+		}
+	}
+	sort.Strings(a.Volt.Dirs)
+	return nil
+}
+
+func detectPhalcon(a *App) error {
+	if a.Project.Phalcon.Version != "" {
+		a.Phalcon = Phalcon{Used: true, Reason: "project.toml phalcon.version"}
+		return nil
+	}
+	if c := a.Composer; c != nil {
+		if _, ok := c.Require["ext-phalcon"]; ok {
+			a.Phalcon = Phalcon{Used: true, Reason: "composer.json require.ext-phalcon"}
+			return nil
+		}
+		if c.Lock != nil {
+			if _, ok := c.Lock.Platform["ext-phalcon"]; ok {
+				a.Phalcon = Phalcon{Used: true, Reason: "composer.lock platform.ext-phalcon"}
+				return nil
+			}
+			for _, p := range c.Lock.Packages {
+				if _, ok := p.Require["ext-phalcon"]; ok {
+					a.Phalcon = Phalcon{Used: true, Reason: "composer.lock: " + p.Name + " requires ext-phalcon"}
+					return nil
+				}
+			}
+		}
+	}
+	use, err := firstPhalconUse(a)
+	if err != nil || use == "" {
+		if use == "" && len(a.Volt.Dirs) > 0 {
+			a.warn("found *.volt templates in %s but no use of Phalcon; Volt is not precompiled", strings.Join(a.Volt.Dirs, ", "))
+		}
+		return err
+	}
+	if poly := phalconPolyfill(a.Composer); poly != "" {
+		a.warn("%s uses Phalcon\\ classes, served by the locked PHP package %s, not the extension", use, poly)
+		return nil
+	}
+	a.Phalcon = Phalcon{Used: true, Reason: use + " uses the Phalcon\\ namespace"}
+	if a.Composer != nil {
+		a.warn("%s uses Phalcon but composer.json does not require ext-phalcon; add it so composer checks the version", use)
+	}
+	return nil
+}
+
+// phalconPolyfill names a locked package that provides Phalcon's classes in
+// PHP (phalcon/phalcon is Phalcon 6 written in PHP).
+func phalconPolyfill(c *Composer) string {
+	if c == nil || c.Lock == nil {
+		return ""
+	}
+	for _, p := range c.Lock.Packages {
+		if _, ok := p.Provide["ext-phalcon"]; ok || p.Name == "phalcon/phalcon" {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+var phalconNS = regexp.MustCompile(`(?:^|[^A-Za-z0-9_\\])\\?Phalcon\\[A-Z]`)
+
+// firstPhalconUse returns "FILE:LINE" of the first PHP line that names the
+// Phalcon namespace, or "".
+func firstPhalconUse(a *App) (string, error) {
+	for _, f := range a.Files {
+		if !strings.HasSuffix(f, ".php") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(a.Dir, filepath.FromSlash(f)))
+		if err != nil {
+			return "", badinput.New(filepath.Join(a.Dir, f), "reading: %v", badinput.PathCause(err))
+		}
+		if !bytes.Contains(data, []byte(`Phalcon\`)) {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if strings.HasPrefix(line, "//") || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "*") {
+				continue
+			}
+			if phalconNS.MatchString(line) {
+				return fmt.Sprintf("%s:%d", f, n), nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func detectNode(a *App) error {
+	if !a.has("package.json") {
+		return nil
+	}
+	doc, err := readJSON(filepath.Join(a.Dir, "package.json"))
+	if err != nil {
+		return err
+	}
+	scripts, err := doc.stringMapAt(doc.root.get("scripts"), "scripts")
+	if err != nil {
+		return err
+	}
+	build, ok := scripts["build"]
+	if !ok {
+		a.warn("package.json has no \"build\" script; no assets are built")
+		return nil
+	}
+	n := &Node{BuildScript: build}
+	for _, l := range []struct{ file, pm string }{
+		{"package-lock.json", "npm"},
+		{"npm-shrinkwrap.json", "npm"},
+		{"pnpm-lock.yaml", "pnpm"},
+		{"yarn.lock", "yarn"},
+	} {
+		if a.has(l.file) {
+			n.PackageManager, n.Lockfile = l.pm, l.file
+			break
+		}
+	}
+	pm, err := doc.stringAt(doc.root.get("packageManager"), "packageManager")
+	if err != nil {
+		return err
+	}
+	if pm != "" {
+		// corepack's "pnpm@9.1.0" names the tool the team uses.
+		name := strings.SplitN(pm, "@", 2)[0]
+		switch name {
+		case "npm", "yarn", "pnpm":
+		default:
+			return doc.errAt(doc.root.get("packageManager"), "packageManager", "%q: want npm, yarn or pnpm", pm)
+		}
+		n.PackageManager = name
+	}
+	if n.PackageManager == "" {
+		n.PackageManager = "npm"
+	}
+	if n.Lockfile == "" {
+		a.warn("package.json has no lockfile beside it; commit one so asset builds are reproducible")
+	}
+	a.Node = n
+	return nil
+}
+
+// writableConventions are the dirs frameworks write to at run time.
+var writableConventions = []string{"var", "storage", "cache", "app/cache", "writable"}
+
+func detectWritable(a *App) error {
+	seen := map[string]bool{}
+	add := func(d string) {
+		d = path.Clean(d)
+		if !seen[d] {
+			seen[d] = true
+			a.Writable = append(a.Writable, d)
+		}
+	}
+	for _, d := range writableConventions {
+		if a.isDir(d) {
+			add(d)
+		}
+	}
+	for _, d := range a.Project.Build.Writable {
+		add(d)
+	}
+	sort.Strings(a.Writable)
+	return nil
+}
+
+func detectEnvFiles(a *App) error {
+	for _, f := range a.Files {
+		base := path.Base(f)
+		if base == ".env" || strings.HasPrefix(base, ".env.") {
+			a.EnvFiles = append(a.EnvFiles, f)
+		}
+	}
+	return nil
+}
+
+// skipDirs are never part of the app's own files: VCS data and what
+// composer and npm produce.
+var skipDirs = map[string]bool{".git": true, "vendor": true, "node_modules": true}
+
+// walk lists the app's files without following symlinks; a symlink whose
+// target loops is an error, since it would break at run time too.
+func walk(ctx context.Context, root string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return badinput.New(p, "reading: %v", badinput.PathCause(err))
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel != "." && skipDirs[d.Name()] && !strings.Contains(rel, "/") {
+				return filepath.SkipDir
+			}
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if _, err := os.Stat(p); err != nil && errors.Is(err, syscall.ELOOP) {
+				return badinput.New(p, "symlink loop")
+			}
+		}
+		files = append(files, rel)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	return files, nil
+}

@@ -1,0 +1,223 @@
+package layers
+
+import (
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/phalcon"
+	"github.com/phpbuild/phpbuild/runtimes"
+)
+
+// AppPath is where the app lives in every image.
+const AppPath = "/app"
+
+// DefaultHealthPath is the route the launcher's health check requests.
+const DefaultHealthPath = "/health"
+
+// composerFiles ship with the vendor layer, whose inputs they are.
+var composerFiles = []string{"composer.json", "composer.lock"}
+
+// nodeFiles are the node build's inputs; only its output ships.
+var nodeFiles = []string{"package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", ".npmrc", ".yarnrc", ".yarnrc.yml"}
+
+// ForApp returns the layers of app on runtime rt, in image order, leaving
+// out the layers the app has no inputs for.
+func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
+	ls := []Layer{NewRuntime(rt)}
+	if v := NewVendor(app, rt); v != nil {
+		ls = append(ls, v)
+	}
+	a, err := NewAssets(app)
+	if err != nil {
+		return nil, err
+	}
+	if a != nil {
+		ls = append(ls, a)
+	}
+	if v := NewVolt(app, rt); v != nil {
+		ls = append(ls, v)
+	}
+	ls = append(ls, NewConfig(app))
+	appLayer, err := NewApp(app)
+	if err != nil {
+		return nil, err
+	}
+	return append(ls, appLayer), nil
+}
+
+// NewRuntime is the run image's layers.
+func NewRuntime(rt *runtimes.Runtime) *Runtime {
+	return &Runtime{Base: rt.Base, PHPMinor: rt.PHPMinor, Phalcon: rt.Phalcon, Extensions: rt.Extensions, AptSource: rt.AptSource}
+}
+
+// NewVendor is composer's install, or nil for an app without composer.json.
+func NewVendor(app *detect.App, rt *runtimes.Runtime) *Vendor {
+	if app.Composer == nil {
+		return nil
+	}
+	v := &Vendor{Dir: app.Dir, PHPMinor: rt.PHPMinor, Extensions: rt.Extensions}
+	v.Flags = []string{"--no-dev", "--prefer-dist", "--optimize-autoloader"}
+	if app.Project.Build.ClassmapAuthoritative {
+		v.Flags = append(v.Flags, "--classmap-authoritative")
+	}
+	if app.Composer.Lock == nil {
+		v.Flags = append(v.Flags, "--resolve-without-lock")
+	}
+	for _, f := range app.Files {
+		if isComposerFile(f) || inAny(f, app.Composer.PathRepos) {
+			v.Files = append(v.Files, f)
+		}
+	}
+	return v
+}
+
+// NewAssets is the node build's output, or nil for an app without a build
+// script.
+func NewAssets(app *detect.App) (*Assets, error) {
+	if app.Node == nil {
+		return nil, nil
+	}
+	cfg := app.Project.Build.Assets
+	a := &Assets{Dir: app.Dir, PackageManager: app.Node.PackageManager, BuildScript: app.Node.BuildScript, Node: cfg.Node, Output: cfg.Output}
+	var sources *Selector
+	if len(cfg.Sources) > 0 {
+		var err error
+		if sources, err = NewSelector(cfg.Sources); err != nil {
+			return nil, badinput.Field(app.Project.Path(), "build.assets.sources", "%v", err)
+		}
+	}
+	for _, f := range app.Files {
+		switch {
+		case isNodeFile(f):
+		case isEnvFile(f) || inAny(f, cfg.Output):
+			continue
+		case sources != nil:
+			if !sources.Match(f) {
+				continue
+			}
+		case !isAssetSource(app, f):
+			continue
+		}
+		a.Files = append(a.Files, f)
+	}
+	return a, nil
+}
+
+// isAssetSource is the default asset-source rule: every file that is not
+// PHP or a composer or project file, so a PHP-only change never rebuilds
+// assets.
+func isAssetSource(app *detect.App, f string) bool {
+	if strings.HasSuffix(f, ".php") || isComposerFile(f) || f == "project.toml" {
+		return false
+	}
+	return app.Composer == nil || !inAny(f, app.Composer.PathRepos)
+}
+
+// NewVolt is the precompiled templates, or nil for an app without Phalcon or
+// without templates.
+func NewVolt(app *detect.App, rt *runtimes.Runtime) *Volt {
+	if rt.Phalcon == "" || len(app.Volt.Dirs) == 0 {
+		return nil
+	}
+	v := &Volt{Dir: app.Dir, Phalcon: rt.Phalcon, AppPath: AppPath, Options: phalcon.VoltOptionsFrom(app.Project.Volt)}
+	for _, f := range app.Files {
+		if (strings.HasSuffix(f, ".volt") && inAny(f, app.Volt.Dirs)) || (v.Options.Bootstrap != "" && f == v.Options.Bootstrap) {
+			v.Files = append(v.Files, f)
+		}
+	}
+	return v
+}
+
+// NewConfig is the nginx, php-fpm and php.ini configuration.
+func NewConfig(app *detect.App) *Config {
+	p := app.Project
+	s := ConfigSettings{AppPath: AppPath, WebRoot: app.WebRoot, HealthPath: p.Build.HealthPath, INI: p.PHP.INI, RealIPFrom: p.Nginx.RealIPFrom}
+	if s.HealthPath == "" {
+		s.HealthPath = DefaultHealthPath
+	}
+	s.FPM = map[string]string{}
+	if p.PHP.FPM.MaxChildren > 0 {
+		s.FPM["pm.max_children"] = strconv.Itoa(p.PHP.FPM.MaxChildren)
+	}
+	if p.PHP.FPM.ProcessControlTimeout != "" {
+		s.FPM["process_control_timeout"] = p.PHP.FPM.ProcessControlTimeout
+	}
+	if p.PHP.FPM.RequestTerminateTimout != "" {
+		s.FPM["request_terminate_timeout"] = p.PHP.FPM.RequestTerminateTimout
+	}
+	s.Nginx = map[string]string{}
+	if p.Nginx.ClientMaxBodySize != "" {
+		s.Nginx["client_max_body_size"] = p.Nginx.ClientMaxBodySize
+	}
+	if p.Nginx.StaticMaxAge != "" {
+		s.Nginx["static_max_age"] = p.Nginx.StaticMaxAge
+	}
+	denied := append([]string{}, app.Writable...)
+	if p.Volt.Path != "" {
+		denied = append(denied, path.Clean(p.Volt.Path))
+	}
+	s.Denied = sorted(denied)
+	return &Config{Settings: s}
+}
+
+// NewApp is the app's files after the default excludes and project.toml's
+// [io.buildpacks] include or exclude.
+func NewApp(app *detect.App) (*App, error) {
+	bp := app.Project.IO.Buildpacks
+	include, err := NewSelector(bp.Include)
+	if err != nil {
+		return nil, badinput.Field(app.Project.Path(), "io.buildpacks.include", "%v", err)
+	}
+	exclude, err := NewSelector(bp.Exclude)
+	if err != nil {
+		return nil, badinput.Field(app.Project.Path(), "io.buildpacks.exclude", "%v", err)
+	}
+	var pathRepos []string
+	if app.Composer != nil {
+		pathRepos = app.Composer.PathRepos
+	}
+	a := &App{Dir: app.Dir, Writable: app.Writable, AppPath: AppPath}
+	for _, f := range app.Files {
+		switch {
+		case isEnvFile(f), isComposerFile(f), isNodeFile(f), f == "project.toml", inAny(f, pathRepos):
+			continue
+		case len(bp.Include) > 0 && !include.Match(f):
+			continue
+		case exclude.Match(f):
+			continue
+		}
+		a.Files = append(a.Files, f)
+	}
+	return a, nil
+}
+
+func isComposerFile(f string) bool { return contains(composerFiles, f) }
+func isNodeFile(f string) bool     { return contains(nodeFiles, f) }
+
+// isEnvFile matches .env and .env.* anywhere: they hold secrets and must
+// never reach a build step or an image.
+func isEnvFile(f string) bool {
+	base := path.Base(f)
+	return base == ".env" || strings.HasPrefix(base, ".env.")
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func inAny(f string, dirs []string) bool {
+	for _, d := range dirs {
+		if under(f, d) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,183 @@
+package project
+
+// FileName is the descriptor's name in the app's root directory.
+const FileName = "project.toml"
+
+// Descriptor is project.toml. Every field is optional; the zero value means
+// "detect it" or "use phpbuild's default".
+type Descriptor struct {
+	Project Meta                   `toml:"_"`
+	IO      IO                     `toml:"io"`
+	PHP     PHP                    `toml:"php"`
+	Phalcon Phalcon                `toml:"phalcon"`
+	Volt    Volt                   `toml:"volt"`
+	Build   Build                  `toml:"build"`
+	Nginx   Nginx                  `toml:"nginx"`
+	Env     map[string]Environment `toml:"environments"`
+	// path is where the descriptor was read from; empty when absent.
+	path string
+}
+
+// Path is the file the descriptor was read from, or "" when the app has none.
+func (d *Descriptor) Path() string { return d.path }
+
+// Meta is the [_] table of the buildpacks project descriptor.
+type Meta struct {
+	SchemaVersion    string    `toml:"schema-version"`
+	ID               string    `toml:"id"`
+	Name             string    `toml:"name"`
+	Version          string    `toml:"version"`
+	Authors          []string  `toml:"authors"`
+	DocumentationURL string    `toml:"documentation-url"`
+	SourceURL        string    `toml:"source-url"`
+	Licenses         []License `toml:"licenses"`
+	Keywords         []string  `toml:"keywords"`
+}
+
+// License is one [[_.licenses]] entry.
+type License struct {
+	Type string `toml:"type"`
+	URI  string `toml:"uri"`
+}
+
+// IO holds [io.buildpacks]; other io.* namespaces belong to other tools.
+type IO struct {
+	Buildpacks Buildpacks `toml:"buildpacks"`
+}
+
+// Buildpacks is the part of [io.buildpacks] that applies to phpbuild.
+type Buildpacks struct {
+	Include []string      `toml:"include"`
+	Exclude []string      `toml:"exclude"`
+	Build   BuildpacksEnv `toml:"build"`
+}
+
+// BuildpacksEnv is [io.buildpacks.build].
+type BuildpacksEnv struct {
+	Env []EnvVar `toml:"env"`
+}
+
+// EnvVar is one [[io.buildpacks.build.env]] entry: set in every build step.
+type EnvVar struct {
+	Name  string `toml:"name"`
+	Value string `toml:"value"`
+}
+
+// PHP is [php].
+type PHP struct {
+	// Version is a composer constraint intersected with composer's own.
+	Version string `toml:"version"`
+	// Extensions are loaded in addition to composer's ext-* requirements.
+	Extensions []string `toml:"extensions"`
+	// Sources builds extensions the catalog does not ship, from source:
+	// name -> local path, https URL (with sha256) or OCI reference.
+	Sources map[string]ExtensionSource `toml:"sources"`
+	// Minors adds PHP minors from an extra apt source.
+	Minors map[string]Minor `toml:"minors"`
+	// INI overrides php.ini settings of the production config. Dotted names
+	// may be written bare (opcache.jit = "off"); Load flattens them into INI.
+	RawINI map[string]any    `toml:"ini"`
+	INI    map[string]string `toml:"-"`
+	// FPM overrides the php-fpm pool.
+	FPM FPM `toml:"fpm"`
+}
+
+// ExtensionSource is where an extension's PECL-style source comes from.
+type ExtensionSource struct {
+	Source string `toml:"source"`
+	SHA256 string `toml:"sha256"`
+}
+
+// Minor is a PHP minor from an apt source the default catalog lacks.
+type Minor struct {
+	Base      string `toml:"base"`       // image reference of the Debian base
+	AptSource string `toml:"apt_source"` // one-line "deb ..." source
+	AptKey    string `toml:"apt_key"`    // path, in the app, of the source's signing key
+}
+
+// FPM is [php.fpm].
+type FPM struct {
+	MaxChildren            int    `toml:"max_children"` // 0: sized by the launcher from the memory limit
+	ProcessControlTimeout  string `toml:"process_control_timeout"`
+	RequestTerminateTimout string `toml:"request_terminate_timeout"`
+}
+
+// Phalcon is [phalcon].
+type Phalcon struct {
+	Version string `toml:"version"` // a composer constraint
+	Source  string `toml:"source"`  // overrides the catalog's source tarball
+	SHA256  string `toml:"sha256"`
+}
+
+// Volt is [volt]: the options the app gives Phalcon's Volt compiler.
+type Volt struct {
+	Dirs      []string `toml:"dirs"`      // view dirs; detected when empty
+	Path      string   `toml:"path"`      // compiled templates dir
+	Separator string   `toml:"separator"` // Phalcon's default "%%"
+	Extension string   `toml:"extension"` // Phalcon's default ".php"
+	Prefix    string   `toml:"prefix"`
+	Bootstrap string   `toml:"bootstrap"` // PHP file that registers custom functions and filters
+}
+
+// Build is [build].
+type Build struct {
+	WebRoot               string   `toml:"web_root"`
+	Writable              []string `toml:"writable"`
+	ClassmapAuthoritative bool     `toml:"classmap_authoritative"`
+	// AllowMissingLock lets composer resolve at build time when composer.lock
+	// is absent; builds are then not reproducible.
+	AllowMissingLock bool   `toml:"allow_missing_lock"`
+	HealthPath       string `toml:"health_path"`
+	Assets           Assets `toml:"assets"`
+}
+
+// Assets is [build.assets].
+type Assets struct {
+	// Sources are the globs whose content decides the assets layer; by default
+	// every file that is not PHP, vendor/, node_modules/ or .git/.
+	Sources []string `toml:"sources"`
+	// Output are the dirs the build writes that ship; by default what the
+	// build created or changed under the web root.
+	Output []string `toml:"output"`
+	Node   string   `toml:"node"` // Node.js major; the build image's when empty
+}
+
+// Nginx is [nginx].
+type Nginx struct {
+	ClientMaxBodySize string   `toml:"client_max_body_size"`
+	RealIPFrom        []string `toml:"real_ip_from"`
+	StaticMaxAge      string   `toml:"static_max_age"`
+}
+
+// Environment is one [environments.NAME] table; `phpbuild release` reads it.
+type Environment struct {
+	Target       string            `toml:"target"` // "docker" (default) or "swarm"
+	Host         string            `toml:"host"`   // DOCKER_HOST form; ssh://user@host
+	App          string            `toml:"app"`
+	Port         int               `toml:"port"`
+	Image        string            `toml:"image"`
+	EnvFiles     []string          `toml:"env_files"`
+	Secrets      []string          `toml:"secrets"` // names read from the releasing process's env
+	Health       Health            `toml:"health"`
+	DrainTimeout string            `toml:"drain_timeout"`
+	Keep         int               `toml:"keep"`
+	Volumes      map[string]string `toml:"volumes"` // volume name -> path in the container
+	Hooks        Hooks             `toml:"hooks"`
+}
+
+// Health is [environments.NAME.health].
+type Health struct {
+	Path        string `toml:"path"`
+	Status      int    `toml:"status"`
+	Timeout     string `toml:"timeout"`
+	Interval    string `toml:"interval"`
+	Deadline    string `toml:"deadline"`
+	StartPeriod string `toml:"start_period"`
+}
+
+// Hooks is [environments.NAME.hooks]: commands run in one-off containers.
+type Hooks struct {
+	Backup      string `toml:"backup"`
+	PreRelease  string `toml:"pre_release"`
+	PostRelease string `toml:"post_release"`
+}

@@ -1,0 +1,281 @@
+package project
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/phpbuild/phpbuild/badinput"
+)
+
+// Load reads dir/project.toml. An app without one gets an empty Descriptor.
+func Load(dir string) (*Descriptor, error) {
+	file := filepath.Join(dir, FileName)
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, lerr := os.Lstat(file); lerr == nil {
+			// A dangling or looping symlink is a mistake, not "no descriptor".
+			return nil, badinput.New(file, "reading: %v", badinput.PathCause(err))
+		}
+		return &Descriptor{}, nil
+	}
+	if err != nil {
+		return nil, badinput.New(file, "reading: %v", badinput.PathCause(err))
+	}
+	d, err := Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Parse decodes descriptor text; file names it in errors.
+func Parse(file string, data []byte) (*Descriptor, error) {
+	var d Descriptor
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&d)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &badinput.Error{File: file, Line: pe.Position.Line, Field: pe.LastKey, Err: errors.New(pe.Message)}
+		}
+		return nil, badinput.New(file, "%v", err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		k := undecoded[0]
+		// A key under [php.ini] is never undecoded (it is a map of anything),
+		// so anything left is a typo or a setting phpbuild does not have.
+		return nil, &badinput.Error{File: file, Line: lineOf(data, k), Field: k.String(), Err: errors.New("unknown key")}
+	}
+	d.path = file
+	if err := d.validate(file, data); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (d *Descriptor) validate(file string, data []byte) error {
+	fieldErr := func(key string, format string, args ...any) error {
+		return &badinput.Error{File: file, Line: lineOf(data, toml.Key(strings.Split(key, "."))), Field: key, Err: fmt.Errorf(format, args...)}
+	}
+	ini, err := flattenINI("", d.PHP.RawINI)
+	if err != nil {
+		return fieldErr("php.ini", "%v", err)
+	}
+	d.PHP.INI = ini
+	if err := relPath(d.Build.WebRoot); err != nil {
+		return fieldErr("build.web_root", "%v", err)
+	}
+	for _, w := range d.Build.Writable {
+		if err := relPath(w); err != nil {
+			return fieldErr("build.writable", "%q: %v", w, err)
+		}
+	}
+	for _, v := range d.Volt.Dirs {
+		if err := relPath(v); err != nil {
+			return fieldErr("volt.dirs", "%q: %v", v, err)
+		}
+	}
+	if d.Volt.Bootstrap != "" {
+		if err := relPath(d.Volt.Bootstrap); err != nil {
+			return fieldErr("volt.bootstrap", "%v", err)
+		}
+	}
+	if d.Build.HealthPath != "" && !strings.HasPrefix(d.Build.HealthPath, "/") {
+		return fieldErr("build.health_path", "%q must start with /", d.Build.HealthPath)
+	}
+	for _, pattern := range append(append([]string{}, d.IO.Buildpacks.Include...), d.IO.Buildpacks.Exclude...) {
+		if _, err := path.Match(pattern, ""); err != nil {
+			return fieldErr("io.buildpacks", "pattern %q: %v", pattern, err)
+		}
+	}
+	if len(d.IO.Buildpacks.Include) > 0 && len(d.IO.Buildpacks.Exclude) > 0 {
+		// The buildpacks spec makes them exclusive; honouring both would guess.
+		return fieldErr("io.buildpacks.include", "include and exclude cannot both be set")
+	}
+	for i, e := range d.IO.Buildpacks.Build.Env {
+		if !envName.MatchString(e.Name) {
+			return fieldErr("io.buildpacks.build.env", "entry %d: %q is not a valid variable name", i+1, e.Name)
+		}
+	}
+	for name, src := range d.PHP.Sources {
+		if src.Source == "" {
+			return fieldErr("php.sources."+name+".source", "missing")
+		}
+		if strings.HasPrefix(src.Source, "https://") && !sha256Hex.MatchString(src.SHA256) {
+			return fieldErr("php.sources."+name+".sha256", "an https source needs the tarball's sha256 (64 hex digits)")
+		}
+		if strings.HasPrefix(src.Source, "http://") {
+			return fieldErr("php.sources."+name+".source", "plain http is not accepted; use https with a sha256")
+		}
+	}
+	for minor, m := range d.PHP.Minors {
+		if !minorRE.MatchString(minor) {
+			return fieldErr("php.minors", "%q is not a PHP minor like \"8.3\"", minor)
+		}
+		if m.Base == "" || m.AptSource == "" {
+			return fieldErr("php.minors."+minor, "needs base and apt_source")
+		}
+	}
+	if d.Phalcon.Source != "" && strings.HasPrefix(d.Phalcon.Source, "https://") && !sha256Hex.MatchString(d.Phalcon.SHA256) {
+		return fieldErr("phalcon.sha256", "an https source needs the tarball's sha256 (64 hex digits)")
+	}
+	if d.PHP.FPM.MaxChildren < 0 {
+		return fieldErr("php.fpm.max_children", "must not be negative")
+	}
+	names := make([]string, 0, len(d.Env))
+	for name := range d.Env {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := d.Env[name].validate("environments."+name, fieldErr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e Environment) validate(prefix string, fieldErr func(string, string, ...any) error) error {
+	switch e.Target {
+	case "", "docker", "swarm":
+	default:
+		return fieldErr(prefix+".target", "%q: want \"docker\" or \"swarm\"", e.Target)
+	}
+	if e.Port < 0 || e.Port > 65535 {
+		return fieldErr(prefix+".port", "%d is not a TCP port", e.Port)
+	}
+	if e.Keep < 0 {
+		return fieldErr(prefix+".keep", "must not be negative")
+	}
+	if e.Health.Status != 0 && (e.Health.Status < 100 || e.Health.Status > 599) {
+		return fieldErr(prefix+".health.status", "%d is not an HTTP status", e.Health.Status)
+	}
+	if e.Health.Path != "" && !strings.HasPrefix(e.Health.Path, "/") {
+		return fieldErr(prefix+".health.path", "%q must start with /", e.Health.Path)
+	}
+	for key, v := range map[string]string{
+		"drain_timeout":       e.DrainTimeout,
+		"health.timeout":      e.Health.Timeout,
+		"health.interval":     e.Health.Interval,
+		"health.deadline":     e.Health.Deadline,
+		"health.start_period": e.Health.StartPeriod,
+	} {
+		if v == "" {
+			continue
+		}
+		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+			return fieldErr(prefix+"."+key, "%q is not a duration like \"30s\"", v)
+		}
+	}
+	for _, s := range e.Secrets {
+		if !envName.MatchString(s) {
+			return fieldErr(prefix+".secrets", "%q is not a valid variable name", s)
+		}
+	}
+	return nil
+}
+
+var (
+	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	minorRE   = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+)
+
+// relPath accepts paths inside the app: relative, slash-separated, no "..".
+func relPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	if path.IsAbs(p) || filepath.IsAbs(p) {
+		return fmt.Errorf("must be relative to the app directory")
+	}
+	clean := path.Clean(p)
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return fmt.Errorf("must stay inside the app directory")
+	}
+	return nil
+}
+
+// flattenINI turns nested tables (from bare dotted keys) into "a.b" names.
+func flattenINI(prefix string, m map[string]any) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range m {
+		name := k
+		if prefix != "" {
+			name = prefix + "." + k
+		}
+		switch v := v.(type) {
+		case string:
+			out[name] = v
+		case int64:
+			out[name] = fmt.Sprint(v)
+		case float64:
+			out[name] = fmt.Sprint(v)
+		case bool:
+			// php.ini reads On/Off; TOML booleans are the natural way to write them.
+			if v {
+				out[name] = "On"
+			} else {
+				out[name] = "Off"
+			}
+		case map[string]any:
+			sub, err := flattenINI(name, v)
+			if err != nil {
+				return nil, err
+			}
+			for sk, sv := range sub {
+				out[sk] = sv
+			}
+		default:
+			return nil, fmt.Errorf("%s: want a string, number or boolean, not %T", name, v)
+		}
+	}
+	return out, nil
+}
+
+// lineOf finds the line that defines key, so an unknown or invalid key can be
+// pointed at; BurntSushi/toml keeps key positions private. 0 when not found.
+func lineOf(data []byte, key toml.Key) int {
+	if len(key) == 0 {
+		return 0
+	}
+	last := regexp.QuoteMeta(key[len(key)-1])
+	assign := regexp.MustCompile(`^\s*(?:[A-Za-z0-9_.\-"' ]*\.)?["']?` + last + `["']?\s*=`)
+	header := regexp.MustCompile(`^\s*\[\[?\s*[^\]]*["']?` + last + `["']?\s*\]\]?\s*(#.*)?$`)
+	// Prefer the assignment inside the table that owns the key.
+	table := ""
+	if len(key) > 1 {
+		table = strings.Join(key[:len(key)-1], ".")
+	}
+	current := ""
+	fallback := 0
+	for i, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "[") {
+			current = strings.Trim(strings.SplitN(trimmed, "#", 2)[0], "[] \t")
+			if header.MatchString(line) && current == key.String() {
+				return i + 1
+			}
+			continue
+		}
+		if assign.MatchString(line) {
+			if current == table || strings.HasPrefix(table, current) {
+				return i + 1
+			}
+			if fallback == 0 {
+				fallback = i + 1
+			}
+		}
+	}
+	return fallback
+}
