@@ -147,7 +147,7 @@ func detectWebRoot(a *App) error {
 	if root := a.Project.Build.WebRoot; root != "" {
 		root = path.Clean(root)
 		if !a.isDir(root) {
-			return badinput.Field(a.Project.Path(), "build.web_root", "%q is not a directory of the app", root)
+			return a.Project.FieldError("build.web_root", "%q is not a directory of the app", root)
 		}
 		a.WebRoot = root
 		return nil
@@ -177,7 +177,7 @@ func detectVolt(a *App) error {
 		for _, d := range dirs {
 			d = path.Clean(d)
 			if !a.isDir(d) {
-				return badinput.Field(a.Project.Path(), "volt.dirs", "%q is not a directory of the app", d)
+				return a.Project.FieldError("volt.dirs", "%q is not a directory of the app", d)
 			}
 			a.Volt.Dirs = append(a.Volt.Dirs, d)
 		}

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/phalcon"
 	"github.com/phpbuild/phpbuild/runtimes"
@@ -86,7 +85,7 @@ func NewAssets(app *detect.App) (*Assets, error) {
 	if len(cfg.Sources) > 0 {
 		var err error
 		if sources, err = NewSelector(cfg.Sources); err != nil {
-			return nil, badinput.Field(app.Project.Path(), "build.assets.sources", "%v", err)
+			return nil, app.Project.FieldError("build.assets.sources", "%v", err)
 		}
 	}
 	for _, f := range app.Files {
@@ -169,11 +168,11 @@ func NewApp(app *detect.App) (*App, error) {
 	bp := app.Project.IO.Buildpacks
 	include, err := NewSelector(bp.Include)
 	if err != nil {
-		return nil, badinput.Field(app.Project.Path(), "io.buildpacks.include", "%v", err)
+		return nil, app.Project.FieldError("io.buildpacks.include", "%v", err)
 	}
 	exclude, err := NewSelector(bp.Exclude)
 	if err != nil {
-		return nil, badinput.Field(app.Project.Path(), "io.buildpacks.exclude", "%v", err)
+		return nil, app.Project.FieldError("io.buildpacks.exclude", "%v", err)
 	}
 	var pathRepos []string
 	if app.Composer != nil {

@@ -1,5 +1,14 @@
 package project
 
+import (
+	"fmt"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/phpbuild/phpbuild/badinput"
+)
+
 // FileName is the descriptor's name in the app's root directory.
 const FileName = "project.toml"
 
@@ -16,10 +25,17 @@ type Descriptor struct {
 	Env     map[string]Environment `toml:"environments"`
 	// path is where the descriptor was read from; empty when absent.
 	path string
+	data []byte
 }
 
 // Path is the file the descriptor was read from, or "" when the app has none.
 func (d *Descriptor) Path() string { return d.path }
+
+// FieldError reports a problem with the value of a dotted key, naming the
+// file and the key's line.
+func (d *Descriptor) FieldError(key string, format string, args ...any) *badinput.Error {
+	return &badinput.Error{File: d.path, Line: lineOf(d.data, toml.Key(strings.Split(key, "."))), Field: key, Err: fmt.Errorf(format, args...)}
+}
 
 // Meta is the [_] table of the buildpacks project descriptor.
 type Meta struct {

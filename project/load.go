@@ -50,13 +50,15 @@ func Parse(file string, data []byte) (*Descriptor, error) {
 		}
 		return nil, badinput.New(file, "%v", err)
 	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		k := undecoded[0]
-		// A key under [php.ini] is never undecoded (it is a map of anything),
-		// so anything left is a typo or a setting phpbuild does not have.
+	for _, k := range md.Undecoded() {
+		// [php.ini] takes any php.ini name; BurntSushi/toml leaves the keys of
+		// tables nested in a map of anything undecoded, so skip them.
+		if len(k) > 2 && k[0] == "php" && k[1] == "ini" {
+			continue
+		}
 		return nil, &badinput.Error{File: file, Line: lineOf(data, k), Field: k.String(), Err: errors.New("unknown key")}
 	}
-	d.path = file
+	d.path, d.data = file, data
 	if err := d.validate(file, data); err != nil {
 		return nil, err
 	}
@@ -65,7 +67,7 @@ func Parse(file string, data []byte) (*Descriptor, error) {
 
 func (d *Descriptor) validate(file string, data []byte) error {
 	fieldErr := func(key string, format string, args ...any) error {
-		return &badinput.Error{File: file, Line: lineOf(data, toml.Key(strings.Split(key, "."))), Field: key, Err: fmt.Errorf(format, args...)}
+		return d.FieldError(key, format, args...)
 	}
 	ini, err := flattenINI("", d.PHP.RawINI)
 	if err != nil {

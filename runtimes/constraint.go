@@ -526,9 +526,9 @@ func parseVersion(text string) (version, error) {
 	}
 	if s[0] == '.' || s[0] == '_' || s[0] == '-' {
 		s = s[1:]
-		if s == "" {
-			return version{}, fmt.Errorf("invalid version %q", text)
-		}
+	}
+	if s == "" || !isLetter(s[0]) {
+		return version{}, fmt.Errorf("invalid version %q", text)
 	}
 	pre, stability, err := parseStability(s)
 	if err != nil {

@@ -247,7 +247,8 @@ func TestParseConstraintErrors(t *testing.T) {
 		{"unknown flag", "1.0@foo", nil, `unknown stability flag "@foo"`},
 		{"patch level", "1.0.0-p1", nil, `patch-level suffix "p1" is not supported`},
 		{"stability then dev", "1.0.0-beta1-dev", nil, "stability followed by -dev"},
-		{"numeric pre-release", "1.0.0-1", nil, `invalid stability "1"`},
+		{"numeric pre-release", "1.0.0-1", nil, `invalid version "1.0.0-1"`},
+		{"unknown stability", "1.0.0-gamma", nil, `invalid stability "gamma"`},
 		{"trailing dot", "8.", nil, `invalid version "8."`},
 		{"trailing dash", "8.1-", nil, `invalid version "8.1-"`},
 		{"huge number", "99999999999999999999", nil, "is too large"},
@@ -345,4 +346,25 @@ func FuzzParseConstraint(f *testing.F) {
 		c.AllowsMinor(8, 3)
 		c.AllowsMinor(^uint64(0), ^uint64(0))
 	})
+}
+
+func BenchmarkConstraintCheck(b *testing.B) {
+	c, err := ParseConstraint(">=7.4 <8.0 || ^8.1 !=8.1.3")
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := semver.MustParse("8.3.7")
+	for b.Loop() {
+		c.Check(v)
+	}
+}
+
+func BenchmarkConstraintAllowsMinor(b *testing.B) {
+	c, err := ParseConstraint(">=7.4 <8.0 || ^8.1 !=8.1.3")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		c.AllowsMinor(8, 0)
+	}
 }

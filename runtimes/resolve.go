@@ -88,7 +88,7 @@ func extName(req string) string {
 func Resolve(app *detect.App, cat *Catalog) (*Runtime, error) {
 	cat, err := cat.WithProject(app.Project)
 	if err != nil {
-		return nil, &badinput.Error{File: app.Project.Path(), Field: "php.minors", Err: err}
+		return nil, app.Project.FieldError("php.minors", "%v", err)
 	}
 	reqs, err := requirements(app)
 	if err != nil {
@@ -155,7 +155,7 @@ func requirements(app *detect.App) ([]requirement, error) {
 	for _, e := range app.Project.PHP.Extensions {
 		name := extName(e)
 		if name == "" {
-			return nil, badinput.Field(pt, "php.extensions", "empty extension name")
+			return nil, app.Project.FieldError("php.extensions", "empty extension name")
 		}
 		c, _ := ParseConstraint("*")
 		out = append(out, requirement{PlatformReq: detect.PlatformReq{Name: "ext-" + name, Constraint: "*", File: pt, Field: "php.extensions"}, c: c})

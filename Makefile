@@ -1,0 +1,42 @@
+# phpbuild — make targets. `make test` is what CI runs (.ci/run); it starts
+# the test bed (registry, buildkitd, dockerd, Debian base images) when it is
+# not up, so a fresh machine needs nothing installed by hand.
+
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TESTBED_ENV  = $${PHPBUILD_TESTBED_DIR:-/var/lib/phpbuild-testbed}/env
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+include Makefile.testbed
+
+.PHONY: all build test lint unit demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/phpbuild ./cmd/phpbuild
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/launcher ./cmd/launcher
+
+# Unit and integration tests in one go test run, against the real test bed.
+test: testbed lint
+	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 $(GO) test -race -count=1 ./...
+
+# Hermetic tests only: no test bed (integration tests skip loudly).
+unit:
+	$(GO) test -count=1 ./...
+
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# The sample apps, detected and planned on the test bed.
+demo: testbed build
+	@for app in plain assets phalcon; do \
+	  echo; echo "==> bin/phpbuild detect testdata/apps/$$app"; bin/phpbuild detect testdata/apps/$$app || exit $$?; \
+	  echo; echo "==> bin/phpbuild plan testdata/apps/$$app"; bin/phpbuild plan testdata/apps/$$app || exit $$?; \
+	done
+
+clean:
+	rm -rf bin

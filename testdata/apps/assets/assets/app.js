@@ -1,0 +1,1 @@
+document.title = "built by npm run build";

@@ -1,0 +1,14 @@
+<?php
+
+namespace App\Controllers;
+
+use Phalcon\Mvc\Controller;
+
+class IndexController extends Controller
+{
+    public function indexAction()
+    {
+        $this->view->greeting = getenv('GREETING_NAME') ?: 'phalcon';
+        $this->view->phalconVersion = \Phalcon\Support\Version::get();
+    }
+}

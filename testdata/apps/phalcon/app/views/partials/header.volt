@@ -1,0 +1,1 @@
+<header>phpbuild testdata</header>
