@@ -31,10 +31,15 @@ type Descriptor struct {
 // Path is the file the descriptor was read from, or "" when the app has none.
 func (d *Descriptor) Path() string { return d.path }
 
+// Line is the line of project.toml that sets the dotted key; 0 when unknown.
+func (d *Descriptor) Line(key string) int {
+	return lineOf(d.data, toml.Key(strings.Split(key, ".")))
+}
+
 // FieldError reports a problem with the value of a dotted key, naming the
 // file and the key's line.
 func (d *Descriptor) FieldError(key string, format string, args ...any) *badinput.Error {
-	return &badinput.Error{File: d.path, Line: lineOf(d.data, toml.Key(strings.Split(key, "."))), Field: key, Err: fmt.Errorf(format, args...)}
+	return &badinput.Error{File: d.path, Line: d.Line(key), Field: key, Err: fmt.Errorf(format, args...)}
 }
 
 // Meta is the [_] table of the buildpacks project descriptor.

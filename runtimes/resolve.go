@@ -136,10 +136,10 @@ func requirements(app *detect.App) ([]requirement, error) {
 	var raw []detect.PlatformReq
 	pt := app.Project.Path()
 	if v := app.Project.PHP.Version; v != "" {
-		raw = append(raw, detect.PlatformReq{Name: "php", Constraint: v, File: pt, Field: "php.version"})
+		raw = append(raw, detect.PlatformReq{Name: "php", Constraint: v, File: pt, Line: app.Project.Line("php.version"), Field: "php.version"})
 	}
 	if v := app.Project.Phalcon.Version; v != "" {
-		raw = append(raw, detect.PlatformReq{Name: "ext-phalcon", Constraint: v, File: pt, Field: "phalcon.version"})
+		raw = append(raw, detect.PlatformReq{Name: "ext-phalcon", Constraint: v, File: pt, Line: app.Project.Line("phalcon.version"), Field: "phalcon.version"})
 	}
 	if app.Composer != nil {
 		raw = append(raw, app.Composer.Platform...)
@@ -158,7 +158,7 @@ func requirements(app *detect.App) ([]requirement, error) {
 			return nil, app.Project.FieldError("php.extensions", "empty extension name")
 		}
 		c, _ := ParseConstraint("*")
-		out = append(out, requirement{PlatformReq: detect.PlatformReq{Name: "ext-" + name, Constraint: "*", File: pt, Field: "php.extensions"}, c: c})
+		out = append(out, requirement{PlatformReq: detect.PlatformReq{Name: "ext-" + name, Constraint: "*", File: pt, Line: app.Project.Line("php.extensions"), Field: "php.extensions"}, c: c})
 	}
 	return out, nil
 }
@@ -347,8 +347,13 @@ func conflict(cat *Catalog, php []requirement, exts map[string][]requirement, ph
 	}
 	// Otherwise blame the first constraint written by the app itself.
 	all := append(append([]requirement{}, php...), phalcon...)
-	for _, rs := range exts {
-		all = append(all, rs...)
+	names := make([]string, 0, len(exts))
+	for name := range exts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		all = append(all, exts[name]...)
 	}
 	for _, r := range all {
 		if r.Package == "" {
