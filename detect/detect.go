@@ -117,6 +117,13 @@ func (a *App) warn(format string, args ...any) {
 }
 
 func detectComposer(a *App) error {
+	// The walk lists files only; a directory by a file's name is a mistake
+	// that must not read as "the app has no such file".
+	for _, f := range []string{"composer.json", "composer.lock", "package.json"} {
+		if a.isDir(f) {
+			return badinput.New(filepath.Join(a.Dir, f), "is a directory, not a file")
+		}
+	}
 	hasJSON := a.has("composer.json")
 	if !hasJSON && !a.has("index.php") && !a.has("public/index.php") {
 		return &badinput.Error{File: a.Dir, Err: ErrNotPHPApp}

@@ -147,9 +147,6 @@ func lineAt(data []byte, off int64) int {
 	if off > int64(len(data)) {
 		off = int64(len(data))
 	}
-	if off > 0 && off <= int64(len(data)) && data[off-1] == '\n' {
-		off-- // a token ending a line belongs to that line
-	}
 	return bytes.Count(data[:off], []byte("\n")) + 1
 }
 

@@ -20,7 +20,7 @@ import (
 var baseApp = map[string]string{
 	"composer.json": `{"require": {"php": ">=8.1 <8.4", "ext-phalcon": "^5.0", "acme/lib": "*"},
 		"repositories": [{"type": "path", "url": "packages/lib"}]}`,
-	"composer.lock": `{"packages": [{"name": "acme/lib", "version": "1.0.0", "require": {"php": ">=8.0"}}], "platform": {"php": ">=8.1 <8.4"}}`,
+	"composer.lock":              `{"packages": [{"name": "acme/lib", "version": "1.0.0", "require": {"php": ">=8.0"}}], "platform": {"php": ">=8.1 <8.4"}}`,
 	"packages/lib/composer.json": `{"name": "acme/lib"}`,
 	"packages/lib/src/Lib.php":   "<?php class Lib {}\n",
 	"package.json":               `{"scripts": {"build": "node build.mjs"}}`,

