@@ -97,7 +97,7 @@ func TestBadInput(t *testing.T) {
 		{name: "composer.lock without packages", files: map[string]string{"composer.json": "{}", "composer.lock": "{}"}, want: []string{"composer.lock:1: packages: missing"}},
 		{name: "composer.lock packages is an object", files: map[string]string{"composer.json": "{}", "composer.lock": `{"packages": {}}`}, want: []string{"composer.lock:1: packages: want a list"}},
 		{name: "composer.lock package without name", files: map[string]string{"composer.json": "{}", "composer.lock": lock(`{"version": "1.0.0"}`)}, want: []string{"composer.lock:1: packages[0].name: missing"}},
-		{name: "composer.lock package php is a list", files: map[string]string{"composer.json": "{}", "composer.lock": lock("\n"+`{"name": "a/b", "require": {"php": ["8"]}}`)}, want: []string{"composer.lock:2: packages[a/b].require.php: want a string"}},
+		{name: "composer.lock package php is a list", files: map[string]string{"composer.json": "{}", "composer.lock": lock("\n" + `{"name": "a/b", "require": {"php": ["8"]}}`)}, want: []string{"composer.lock:2: packages[a/b].require.php: want a string"}},
 		{name: "composer.lock without composer.json", files: map[string]string{"composer.lock": lock(""), "index.php": index}, want: []string{"composer.lock: found without composer.json"}},
 		{name: "malformed php constraint", files: map[string]string{"composer.json": "{\"require\":\n{\"php\": \">=>8\"}}"}, want: []string{"composer.json:2: require.php", ">=>8"}},
 		{name: "unsatisfiable php", files: map[string]string{"composer.json": "{\n  \"require\": {\n    \"php\": \"~8.3.0\"\n  }\n}\n"}, want: []string{"composer.json:3: require.php", "8.2", "8.4"}, multi: true},
