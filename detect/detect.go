@@ -180,6 +180,10 @@ func detectWebRoot(a *App) error {
 }
 
 func detectVolt(a *App) error {
+	v := a.Project.Volt
+	if v.Bootstrap != "" && !a.has(path.Clean(v.Bootstrap)) {
+		return a.Project.FieldError("volt.bootstrap", "%q is not a file of the app", v.Bootstrap)
+	}
 	if dirs := a.Project.Volt.Dirs; len(dirs) > 0 {
 		for _, d := range dirs {
 			d = path.Clean(d)
@@ -365,6 +369,15 @@ func detectWritable(a *App) error {
 		add(d)
 	}
 	sort.Strings(a.Writable)
+	if p := a.Project.Volt.Path; p != "" {
+		for _, w := range a.Writable {
+			if p = path.Clean(p); p == w || strings.HasPrefix(p, w+"/") {
+				// A writable dir is a fresh volume or tmpfs at run time: it
+				// would hide the templates precompiled into the image.
+				a.warn("volt.path %s is inside the writable dir %s; precompiled templates would be hidden at run time", p, w)
+			}
+		}
+	}
 	return nil
 }
 

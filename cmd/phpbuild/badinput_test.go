@@ -110,6 +110,7 @@ func TestBadInput(t *testing.T) {
 		{name: "project.toml absolute web root", files: map[string]string{"index.php": index, "project.toml": "[build]\nweb_root = \"/srv/www\"\n"}, want: []string{"project.toml:2: build.web_root: must be relative"}},
 		{name: "project.toml web root missing", files: map[string]string{"index.php": index, "project.toml": "[build]\nweb_root = \"htdocs\"\n"}, want: []string{"project.toml:2: build.web_root", "not a directory"}},
 		{name: "project.toml volt dir missing", files: map[string]string{"index.php": index, "project.toml": "[volt]\ndirs = [\"views\"]\n"}, want: []string{"project.toml:2: volt.dirs"}},
+		{name: "project.toml volt bootstrap missing", files: map[string]string{"index.php": index, "project.toml": "[volt]\n\nbootstrap = \"app/volt.php\"\n"}, want: []string{"project.toml:3: volt.bootstrap", "not a file"}},
 		{name: "project.toml bad duration", files: map[string]string{"index.php": index, "project.toml": "[environments.prod]\ndrain_timeout = \"soon\"\n"}, want: []string{"project.toml:2: environments.prod.drain_timeout"}},
 		{name: "project.toml https source without sha256", files: map[string]string{"index.php": index, "project.toml": "[php.sources.x]\nsource = \"https://example.com/x.tgz\"\n"}, want: []string{"project.toml", "php.sources.x.sha256"}},
 		{name: "project.toml include and exclude", files: map[string]string{"index.php": index, "project.toml": "[io.buildpacks]\ninclude = [\"a\"]\nexclude = [\"b\"]\n"}, want: []string{"project.toml:2: io.buildpacks.include"}},
