@@ -284,7 +284,7 @@ func firstPhalconUse(a *App) (string, error) {
 		sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
 		for n := 1; sc.Scan(); n++ {
 			line := strings.TrimSpace(sc.Text())
-			if strings.HasPrefix(line, "//") || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "*") {
+			if strings.HasPrefix(line, "//") || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "*") || strings.HasPrefix(line, "/*") {
 				continue
 			}
 			if phalconNS.MatchString(line) {

@@ -72,7 +72,9 @@ func parseJSON(file string, data []byte) (*jsonDoc, error) {
 	if err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
-			return nil, &badinput.Error{File: file, Line: lineAt(data, syn.Offset), Err: fmt.Errorf("invalid JSON: %v", syn)}
+			// In token mode, Offset counts from the value being decoded, and
+			// InputOffset is where that value starts: the larger is nearer.
+			return nil, &badinput.Error{File: file, Line: lineAt(data, max(syn.Offset, p.dec.InputOffset())), Err: fmt.Errorf("invalid JSON: %v", syn)}
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, &badinput.Error{File: file, Line: lineAt(data, int64(len(data))), Err: errors.New("invalid JSON: unexpected end of file")}
@@ -146,6 +148,9 @@ func (p *jsonParser) from(tok json.Token) (*jsonValue, error) {
 func lineAt(data []byte, off int64) int {
 	if off > int64(len(data)) {
 		off = int64(len(data))
+	}
+	if off == int64(len(data)) && off > 0 && data[off-1] == '\n' {
+		off-- // the end of a file that ends a line is on that line
 	}
 	return bytes.Count(data[:off], []byte("\n")) + 1
 }

@@ -2,7 +2,6 @@ package project
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/BurntSushi/toml"
 
@@ -31,9 +30,10 @@ type Descriptor struct {
 // Path is the file the descriptor was read from, or "" when the app has none.
 func (d *Descriptor) Path() string { return d.path }
 
-// Line is the line of project.toml that sets the dotted key; 0 when unknown.
+// Line is the line of project.toml that sets the dotted key (TOML syntax:
+// php.minors."8.3"), or of its nearest written table; 0 when unknown.
 func (d *Descriptor) Line(key string) int {
-	return lineOf(d.data, toml.Key(strings.Split(key, ".")))
+	return lineOf(d.data, toml.Key(splitKey(key)))
 }
 
 // FieldError reports a problem with the value of a dotted key, naming the
@@ -61,7 +61,8 @@ type License struct {
 	URI  string `toml:"uri"`
 }
 
-// IO holds [io.buildpacks]; other io.* namespaces belong to other tools.
+// IO holds [io.buildpacks]. Other io.* namespaces belong to other tools and
+// are ignored, as are pack's builder, group, pre and post.
 type IO struct {
 	Buildpacks Buildpacks `toml:"buildpacks"`
 }

@@ -51,7 +51,7 @@ func Parse(file string, data []byte) (*Descriptor, error) {
 		}
 		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			return nil, &badinput.Error{File: file, Line: line, Field: m[2], Err: fmt.Errorf("want %s, not a TOML %s", goKind(m[4]), m[3])}
+			return nil, &badinput.Error{File: file, Line: line, Field: m[2], Err: fmt.Errorf("want %s, not %s", goKind(m[4]), goKind(m[3]))}
 		}
 		return nil, badinput.New(file, "%v", strings.TrimPrefix(err.Error(), "toml: "))
 	}
@@ -59,6 +59,9 @@ func Parse(file string, data []byte) (*Descriptor, error) {
 		// [php.ini] takes any php.ini name; BurntSushi/toml leaves the keys of
 		// tables nested in a map of anything undecoded, so skip them.
 		if len(k) > 2 && k[0] == "php" && k[1] == "ini" {
+			continue
+		}
+		if ignoredKey(k) {
 			continue
 		}
 		return nil, &badinput.Error{File: file, Line: lineOf(data, k), Field: k.String(), Err: errors.New("unknown key")}
@@ -130,7 +133,7 @@ func (d *Descriptor) validate(file string, data []byte) error {
 			return fieldErr("php.minors", "%q is not a PHP minor like \"8.3\"", minor)
 		}
 		if m.Base == "" || m.AptSource == "" {
-			return fieldErr("php.minors."+minor, "needs base and apt_source")
+			return fieldErr(`php.minors."`+minor+`"`, "needs base and apt_source")
 		}
 	}
 	if d.Phalcon.Source != "" && strings.HasPrefix(d.Phalcon.Source, "https://") && !sha256Hex.MatchString(d.Phalcon.SHA256) {
@@ -192,22 +195,45 @@ func (e Environment) validate(prefix string, fieldErr func(string, string, ...an
 	return nil
 }
 
+// ignoredKey reports keys the project descriptor spec leaves to others:
+// [_.metadata] is free-form, other io.* namespaces belong to other tools,
+// and pack's own [io.buildpacks] keys do not apply to phpbuild.
+func ignoredKey(k toml.Key) bool {
+	switch {
+	case len(k) >= 2 && k[0] == "_" && k[1] == "metadata":
+		return true
+	case len(k) >= 2 && k[0] == "io" && k[1] != "buildpacks":
+		return true
+	case len(k) >= 3 && k[0] == "io" && k[1] == "buildpacks":
+		switch k[2] {
+		case "builder", "group", "pre", "post":
+			return true
+		}
+	}
+	return false
+}
+
 // typeErr is BurntSushi/toml's type mismatch, which is a plain error
 // rather than a ParseError.
 var typeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): incompatible types: TOML value has type (\S+); destination has type (\S+)`)
 
+// goKind names a Go kind or TOML type in words.
 func goKind(k string) string {
-	switch k {
-	case "slice", "array":
+	switch {
+	case k == "slice" || k == "array" || strings.HasPrefix(k, "[]"):
 		return "a list"
-	case "string":
+	case k == "string":
 		return "a string"
-	case "int", "int64", "int32", "uint", "uint64":
+	case strings.HasPrefix(k, "int") || strings.HasPrefix(k, "uint") || k == "integer":
 		return "an integer"
-	case "bool":
+	case strings.HasPrefix(k, "float"):
+		return "a number"
+	case k == "bool":
 		return "a boolean"
-	case "struct", "map":
+	case k == "struct" || strings.HasPrefix(k, "map"):
 		return "a table"
+	case strings.Contains(k, "time") || strings.Contains(k, "date"):
+		return "a date"
 	}
 	return k
 }
@@ -271,38 +297,69 @@ func flattenINI(prefix string, m map[string]any) (map[string]string, error) {
 }
 
 // lineOf finds the line that defines key, so an unknown or invalid key can be
-// pointed at; BurntSushi/toml keeps key positions private. 0 when not found.
+// pointed at; BurntSushi/toml keeps key positions private. When key itself
+// is not written (a missing field), the line of its nearest written parent
+// table is returned. 0 when not found.
 func lineOf(data []byte, key toml.Key) int {
 	if len(key) == 0 {
 		return 0
 	}
-	last := regexp.QuoteMeta(key[len(key)-1])
-	assign := regexp.MustCompile(`^\s*(?:[A-Za-z0-9_.\-"' ]*\.)?["']?` + last + `["']?\s*=`)
-	header := regexp.MustCompile(`^\s*\[\[?\s*[^\]]*["']?` + last + `["']?\s*\]\]?\s*(#.*)?$`)
-	// Prefer the assignment inside the table that owns the key.
-	table := ""
-	if len(key) > 1 {
-		table = strings.Join(key[:len(key)-1], ".")
-	}
-	current := ""
-	fallback := 0
-	for i, line := range strings.Split(string(data), "\n") {
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(trimmed, "[") {
-			current = strings.Trim(strings.SplitN(trimmed, "#", 2)[0], "[] \t")
-			if header.MatchString(line) && current == key.String() {
-				return i + 1
-			}
+	want := strings.Join(key, "\x00")
+	var table []string
+	best, bestDepth := 0, 0
+	for i, raw := range strings.Split(string(data), "\n") {
+		line := strings.TrimSpace(raw)
+		var full []string
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
 			continue
+		case strings.HasPrefix(line, "["):
+			end := strings.LastIndex(line, "]")
+			if end < 0 {
+				continue
+			}
+			table = splitKey(strings.Trim(line[:end+1], "[]"))
+			full = table
+		default:
+			lhs, _, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			full = append(append([]string{}, table...), splitKey(lhs)...)
 		}
-		if assign.MatchString(line) {
-			if current == table || strings.HasPrefix(table, current) {
-				return i + 1
-			}
-			if fallback == 0 {
-				fallback = i + 1
-			}
+		got := strings.Join(full, "\x00")
+		if got == want {
+			return i + 1
+		}
+		// Remember the deepest written parent table of key.
+		if strings.HasPrefix(line, "[") && strings.HasPrefix(want, got+"\x00") && len(full) > bestDepth {
+			best, bestDepth = i+1, len(full)
 		}
 	}
-	return fallback
+	return best
+}
+
+// splitKey splits a TOML dotted key (a."b.c".d) into its parts.
+func splitKey(s string) []string {
+	var parts []string
+	var cur strings.Builder
+	quote := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteByte(c)
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '.':
+			parts = append(parts, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		case c == ' ' || c == '\t':
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(parts, strings.TrimSpace(cur.String()))
 }
