@@ -2,11 +2,12 @@
 # Builds buildkitd and buildctl at BUILDKIT_VERSION from the Go module proxy into a machine-local
 # cache. `go install ...@version` refuses modules with exclude directives, hence the throwaway
 # module; -mod=mod lets it take buildkit's own requirements as they are.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
+cd "$tmp" || exit
 export GOWORK=off GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 go mod init x
 go get "github.com/moby/buildkit@$BUILDKIT_VERSION"

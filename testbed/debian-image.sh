@@ -2,6 +2,7 @@
 # debian-image.sh SUITE MIRROR [SECURITY_MIRROR]: debootstraps Debian SUITE, trims it the way
 # Debian's own -slim images are trimmed, and pushes it to the test bed registry as
 # library/debian:SUITE-slim, which is what docker.io/library/debian:SUITE-slim resolves to there.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 suite=$1 mirror=$2 security=${3:-}
@@ -54,7 +55,7 @@ find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
 rm -rf "$rootfs"/usr/share/{info,linda,locale,man}/* "$rootfs"/usr/share/lintian/overrides/*
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
 	"$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/archives/partial/* \
-	"$rootfs"/var/cache/debconf/*-old "$rootfs"/var/lib/dpkg/*-old "$rootfs"/dev/*
+	"$rootfs"/var/cache/debconf/*-old "$rootfs"/var/lib/dpkg/*-old "${rootfs:?}"/dev/*
 find "$rootfs/var/log" -type f -delete
 rm -f "$rootfs/etc/machine-id" "$rootfs/etc/hostname"
 : >"$rootfs/etc/resolv.conf"
@@ -73,7 +74,7 @@ rm -f "$rootfs/etc/apt/sources.list"
 tar --numeric-owner --xattrs --xattrs-include='security.capability' -C "$rootfs" -cf "$work/rootfs.tar" .
 echo "rootfs: $(du -sh "$work/rootfs.tar" | cut -f1)"
 
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit
 go run ./testbed/cmd/pushrootfs -rootfs "$work/rootfs.tar" -arch "$arch" \
 	-created-by "debootstrap --variant=minbase $suite" \
 	-ref "$REGISTRY_ADDR/library/debian:$suite-slim"

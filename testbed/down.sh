@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make testbed-down: stops what make testbed started, found by its pid files and nothing else.
 # State (registry storage, images, caches) stays, so the next make testbed is quick.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stop_service() {
@@ -21,3 +22,4 @@ stop_service buildkitd "$BUILDKITD_EXE" 20
 stop_service dockerd "$DOCKERD_EXE" 30
 stop_orphan_containerd
 stop_service registry "$REGISTRY_EXE" 10
+unmount_state

@@ -1,5 +1,5 @@
-# shellcheck shell=bash
-# Sourced by up.sh and down.sh. The test bed only ever acts on processes named by its own pid
+# shellcheck shell=bash disable=SC2034
+# Sourced by the other scripts here, which use its variables. The test bed only ever acts on processes named by its own pid
 # files, and only after checking they still run the program it started: after a killed session
 # a pid file may name a dead process or, worse, an unrelated one that reused the pid.
 
@@ -81,7 +81,16 @@ stop_orphan_containerd() {
 			stop_pid containerd "$pid" "$CONTAINERD_EXE" 10
 		fi
 	fi
-	rm -f "$file" "$DOCKER_EXEC_ROOT"/containerd/*.sock "$DOCKER_EXEC_ROOT/dockerd.pid"
+	rm -f "$file" "$DOCKER_EXEC_ROOT"/containerd/*.sock* "$DOCKER_EXEC_ROOT/dockerd.pid"
+}
+
+# dockerd bind-mounts its data root onto itself, and a daemon killed with containers or builds
+# running leaves their mounts behind; unmounted, the state dir can simply be deleted.
+unmount_state() {
+	local m
+	findmnt -rn -o TARGET | awk -v s="$STATE/" 'index($0, s) == 1' | sort -r | while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
 }
 
 registry_healthy() {

@@ -2,12 +2,14 @@
 # make testbed: brings up the services of DESIGN.md "The test bed" from Debian's packages and the
 # Go module proxy alone. Every step first probes for its result, so that a run against a test bed
 # that is already up only probes and returns within seconds.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(ca-certificates curl debootstrap docker-registry docker.io containerd iptables runc)
 
 # Background jobs (the buildkitd build, debootstraps) run in their own process groups so that a
-# failing run can end them whole, go or debootstrap children included, and nothing else.
+# failing run can end them whole, go or debootstrap children included, and nothing else. Like
+# the daemons, they do not get fd 9, the lock.
 BACKGROUND=()
 end_background() {
 	local pid
@@ -44,16 +46,17 @@ ensure_packages() {
 	echo "packages: installing $* (log: $LOG_DIR/apt.log)"
 	# Package scripts would start their services (dockerd with its defaults, the registry as its
 	# own user); the test bed starts them itself, with its own configuration.
-	local policy=/usr/sbin/policy-rc.d added_policy=
+	local policy=/usr/sbin/policy-rc.d added_policy=''
 	if [[ ! -e $policy ]]; then
 		printf '#!/bin/sh\nexit 101\n' >"$policy"
 		chmod 0755 "$policy"
 		added_policy=1
 	fi
 	local ok=1
+	# The lock timeout waits out another apt run on the machine instead of failing at once.
 	{
-		DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=300 &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
 				-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
 	} >"$LOG_DIR/apt.log" 2>&1 </dev/null || ok=
 	[[ -z $added_policy ]] || rm -f "$policy"
@@ -99,12 +102,21 @@ wait_healthy() {
 }
 
 # launch NAME EXE ARGS...: setsid runs in place here (a job of a script leads no process
-# group), so $! is the daemon itself, in a session of its own that outlives this script.
+# group), so $! is the daemon itself, in a session of its own that outlives this script. Fd 9
+# holds the lock: a daemon that inherited it would make the next make testbed wait forever.
 launch() {
 	local name=$1
 	shift
-	setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
-	echo $! >"$RUN_DIR/$name.pid"
+	setsid "$@" </dev/null >>"$LOG_DIR/$name.log" 2>&1 9>&- &
+	local pid=$! i
+	echo "$pid" >"$RUN_DIR/$name.pid"
+	# Until the child has exec'd, /proc/PID/exe still names bash and pid_of would call the
+	# daemon dead.
+	for ((i = 0; i < 50; i++)); do
+		pid_runs "$pid" "$1" && return
+		[[ $(readlink "/proc/$pid/exe" 2>/dev/null) ]] || return 0
+		sleep 0.05
+	done
 }
 
 start_registry() {
@@ -180,14 +192,17 @@ start_buildkit_build() {
 		return
 	fi
 	echo "buildkitd: building $BUILDKIT_VERSION from the Go module proxy (log: $LOG_DIR/buildkit-build.log)"
-	setsid bash "$TESTBED_SRC/build-buildkit.sh" </dev/null >"$LOG_DIR/buildkit-build.log" 2>&1 &
+	setsid bash "$TESTBED_SRC/build-buildkit.sh" </dev/null >"$LOG_DIR/buildkit-build.log" 2>&1 9>&- &
 	BUILD_PID=$!
 	BACKGROUND+=("$BUILD_PID")
 }
 
 finish_buildkit_build() {
 	[[ -n $BUILD_PID ]] || return 0
-	if ! wait "$BUILD_PID"; then
+	local ok=1
+	wait "$BUILD_PID" || ok=
+	BACKGROUND=()
+	if [[ -z $ok ]]; then
 		tail -n 20 "$LOG_DIR/buildkit-build.log" >&2
 		die "building buildkitd $BUILDKIT_VERSION failed; see $LOG_DIR/buildkit-build.log"
 	fi
@@ -202,7 +217,7 @@ image_present() {
 }
 
 ensure_images() {
-	local suite pending=() pids=() mirror security failed= i
+	local suite pending=() pids=() mirror security failed='' i
 	for suite in "${DEBIAN_SUITES[@]}"; do
 		if image_present "$suite"; then
 			echo "image debian:$suite-slim: present"
@@ -217,7 +232,7 @@ ensure_images() {
 	echo "images: debootstrapping ${pending[*]} from $mirror (named by this machine's apt sources)"
 	for suite in "${pending[@]}"; do
 		setsid bash "$TESTBED_SRC/debian-image.sh" "$suite" "$mirror" "$security" \
-			</dev/null >"$LOG_DIR/image-$suite.log" 2>&1 &
+			</dev/null >"$LOG_DIR/image-$suite.log" 2>&1 9>&- &
 		pids+=($!)
 		BACKGROUND+=($!)
 	done
@@ -231,6 +246,7 @@ ensure_images() {
 			failed=1
 		fi
 	done
+	BACKGROUND=(${BUILD_PID:+"$BUILD_PID"})
 	[[ -z $failed ]] || exit 1
 }
 
@@ -268,7 +284,7 @@ apt_entries() {
 # the conventional /debian.
 debian_mirror() {
 	local codename uri suite fallback=
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release | tr -d "\"'")
 	while read -r uri suite; do
 		case $uri in http://* | https://* | file:/*) ;; *) continue ;; esac
 		if [[ -n $codename ]]; then

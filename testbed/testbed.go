@@ -1,0 +1,105 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	dockerclient "github.com/docker/docker/client"
+	bkclient "github.com/moby/buildkit/client"
+)
+
+// The addresses `make testbed` uses; the variables of the env file it writes override them.
+const (
+	DefaultRegistry     = "127.0.0.1:5000"
+	DefaultBuildkitHost = "unix:///run/buildkit/buildkitd.sock"
+	DefaultDockerHost   = "unix:///var/run/docker.sock"
+)
+
+// A service that answers at all answers at once on loopback; waiting longer only slows down the
+// skip on a machine without the test bed.
+const probeTimeout = 5 * time.Second
+
+// Registry returns the host:port of the test bed's registry, which speaks plain HTTP.
+func Registry(t testing.TB) string {
+	t.Helper()
+	addr := envOr("PHPBUILD_TEST_REGISTRY", DefaultRegistry)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
+	if err == nil {
+		var resp *http.Response
+		resp, err = http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("GET /v2/: %s", resp.Status)
+			}
+		}
+	}
+	if err != nil {
+		unavailable(t, "registry", addr, err)
+	}
+	return addr
+}
+
+// BuildkitHost returns the address of the test bed's buildkitd, for buildkit's client.New.
+func BuildkitHost(t testing.TB) string {
+	t.Helper()
+	host := envOr("BUILDKIT_HOST", DefaultBuildkitHost)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	c, err := bkclient.New(ctx, host)
+	if err == nil {
+		defer c.Close()
+		_, err = c.ListWorkers(ctx)
+	}
+	if err != nil {
+		unavailable(t, "buildkitd", host, err)
+	}
+	return host
+}
+
+// DockerHost returns the address of the test bed's dockerd. It is Debian's Docker 20.10
+// (API 1.41): clients must negotiate the API version.
+func DockerHost(t testing.TB) string {
+	t.Helper()
+	host := envOr("DOCKER_HOST", DefaultDockerHost)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	c, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	if err == nil {
+		defer c.Close()
+		_, err = c.Ping(ctx)
+	}
+	if err != nil {
+		unavailable(t, "dockerd", host, err)
+	}
+	return host
+}
+
+// Required reports whether a test must fail rather than skip when the test bed is down: in CI,
+// and wherever PHPBUILD_TESTBED=1 says the test bed is meant to be up.
+func Required() bool {
+	return os.Getenv("CI") != "" || os.Getenv("PHPBUILD_TESTBED") == "1"
+}
+
+func unavailable(t testing.TB, service, addr string, err error) {
+	t.Helper()
+	msg := fmt.Sprintf("test bed %s does not answer at %s: %v\n"+
+		"\tRun `make testbed` (as root) to bring up the registry, buildkitd and dockerd on this machine.", service, addr, err)
+	if Required() {
+		t.Fatal(msg)
+	}
+	t.Skip("SKIPPED, NOT PASSED: " + msg + "\n\tSet PHPBUILD_TESTBED=1 to make this a failure.")
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}

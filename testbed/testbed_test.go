@@ -1,0 +1,200 @@
+package testbed_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	dockerclient "github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+
+	"github.com/phpbuild/phpbuild/testbed"
+)
+
+func TestRegistryRoundTrip(t *testing.T) {
+	reg := testbed.Registry(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A tag of its own per run, so that concurrent runs never read each other's image.
+	ref, err := name.ParseReference(fmt.Sprintf("%s/testbed/random:t%d", reg, time.Now().UnixNano()), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+	want, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Keeps the registry from filling up with a manifest per run.
+		if err := remote.Delete(ref.Context().Digest(want.String())); err != nil {
+			t.Logf("deleting %s: %v", ref, err)
+		}
+	})
+
+	pulled, err := remote.Image(ref, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+	got, err := pulled.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("pulled digest %s, pushed %s", got, want)
+	}
+	layers, err := pulled.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != 2 {
+		t.Errorf("pulled %d layers, pushed 2", len(layers))
+	}
+}
+
+// The base images must resolve under their Docker Hub names, through buildkitd's mirror.
+func TestBuildkitRunsDebian(t *testing.T) {
+	host := testbed.BuildkitHost(t)
+	for _, tc := range []struct {
+		image, version string
+	}{
+		{"docker.io/library/debian:bookworm-slim", "12"},
+		{"docker.io/library/debian:trixie-slim", "13"},
+	} {
+		t.Run(tc.image, func(t *testing.T) {
+			got := debianVersionFromBuildkit(t, host, tc.image)
+			t.Logf("/etc/debian_version: %s", got)
+			if !strings.HasPrefix(got, tc.version+".") && got != tc.version {
+				t.Errorf("/etc/debian_version in %s is %q, want %s.x", tc.image, got, tc.version)
+			}
+		})
+	}
+}
+
+func debianVersionFromBuildkit(t *testing.T, host, ref string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := bkclient.New(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// IgnoreCache makes buildkitd really run the container rather than answer from its cache.
+	run := llb.Image(ref).Run(
+		llb.Args([]string{"sh", "-c", "cat /etc/debian_version > /out/debian_version"}),
+		llb.IgnoreCache,
+	)
+	def, err := run.AddMount("/out", llb.Scratch()).Marshal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	status := make(chan *bkclient.SolveStatus)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for range status {
+		}
+	}()
+	_, err = c.Solve(ctx, def, bkclient.SolveOpt{
+		Exports: []bkclient.ExportEntry{{Type: bkclient.ExporterLocal, OutputDir: dir}},
+	}, status)
+	<-drained
+	if err != nil {
+		t.Fatalf("solving cat /etc/debian_version in %s: %v", ref, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "debian_version"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestDockerRunsImageFromRegistry(t *testing.T) {
+	host := testbed.DockerHost(t)
+	ref := testbed.Registry(t) + "/library/debian:bookworm-slim"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	cli, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+
+	pull, err := cli.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+	// A failed pull shows only in the progress stream, not in ImagePull's error.
+	err = jsonmessage.DisplayJSONMessagesStream(pull, &bytes.Buffer{}, 0, false, nil)
+	pull.Close()
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+
+	created, err := cli.ContainerCreate(ctx, &container.Config{
+		Image: ref,
+		Cmd:   []string{"cat", "/etc/debian_version"},
+	}, nil, nil, nil, "")
+	if err != nil {
+		t.Fatalf("creating container: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true}); err != nil {
+			t.Errorf("removing container %s: %v", created.ID, err)
+		}
+	})
+
+	waited, waitErr := cli.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		t.Fatalf("starting container: %v", err)
+	}
+	select {
+	case err := <-waitErr:
+		t.Fatalf("waiting for container: %v", err)
+	case res := <-waited:
+		if res.StatusCode != 0 {
+			t.Errorf("container exited with %d", res.StatusCode)
+		}
+	}
+
+	logs, err := cli.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		t.Fatalf("reading container logs: %v", err)
+	}
+	defer logs.Close()
+	var stdout, stderr bytes.Buffer
+	if _, err := stdcopy.StdCopy(&stdout, &stderr, logs); err != nil {
+		t.Fatalf("reading container logs: %v", err)
+	}
+	got := strings.TrimSpace(stdout.String())
+	t.Logf("/etc/debian_version: %s", got)
+	if !strings.HasPrefix(got, "12.") {
+		t.Errorf("/etc/debian_version in %s is %q (stderr %q), want 12.x", ref, got, stderr.String())
+	}
+}
