@@ -13,6 +13,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/internal/apptest"
 )
 
 // A composer.json and composer.lock pair that asks for nothing special, so
@@ -924,32 +925,14 @@ func detectError(t *testing.T, dir string) *badinput.Error {
 	return be
 }
 
-// writeApp makes an app dir from slash-separated names; a name ending in /
-// is an empty directory.
 func writeApp(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	writeFiles(t, dir, files)
-	return dir
+	return apptest.Write(t, files)
 }
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if strings.HasSuffix(name, "/") {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apptest.Into(t, dir, files)
 }
 
 func link(t *testing.T, target, name string) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/internal/apptest"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -128,16 +129,7 @@ func TestKeysChangeOnlyWithTheirInputs(t *testing.T) {
 // keysOf writes files to a fresh dir and returns each layer's key.
 func keysOf(t *testing.T, files map[string]string, chmod string, editCatalog func(*runtimes.Catalog)) map[string]string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := apptest.Write(t, files)
 	if chmod != "" {
 		if err := os.Chmod(filepath.Join(dir, chmod), 0o755); err != nil {
 			t.Fatal(err)
@@ -194,16 +186,7 @@ func TestRuntimeKeyFollowsRunDigest(t *testing.T) {
 }
 
 func TestAppLayerFiles(t *testing.T) {
-	dir := t.TempDir()
-	for name, body := range baseApp {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := apptest.Write(t, baseApp)
 	app, err := detect.Detect(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,7 @@ package runtimes
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
+	"maps"
 	"strings"
 	"testing"
 
@@ -12,29 +11,17 @@ import (
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/internal/apptest"
 )
 
 // appWith writes files into a temp dir and detects the app there.
 func appWith(t *testing.T, files map[string]string) *detect.App {
 	t.Helper()
-	dir := t.TempDir()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if _, ok := files["public/index.php"]; !ok {
-		if err := os.MkdirAll(filepath.Join(dir, "public"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "public", "index.php"), []byte("<?php\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		files = maps.Clone(files)
+		files["public/index.php"] = "<?php\n"
 	}
+	dir := apptest.Write(t, files)
 	app, err := detect.Detect(context.Background(), dir)
 	if err != nil {
 		t.Fatalf("detecting: %v", err)

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/phpbuild/phpbuild/internal/apptest"
 )
 
 // TestMain lets tests run this binary's main() as a real process: exit codes
@@ -38,29 +39,9 @@ func runMain(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-// writeApp creates files (and symlinks, as "->target" bodies) under a temp dir.
 func writeApp(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		switch {
-		case strings.HasPrefix(body, "->"):
-			err = os.Symlink(strings.TrimPrefix(body, "->"), p)
-		case body == "<dir>":
-			err = os.MkdirAll(p, 0o755)
-		default:
-			err = os.WriteFile(p, []byte(body), 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return apptest.Write(t, files)
 }
 
 const index = "<?php echo 1;\n"
