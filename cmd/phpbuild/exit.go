@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/runtimes"
 )
 
 // Exit codes, documented in README.md.
@@ -34,6 +35,8 @@ func report(w io.Writer, err error) int {
 	switch {
 	case errors.As(err, &ue), badinput.Is(err):
 		return exitUserInput
+	case runtimes.IsTransient(err):
+		return exitTransient
 	case errors.Is(err, context.Canceled):
 		return exitCanceled
 	}

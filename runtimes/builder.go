@@ -1,0 +1,537 @@
+package runtimes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
+
+	"github.com/phpbuild/phpbuild/badinput"
+)
+
+// DefaultBuildkitHost is buildctl's default address.
+const DefaultBuildkitHost = "unix:///run/buildkit/buildkitd.sock"
+
+// Builder builds runtime images with BuildKit, verifies them, pushes them
+// and records them in the runtime repo's manifest.
+type Builder struct {
+	o builderOptions
+}
+
+type builderOptions struct {
+	host     string
+	launcher string
+	progress chan<- *client.SolveStatus
+	catalog  *Catalog
+	remote   []remote.Option
+	http     *http.Client
+	now      func() time.Time
+}
+
+// BuilderOption configures a Builder.
+type BuilderOption func(*builderOptions) error
+
+// WithBuildkitHost sets buildkitd's address (BUILDKIT_HOST form).
+func WithBuildkitHost(host string) BuilderOption {
+	return func(o *builderOptions) error {
+		if host == "" {
+			return errors.New("empty buildkit host")
+		}
+		o.host = host
+		return nil
+	}
+}
+
+// WithLauncher sets the path of the static launcher binary put in run images.
+func WithLauncher(path string) BuilderOption {
+	return func(o *builderOptions) error { o.launcher = path; return nil }
+}
+
+// WithProgress receives BuildKit's status updates, for a progress display.
+// The Builder never closes ch.
+func WithProgress(ch chan<- *client.SolveStatus) BuilderOption {
+	return func(o *builderOptions) error { o.progress = ch; return nil }
+}
+
+// WithBuildCatalog builds from cat instead of the embedded catalog.
+func WithBuildCatalog(cat *Catalog) BuilderOption {
+	return func(o *builderOptions) error { o.catalog = cat; return nil }
+}
+
+// WithRemoteOptions passes options (auth, transport) to registry calls.
+func WithRemoteOptions(opts ...remote.Option) BuilderOption {
+	return func(o *builderOptions) error { o.remote = append(o.remote, opts...); return nil }
+}
+
+// withHTTPClient fetches https sources with c; tests trust their own CA.
+func withHTTPClient(c *http.Client) BuilderOption {
+	return func(o *builderOptions) error { o.http = c; return nil }
+}
+
+// NewBuilder returns a Builder; the launcher must be set.
+func NewBuilder(opts ...BuilderOption) (*Builder, error) {
+	o := builderOptions{host: DefaultBuildkitHost, http: http.DefaultClient, now: time.Now}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.catalog == nil {
+		cat, err := DefaultCatalog()
+		if err != nil {
+			return nil, err
+		}
+		o.catalog = cat
+	}
+	if o.launcher == "" {
+		return nil, errors.New("no launcher binary given")
+	}
+	return &Builder{o: o}, nil
+}
+
+// BuildResult is a built, or found, runtime.
+type BuildResult struct {
+	Entry Entry
+	// Reused is true when the manifest already had a runtime with the same
+	// inputs and nothing was built.
+	Reused  bool
+	RunTag  name.Tag
+	BuildTg name.Tag
+}
+
+// Build makes the runtime spec asks for in repo, or returns the recorded one
+// with identical inputs. Nothing is tagged or recorded unless both images
+// were built and the run image passed verification.
+func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpec) (*BuildResult, error) {
+	p, err := planBuild(b.o.catalog, spec)
+	if err != nil {
+		return nil, err
+	}
+	if p.minor.AptSource != "" {
+		return nil, &badinput.Error{Field: "--php", Err: fmt.Errorf("PHP %s comes from an extra apt source, which runtime build does not support yet", p.minor.Minor)}
+	}
+	tmp, err := os.MkdirTemp("", "phpbuild-runtime-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	launcherSHA, err := fileSHA256(b.o.launcher)
+	if err != nil {
+		return nil, badinput.New(b.o.launcher, "reading the launcher binary: %v (build it with `make build`, or pass --launcher)", badinput.PathCause(err))
+	}
+	launcherDir := filepath.Join(tmp, "launcher")
+	if err := os.MkdirAll(launcherDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := copyFile(b.o.launcher, filepath.Join(launcherDir, "launcher")); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(filepath.Join(launcherDir, "launcher"), 0o755); err != nil {
+		return nil, err
+	}
+	mounts := map[string]fsutil.FS{}
+	addMount := func(key, dir string) error {
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			return err
+		}
+		mounts[key] = fs
+		return nil
+	}
+	if err := addMount("launcher", launcherDir); err != nil {
+		return nil, err
+	}
+	sources := map[string]string{}
+	for _, c := range p.compiled {
+		fs, err := fetchSource(ctx, c.name, c.source, tmp, b.o.http, b.o.remote)
+		if err != nil {
+			return nil, err
+		}
+		sources[c.name] = fs.sha256
+		if err := addMount("ext-"+c.name, fs.dir); err != nil {
+			return nil, err
+		}
+	}
+
+	bk, err := client.New(ctx, b.o.host)
+	if err != nil {
+		return nil, &TransientError{Err: fmt.Errorf("connecting to buildkitd at %s: %w", b.o.host, err)}
+	}
+	defer bk.Close()
+	baseDigest, err := b.resolveBase(ctx, bk, p.minor.Base)
+	if err != nil {
+		return nil, err
+	}
+	key := p.key(baseDigest.String(), sources, launcherSHA)
+	entries, err := ReadManifest(ctx, repo, b.o.remote...)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := Find(entries, key); ok {
+		return &BuildResult{Entry: e, Reused: true, RunTag: repo.Tag(runTag(e)), BuildTg: repo.Tag(runTag(e) + "-build")}, nil
+	}
+
+	base := llb.Image(p.minor.Base+"@"+baseDigest.String(), llb.WithCustomName("base "+p.minor.Base))
+	compiled := map[string]llb.State{}
+	for _, c := range p.compiled {
+		src := llb.Local("ext-"+c.name, llb.SharedKeyHint("phpbuild-ext-"+c.name))
+		compiled[c.name] = compileState(base, p, c, src)
+	}
+	run := runState(base, p, llb.Local("launcher"), compiled)
+
+	var probes map[string]string
+	runDigest, err := b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		res, err := solveState(ctx, c, run)
+		if err != nil {
+			return nil, err
+		}
+		if probes, err = probe(ctx, c, run, p); err != nil {
+			return nil, err
+		}
+		if err := verify(p, probes); err != nil {
+			return nil, err
+		}
+		return res, addImageConfig(res, imageConfig(p, key, "run", true))
+	})
+	if err != nil {
+		return nil, err
+	}
+	buildDigest, err := b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		res, err := solveState(ctx, c, buildState(run, p))
+		if err != nil {
+			return nil, err
+		}
+		return res, addImageConfig(res, imageConfig(p, key, "build", false))
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	e := Entry{
+		Key: key, PHP: strings.TrimSpace(probes["php"]), PHPMinor: p.minor.Minor, Phalcon: riVersion(probes["phalcon"]),
+		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
+		Run: runDigest.String(), Build: buildDigest.String(), Built: b.o.now().UTC().Format(time.RFC3339),
+	}
+	res := &BuildResult{Entry: e, RunTag: repo.Tag(runTag(e)), BuildTg: repo.Tag(runTag(e) + "-build")}
+	for tag, d := range map[name.Tag]string{res.RunTag: e.Run, res.BuildTg: e.Build} {
+		desc, err := remote.Get(repo.Digest(d), append(b.o.remote, remote.WithContext(ctx))...)
+		if err != nil {
+			return nil, &TransientError{Err: fmt.Errorf("reading pushed image %s: %w", d, err)}
+		}
+		if err := remote.Tag(tag, desc, append(b.o.remote, remote.WithContext(ctx))...); err != nil {
+			return nil, &TransientError{Err: fmt.Errorf("tagging %s: %w", tag, err)}
+		}
+	}
+	if err := Record(ctx, repo, e, b.o.remote...); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runTag is a tag people can read: the exact PHP and Phalcon, plus the
+// start of the inputs' key so different builds never collide.
+func runTag(e Entry) string {
+	t := "php" + e.PHP
+	if e.Phalcon != "" {
+		t += "-phalcon" + e.Phalcon
+	}
+	return t + "-" + strings.TrimPrefix(e.Key, "sha256:")[:12]
+}
+
+// resolveBase asks buildkitd for the base image's digest, so that its
+// registry mirrors and credentials apply.
+func (b *Builder) resolveBase(ctx context.Context, bk *client.Client, ref string) (digest.Digest, error) {
+	var d digest.Digest
+	_, err := bk.Build(ctx, client.SolveOpt{}, "phpbuild", func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		var err error
+		_, d, _, err = c.ResolveImageConfig(ctx, ref, sourceresolver.Opt{ImageOpt: &sourceresolver.ResolveImageOpt{
+			Platform: &ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		}})
+		return gwclient.NewResult(), err
+	}, nil)
+	if err != nil {
+		return "", &TransientError{Err: fmt.Errorf("resolving base image %s: %w", ref, err)}
+	}
+	return d, nil
+}
+
+// solve runs one build and pushes its result to repo by digest only: no tag
+// points at it until everything succeeded.
+func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Repository, mounts map[string]fsutil.FS, fn gwclient.BuildFunc) (digest.Digest, error) {
+	cfg := config.LoadDefaultConfigFile(os.Stderr)
+	opt := client.SolveOpt{
+		LocalMounts: mounts,
+		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+			AuthConfigProvider: authprovider.LoadAuthConfig(cfg),
+		})},
+		Exports: []client.ExportEntry{{Type: client.ExporterImage, Attrs: map[string]string{
+			"name": repo.String(), "push": "true", "push-by-digest": "true",
+			"registry.insecure": fmt.Sprint(repo.Registry.Scheme() == "http"),
+			"oci-mediatypes":    "true",
+		}}},
+	}
+	tap := newStatusTap(b.o.progress)
+	ch := make(chan *client.SolveStatus)
+	done := make(chan struct{})
+	go func() { tap.run(ch); close(done) }()
+	resp, err := bk.Build(ctx, opt, "phpbuild", fn, ch)
+	<-done
+	if err != nil {
+		return "", tap.explain(err)
+	}
+	d, err := digest.Parse(resp.ExporterResponse[exptypes.ExporterImageDigestKey])
+	if err != nil {
+		return "", fmt.Errorf("buildkitd reported no image digest: %w", err)
+	}
+	return d, nil
+}
+
+func solveState(ctx context.Context, c gwclient.Client, st llb.State) (*gwclient.Result, error) {
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+}
+
+// probe runs verifyScript in the run image and reads what it wrote.
+func probe(ctx context.Context, c gwclient.Client, run llb.State, p *plan) (map[string]string, error) {
+	ex := run.Run(sh(verifyScript(p), "verify the run image (php -v, php -m, php-fpm -t, nginx -t)")...)
+	out := ex.AddMount("/verify", llb.Scratch())
+	res, err := solveState(ctx, c, out)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	names := []string{"php", "modules", "fpm", "nginx"}
+	if p.phalcon != "" {
+		names = append(names, "phalcon")
+	}
+	got := map[string]string{}
+	for _, n := range names {
+		for _, f := range []string{n, n + ".rc"} {
+			b, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: f})
+			if err != nil {
+				return nil, fmt.Errorf("reading probe %s: %w", f, err)
+			}
+			got[f] = string(b)
+		}
+	}
+	return got, nil
+}
+
+// VerifyError is a run image that does not have what was asked for.
+type VerifyError struct {
+	Problems []string
+}
+
+func (e *VerifyError) Error() string {
+	return "verifying the run image: " + strings.Join(e.Problems, "; ")
+}
+
+// verify compares probes with the plan; every difference is listed.
+func verify(p *plan, probes map[string]string) error {
+	var problems []string
+	failed := func(n string) bool { return strings.TrimSpace(probes[n+".rc"]) != "0" }
+	if v := strings.TrimSpace(probes["php"]); failed("php") || !strings.HasPrefix(v, p.minor.Minor+".") {
+		problems = append(problems, fmt.Sprintf("php -v: want PHP %s.x, got %q", p.minor.Minor, v))
+	}
+	have := map[string]bool{}
+	for _, m := range modules(probes["modules"]) {
+		have[m] = true
+	}
+	var missing []string
+	for _, want := range p.loaded {
+		if !have[want] {
+			missing = append(missing, want)
+		}
+	}
+	if len(missing) > 0 || failed("modules") {
+		problems = append(problems, fmt.Sprintf("php -m does not list %s (output: %s)", strings.Join(missing, ", "), oneLine(probes["modules"])))
+	}
+	if p.phalcon != "" {
+		if v := riVersion(probes["phalcon"]); v != p.phalcon {
+			problems = append(problems, fmt.Sprintf("php --ri phalcon: want version %s, got %q (is the source Phalcon %s?)", p.phalcon, v, p.phalcon))
+		}
+	}
+	if failed("fpm") {
+		problems = append(problems, "php-fpm -t: "+oneLine(probes["fpm"]))
+	}
+	if failed("nginx") {
+		problems = append(problems, "nginx -t: "+oneLine(probes["nginx"]))
+	}
+	if len(problems) > 0 {
+		return &VerifyError{Problems: problems}
+	}
+	return nil
+}
+
+// modules parses `php -m`: lower-case names, sorted, without headers.
+func modules(out string) []string {
+	seen := map[string]bool{}
+	var mods []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.ToLower(strings.TrimSpace(l))
+		if l == "" || strings.HasPrefix(l, "[") || strings.Contains(l, " ") {
+			continue
+		}
+		if l == "zend opcache" {
+			l = "opcache"
+		}
+		if !seen[l] {
+			seen[l] = true
+			mods = append(mods, l)
+		}
+	}
+	if !seen["opcache"] && strings.Contains(strings.ToLower(out), "zend opcache") {
+		mods = append(mods, "opcache")
+	}
+	sort.Strings(mods)
+	return mods
+}
+
+// riVersion reads "Version => X" from `php --ri`.
+func riVersion(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(l, "=>")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "version") {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+func imageConfig(p *plan, key, role string, entrypoint bool) ocispecs.Image {
+	img := ocispecs.Image{
+		Platform: ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Config: ocispecs.ImageConfig{
+			Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			WorkingDir: AppDir,
+			Labels: map[string]string{
+				"dev.phpbuild.runtime.key":       key,
+				"dev.phpbuild.runtime.role":      role,
+				"dev.phpbuild.runtime.php-minor": p.minor.Minor,
+				"dev.phpbuild.runtime.phalcon":   p.phalcon,
+			},
+		},
+	}
+	if entrypoint {
+		img.Config.Entrypoint = []string{LauncherPath}
+		img.Config.User = fmt.Sprintf("%d:%d", AppUID, AppUID)
+	}
+	return img
+}
+
+func addImageConfig(res *gwclient.Result, img ocispecs.Image) error {
+	b, err := json.Marshal(img)
+	if err != nil {
+		return err
+	}
+	res.AddMeta(exptypes.ExporterImageConfigKey, b)
+	return nil
+}
+
+// statusTap forwards BuildKit's status to the progress display and keeps
+// each step's last log lines, so a failed step's own output can be shown.
+type statusTap struct {
+	out    chan<- *client.SolveStatus
+	mu     sync.Mutex
+	names  map[digest.Digest]string
+	errs   map[digest.Digest]string
+	logs   map[digest.Digest][]string
+	failed []digest.Digest
+}
+
+func newStatusTap(out chan<- *client.SolveStatus) *statusTap {
+	return &statusTap{out: out, names: map[digest.Digest]string{}, errs: map[digest.Digest]string{}, logs: map[digest.Digest][]string{}}
+}
+
+func (t *statusTap) run(in <-chan *client.SolveStatus) {
+	for s := range in {
+		t.mu.Lock()
+		for _, v := range s.Vertexes {
+			t.names[v.Digest] = v.Name
+			if v.Error != "" && t.errs[v.Digest] == "" {
+				t.errs[v.Digest] = v.Error
+				t.failed = append(t.failed, v.Digest)
+			}
+		}
+		for _, l := range s.Logs {
+			lines := append(t.logs[l.Vertex], strings.Split(strings.TrimRight(string(l.Data), "\n"), "\n")...)
+			if len(lines) > 40 {
+				lines = lines[len(lines)-40:]
+			}
+			t.logs[l.Vertex] = lines
+		}
+		t.mu.Unlock()
+		if t.out != nil {
+			t.out <- s
+		}
+	}
+}
+
+// explain turns a solve error into one that names the failed step and
+// shows its last output lines; a failed extension compile is input the
+// user must fix.
+func (t *statusTap) explain(err error) error {
+	var ve *VerifyError
+	if errors.As(err, &ve) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range t.failed {
+		name := t.names[d]
+		lines := t.logs[d]
+		if len(lines) > 20 {
+			lines = lines[len(lines)-20:]
+		}
+		tail := ""
+		if len(lines) > 0 {
+			tail = "\n  " + strings.Join(lines, "\n  ")
+		}
+		if ext, ok := strings.CutPrefix(name, "compile ext-"); ok {
+			ext, _, _ = strings.Cut(ext, " ")
+			return &badinput.Error{Field: "--ext " + ext, Err: fmt.Errorf("the extension does not compile; last output:%s", tail)}
+		}
+		return fmt.Errorf("step %q failed: %s%s", name, t.errs[d], tail)
+	}
+	if strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "connection reset") {
+		return &TransientError{Err: err}
+	}
+	return err
+}

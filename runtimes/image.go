@@ -1,0 +1,118 @@
+package runtimes
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+)
+
+// Paths inside runtime images, relied on by the launcher and app builds.
+const (
+	LauncherPath = "/usr/local/bin/launcher"
+	// CompiledExtDir holds extensions compiled from source; their ini files
+	// name them by absolute path, so the PHP API number never matters.
+	CompiledExtDir = "/usr/local/lib/phpbuild/ext"
+	// AppUID is the fixed non-root user (and group) apps run as: "app".
+	AppUID = 1000
+	AppDir = "/app"
+)
+
+// sh runs a POSIX shell script as one BuildKit step.
+func sh(script string, name string, more ...llb.RunOption) []llb.RunOption {
+	return append([]llb.RunOption{
+		llb.Args([]string{"/bin/sh", "-c", script}),
+		llb.WithCustomName(name),
+		llb.AddEnv("DEBIAN_FRONTEND", "noninteractive"),
+		llb.AddEnv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+	}, more...)
+}
+
+// aptInstall installs packages without recommends and leaves no apt lists,
+// docs or logs behind: those are dead weight in every image pulled.
+func aptInstall(pkgs []string) string {
+	return "set -eu\n" +
+		"apt-get update -qq\n" +
+		"apt-get install -y -qq --no-install-recommends " + strings.Join(pkgs, " ") + "\n" +
+		slimScript
+}
+
+const slimScript = "apt-get clean\n" +
+	"rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /usr/share/doc/* /usr/share/man/* /usr/share/info/* " +
+	"/var/log/apt /var/log/dpkg.log /var/log/alternatives.log /tmp/*\n"
+
+// runState is the run image: PHP, php-fpm, nginx, extensions, the launcher
+// and the app user; no compilers.
+func runState(base llb.State, p *plan, launcher llb.State, compiled map[string]llb.State) llb.State {
+	m := p.minor.Minor
+	setup := aptInstall(p.packages) + fmt.Sprintf(`groupadd --gid %[1]d app
+useradd --uid %[1]d --gid %[1]d --home-dir %[2]s --no-create-home --shell /usr/sbin/nologin app
+mkdir -p %[2]s
+ln -sf /usr/sbin/php-fpm%[3]s /usr/local/sbin/php-fpm
+`, AppUID, AppDir, m)
+	st := base.Run(sh(setup, fmt.Sprintf("install PHP %s, php-fpm, nginx and %d packages", m, len(p.packages)))...).Root()
+	st = st.File(llb.Copy(launcher, "launcher", LauncherPath, &llb.CopyInfo{CreateDestPath: true}), llb.WithCustomName("add the launcher"))
+	if len(p.compiled) == 0 {
+		return st
+	}
+	var enable strings.Builder
+	enable.WriteString("set -eu\n")
+	for _, c := range p.compiled {
+		st = st.File(llb.Copy(compiled[c.name], "/"+c.name+".so", CompiledExtDir+"/"+c.name+".so", &llb.CopyInfo{CreateDestPath: true}),
+			llb.WithCustomName("add ext-"+c.name))
+		// Debian's phpenmod orders conf.d by the priority comment: PDO is 10,
+		// its drivers 20, so Phalcon (30) loads after them.
+		fmt.Fprintf(&enable, "printf '; priority=%d\\nextension=%s/%s.so\\n' > /etc/php/%s/mods-available/%s.ini\nphpenmod -v %s -s ALL %s\n",
+			c.priority, CompiledExtDir, c.name, m, c.name, m, c.name)
+	}
+	return st.Run(sh(enable.String(), "enable compiled extensions")...).Root()
+}
+
+// compileState compiles one PECL-style extension against base's PHP and
+// returns the /out mount, which holds only NAME.so.
+func compileState(base llb.State, p *plan, c compiledExt, src llb.State) llb.State {
+	m := p.minor.Minor
+	dev := base.Run(sh(aptInstall([]string{"php" + m + "-dev", "php" + m + "-cli", "build-essential", "pkg-config"}),
+		"install the PHP "+m+" toolchain")...).Root()
+	script := fmt.Sprintf(`set -eu
+mkdir -p /build
+if [ -f /src/source.tar ]; then tar -xf /src/source.tar -C /build; else cp -a /src/. /build/; fi
+m4=$(find /build -name config.m4 | awk '{ print length($0) " " $0 }' | sort -n | head -n 1 | cut -d' ' -f2-)
+if [ -z "$m4" ]; then echo "no config.m4 in the %[1]s source: not a PECL-style extension" >&2; exit 1; fi
+cd "$(dirname "$m4")"
+phpize%[2]s > /tmp/phpize.log 2>&1 || { tail -n 30 /tmp/phpize.log >&2; exit 1; }
+CFLAGS="-O2 -g0 -Wno-incompatible-pointer-types" ./configure --with-php-config=php-config%[2]s > /tmp/configure.log 2>&1 || { tail -n 30 /tmp/configure.log >&2; exit 1; }
+make -j"$(nproc)" > /tmp/make.log 2>&1 || { tail -n 30 /tmp/make.log >&2; exit 1; }
+if [ ! -f modules/%[1]s.so ]; then echo "the build made no modules/%[1]s.so; found: $(ls modules)" >&2; exit 1; fi
+strip --strip-unneeded modules/%[1]s.so
+cp modules/%[1]s.so /out/%[1]s.so
+`, c.name, m)
+	ex := dev.Run(sh(script, compileStepName(c.name), llb.AddMount("/src", src, llb.Readonly))...)
+	return ex.AddMount("/out", llb.Scratch())
+}
+
+func compileStepName(ext string) string { return "compile ext-" + ext + " (phpize, configure, make)" }
+
+// buildState is the build image: the run image plus what app builds run.
+func buildState(run llb.State, p *plan) llb.State {
+	m := p.minor.Minor
+	pkgs := []string{"composer", "php" + m + "-dev", "unzip", "git", "nodejs", "npm"}
+	return run.Run(sh(aptInstall(pkgs)+"composer --version\nnode --version\nnpm --version\n",
+		"install composer, php"+m+"-dev, git, unzip, nodejs and npm")...).Root()
+}
+
+// verifyScript probes a run image; each probe writes its output and exit
+// code under /verify for the client to compare with what was asked.
+func verifyScript(p *plan) string {
+	s := `cd /
+probe() { out=$1; shift; "$@" > /verify/$out 2>&1; echo $? > /verify/$out.rc; }
+probe php php -r 'echo PHP_VERSION;'
+probe modules php -m
+probe fpm php-fpm -t
+probe nginx nginx -t
+`
+	if p.phalcon != "" {
+		s += "probe phalcon php --ri phalcon\n"
+	}
+	return s
+}

@@ -1,0 +1,380 @@
+package runtimes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"syscall"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// ManifestTag is the tag of the runtime manifest in a runtime repo. The
+// manifest is an OCI image index whose children are the run and build images
+// of every recorded runtime: referencing them keeps registry garbage
+// collection from deleting them, and their descriptors' annotations carry
+// everything `runtime ls` shows, so one manifest fetch lists all runtimes.
+const ManifestTag = "runtimes"
+
+// Annotations on the index's child descriptors.
+const (
+	annotationKey   = "dev.phpbuild.runtime.key"
+	annotationRole  = "dev.phpbuild.runtime.role"
+	annotationEntry = "dev.phpbuild.runtime.entry" // on the run descriptor only
+
+	roleRun   = "run"
+	roleBuild = "build"
+)
+
+// Entry is one built runtime as recorded.
+type Entry struct {
+	// Key is "sha256:<hex>" over the build inputs: equal keys mean identical
+	// inputs, so a build whose key is recorded can be skipped.
+	Key string `json:"key"`
+	// PHP is the exact version, e.g. "8.2.29", read from the built image
+	// because the catalog knows only the minor.
+	PHP      string `json:"php"`
+	PHPMinor string `json:"phpMinor"`
+	// Phalcon is as `php --ri phalcon` reports it; empty without Phalcon.
+	Phalcon string `json:"phalcon,omitempty"`
+	// Extensions are the lower-case names `php -m` lists, sorted.
+	Extensions []string `json:"extensions"`
+	// Base is the base image reference as written in the catalog, and
+	// BaseDigest what it resolved to when the runtime was built.
+	Base       string `json:"base"`
+	BaseDigest string `json:"baseDigest"`
+	// Run and Build are the manifest digests of the two images.
+	Run   string `json:"run"`
+	Build string `json:"build"`
+	// Built is the RFC 3339 time of the build; informational only, the key
+	// decides reuse.
+	Built string `json:"built"`
+}
+
+// RunRef returns the repo@digest reference of the entry's run image.
+func (e Entry) RunRef(repo name.Repository) name.Digest { return repo.Digest(e.Run) }
+
+// BuildRef returns the repo@digest reference of the entry's build image.
+func (e Entry) BuildRef(repo name.Repository) name.Digest { return repo.Digest(e.Build) }
+
+// Find returns the recorded entry with this key, or false.
+func Find(entries []Entry, key string) (Entry, bool) {
+	for _, e := range entries {
+		if e.Key == key {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// ReadManifest returns the runtimes recorded in repo, newest PHP first (then
+// newest Phalcon). An absent manifest tag means none were recorded yet: an
+// empty slice and a nil error.
+func ReadManifest(ctx context.Context, repo name.Repository, opts ...remote.Option) ([]Entry, error) {
+	m, err := fetchManifest(ctx, repo, opts)
+	if err != nil {
+		return nil, fmt.Errorf("reading runtime manifest of %s: %w", repo, err)
+	}
+	entries, err := manifestEntries(m)
+	if err != nil {
+		return nil, fmt.Errorf("reading runtime manifest of %s: %w", repo, err)
+	}
+	return entries, nil
+}
+
+// Record adds e to repo's manifest, replacing an entry with the same Key, and
+// re-tags the index. Both images must already be in repo: the index refers
+// to them by digest. An older entry whose images are gone from repo (deleted
+// by hand) is dropped instead of failing every later Record.
+//
+// Record reads, changes and writes the tag with no lock, so concurrent calls
+// race and the last writer wins: the other runtime is built and pushed but
+// not recorded (and may be garbage-collected). That is accepted because
+// runtimes are built rarely; a lost entry costs one rebuild.
+func Record(ctx context.Context, repo name.Repository, e Entry, opts ...remote.Option) error {
+	if err := recordable(e); err != nil {
+		return fmt.Errorf("recording runtime in %s: %w", repo, err)
+	}
+	entryJSON, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("recording runtime in %s: %w", repo, err)
+	}
+	opts = withContext(ctx, opts)
+
+	old, err := fetchManifest(ctx, repo, opts)
+	if err != nil {
+		return fmt.Errorf("recording runtime in %s: reading runtime manifest: %w", repo, err)
+	}
+	kept, err := keptChildren(repo, old, e.Key, opts)
+	if err != nil {
+		return fmt.Errorf("recording runtime in %s: %w", repo, err)
+	}
+
+	adds := kept
+	for _, c := range []struct {
+		role, digest string
+		annotations  map[string]string
+	}{
+		{roleRun, e.Run, map[string]string{annotationKey: e.Key, annotationRole: roleRun, annotationEntry: string(entryJSON)}},
+		{roleBuild, e.Build, map[string]string{annotationKey: e.Key, annotationRole: roleBuild}},
+	} {
+		child, err := fetchChild(repo.Digest(c.digest), opts)
+		if err != nil {
+			return fmt.Errorf("recording runtime in %s: %s image %s: %w", repo, c.role, c.digest, err)
+		}
+		adds = append(adds, mutate.IndexAddendum{
+			Add:        child,
+			Descriptor: v1.Descriptor{Annotations: c.annotations},
+		})
+	}
+
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	if err := remote.WriteIndex(repo.Tag(ManifestTag), idx, opts...); err != nil {
+		return fmt.Errorf("recording runtime in %s: writing runtime manifest: %w", repo, registryError(err))
+	}
+	return nil
+}
+
+// recordable checks what Record relies on: a key to replace by and digests
+// to reference.
+func recordable(e Entry) error {
+	if e.Key == "" {
+		return errors.New("entry has no key")
+	}
+	for _, d := range []struct{ role, digest string }{{roleRun, e.Run}, {roleBuild, e.Build}} {
+		if _, err := v1.NewHash(d.digest); err != nil {
+			return fmt.Errorf("%s image digest %q: %w", d.role, d.digest, err)
+		}
+	}
+	return nil
+}
+
+// keptChildren returns the old index's children that stay: every descriptor
+// as it was, except those of the entry being replaced and of entries whose
+// images are gone.
+func keptChildren(repo name.Repository, old *v1.IndexManifest, replaced string, opts []remote.Option) ([]mutate.IndexAddendum, error) {
+	if old == nil {
+		return nil, nil
+	}
+	type child struct {
+		desc v1.Descriptor
+		add  partial.Describable
+	}
+	var children []child
+	gone := map[string]bool{}
+	for _, desc := range old.Manifests {
+		key := desc.Annotations[annotationKey]
+		if key == replaced {
+			continue
+		}
+		add, err := fetchChild(repo.Digest(desc.Digest.String()), opts)
+		if isNotFound(err) {
+			gone[key] = true
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("runtime %s: image %s: %w", key, desc.Digest, err)
+		}
+		children = append(children, child{desc, add})
+	}
+	var adds []mutate.IndexAddendum
+	for _, c := range children {
+		if gone[c.desc.Annotations[annotationKey]] {
+			continue
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: c.add, Descriptor: c.desc})
+	}
+	return adds, nil
+}
+
+// fetchChild returns the manifest at ref as what it is, image or index, so
+// that any image media type can be recorded. WriteIndex then only checks that
+// the registry has it.
+func fetchChild(ref name.Digest, opts []remote.Option) (partial.Describable, error) {
+	d, err := remote.Get(ref, opts...)
+	if err != nil {
+		return nil, registryError(err)
+	}
+	if d.MediaType.IsIndex() {
+		return d.ImageIndex()
+	}
+	return d.Image()
+}
+
+// fetchManifest returns repo's index manifest, or nil when the tag is absent.
+func fetchManifest(ctx context.Context, repo name.Repository, opts []remote.Option) (*v1.IndexManifest, error) {
+	idx, err := remote.Index(repo.Tag(ManifestTag), withContext(ctx, opts)...)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, registryError(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, registryError(err)
+	}
+	return m, nil
+}
+
+// manifestEntries reads the entries off the run descriptors' annotations,
+// without fetching any child.
+func manifestEntries(m *v1.IndexManifest) ([]Entry, error) {
+	entries := []Entry{}
+	if m == nil {
+		return entries, nil
+	}
+	for _, desc := range m.Manifests {
+		if desc.Annotations[annotationRole] != roleRun {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal([]byte(desc.Annotations[annotationEntry]), &e); err != nil {
+			return nil, fmt.Errorf("runtime %s: parsing entry annotation: %w", desc.Annotations[annotationKey], err)
+		}
+		entries = append(entries, e)
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return newerEntry(entries[i], entries[j]) })
+	return entries, nil
+}
+
+// newerEntry orders entries newest PHP first, then newest Phalcon (none
+// last), then most recently built, then by key so the order is total.
+func newerEntry(a, b Entry) bool {
+	if c := compareVersions(a.PHP, b.PHP); c != 0 {
+		return c > 0
+	}
+	if (a.Phalcon == "") != (b.Phalcon == "") {
+		return a.Phalcon != ""
+	}
+	if c := compareVersions(a.Phalcon, b.Phalcon); c != 0 {
+		return c > 0
+	}
+	if a.Built != b.Built {
+		return a.Built > b.Built // RFC 3339 in UTC sorts as text
+	}
+	return a.Key < b.Key
+}
+
+// compareVersions compares as semver where both parse (Phalcon reports
+// versions like "5.0.0RC4" that may not), and as text otherwise.
+func compareVersions(a, b string) int {
+	va, errA := semver.NewVersion(a)
+	vb, errB := semver.NewVersion(b)
+	switch {
+	case errA == nil && errB == nil:
+		return va.Compare(vb)
+	case errA == nil:
+		return 1
+	case errB == nil:
+		return -1
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// withContext returns opts with ctx last, so that the ctx argument wins over
+// any context among opts, without changing the caller's slice.
+func withContext(ctx context.Context, opts []remote.Option) []remote.Option {
+	return append(opts[:len(opts):len(opts)], remote.WithContext(ctx))
+}
+
+// isNotFound reports whether the registry said the manifest or repository
+// does not exist.
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	if terr.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
+
+// TransientError marks an error from the registry or the network that may go
+// away if the same command is run again later; the CLI exits 75 (EX_TEMPFAIL)
+// for it so that CI can retry.
+type TransientError struct{ Err error }
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// IsTransient reports whether err, or an error it wraps, is a registry or
+// network failure that may go away on retry: a *TransientError, or an error
+// that classifies as one (see registryError).
+func IsTransient(err error) bool {
+	var t *TransientError
+	return errors.As(err, &t) || transient(err)
+}
+
+// registryError wraps err in a *TransientError when it is transient.
+func registryError(err error) error {
+	if err == nil || !transient(err) {
+		return err
+	}
+	var t *TransientError
+	if errors.As(err, &t) {
+		return err
+	}
+	return &TransientError{Err: err}
+}
+
+// transient classifies an error from a registry call. Server-side trouble
+// (5xx, 429) and broken connections are transient; what the registry
+// answered on purpose (404, 401, 403, invalid manifest) and local mistakes
+// (a bad certificate, an unknown host) are not, because retrying would
+// answer the same.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return terr.StatusCode >= 500 || terr.StatusCode == http.StatusTooManyRequests
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	// The server closed the connection before answering.
+	var uerr *url.Error
+	if errors.As(err, &uerr) && errors.Is(uerr.Err, io.EOF) {
+		return true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return true
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) && nerr.Timeout()
+}

@@ -1,0 +1,165 @@
+package runtimes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/phpbuild/phpbuild/badinput"
+)
+
+// fetchedSource is an extension source on local disk, ready to hand to
+// BuildKit as a local mount.
+type fetchedSource struct {
+	dir     string // what BuildKit mounts
+	tarball string // file name inside dir, or "" when dir is the source tree
+	sha256  string
+}
+
+// fetchSource brings src to local disk under tmp and pins it by sha256. A
+// given sha256 that does not match is input the user must fix.
+func fetchSource(ctx context.Context, ext string, src ExtensionSource, tmp string, httpClient *http.Client, ropts []remote.Option) (*fetchedSource, error) {
+	field := "--ext " + ext
+	if ext == "phalcon" {
+		field = "phalcon source"
+	}
+	loc := src.Location
+	var file string
+	switch {
+	case strings.HasPrefix(loc, "https://"):
+		file = filepath.Join(tmp, ext+".tgz")
+		if err := download(ctx, httpClient, loc, file); err != nil {
+			return nil, fmt.Errorf("fetching %s source %s: %w", ext, loc, err)
+		}
+	case strings.HasPrefix(loc, "oci://"):
+		file = filepath.Join(tmp, ext+".tgz")
+		if err := pullArtifact(ctx, strings.TrimPrefix(loc, "oci://"), file, ropts); err != nil {
+			return nil, fmt.Errorf("fetching %s source %s: %w", ext, loc, err)
+		}
+	default:
+		fi, err := os.Stat(loc)
+		if err != nil {
+			return nil, &badinput.Error{File: loc, Field: field, Err: badinput.PathCause(err)}
+		}
+		if fi.IsDir() {
+			if _, err := os.Stat(filepath.Join(loc, "config.m4")); err != nil {
+				return nil, &badinput.Error{File: loc, Field: field, Err: fmt.Errorf("a source directory must hold config.m4 (phpize reads it)")}
+			}
+			sum, err := fileSHA256(loc)
+			if err != nil {
+				return nil, badinput.New(loc, "reading: %v", badinput.PathCause(err))
+			}
+			return &fetchedSource{dir: loc, sha256: sum}, nil
+		}
+		file = loc
+	}
+	sum, err := fileSHA256(file)
+	if err != nil {
+		return nil, badinput.New(file, "reading: %v", badinput.PathCause(err))
+	}
+	if src.SHA256 != "" && src.SHA256 != sum {
+		return nil, &badinput.Error{File: loc, Field: field, Err: fmt.Errorf("sha256 mismatch: want %s, got %s", src.SHA256, sum)}
+	}
+	// BuildKit mounts directories: give the tarball one of its own.
+	dir := filepath.Join(tmp, "src-"+ext)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := copyFile(file, filepath.Join(dir, "source.tar")); err != nil {
+		return nil, err
+	}
+	return &fetchedSource{dir: dir, tarball: "source.tar", sha256: sum}, nil
+}
+
+func download(ctx context.Context, c *http.Client, url, to string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return &TransientError{Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("GET %s: %s", url, resp.Status)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return &TransientError{Err: err}
+		}
+		return err
+	}
+	f, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return &TransientError{Err: err}
+	}
+	return f.Close()
+}
+
+// pullArtifact writes the single layer of an OCI artifact (the tarball, as
+// pushed by e.g. `oras push` or `crane append`) to file.
+func pullArtifact(ctx context.Context, ref, file string, ropts []remote.Option) error {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	img, err := remote.Image(r, append(ropts, remote.WithContext(ctx))...)
+	if err != nil {
+		return &TransientError{Err: err}
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	if len(ls) != 1 {
+		return fmt.Errorf("want an artifact with one layer (the source tarball), got %d", len(ls))
+	}
+	rc, err := ls[0].Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
