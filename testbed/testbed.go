@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -8,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
 	dockerclient "github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/docker/pkg/stdcopy"
 	bkclient "github.com/moby/buildkit/client"
 )
 
@@ -102,4 +107,61 @@ func envOr(key, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// DockerRun pulls ref through the test bed's dockerd, runs it with
+// entrypoint (nil: the image's) and cmd, and returns its output and exit
+// code. The container is removed afterwards.
+func DockerRun(t testing.TB, ref string, entrypoint []string, cmd ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	host := DockerHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cli, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+
+	pull, err := cli.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+	// A failed pull shows only in the progress stream, not in ImagePull's error.
+	err = jsonmessage.DisplayJSONMessagesStream(pull, &bytes.Buffer{}, 0, false, nil)
+	pull.Close()
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+	created, err := cli.ContainerCreate(ctx, &container.Config{Image: ref, Entrypoint: entrypoint, Cmd: cmd}, nil, nil, nil, "")
+	if err != nil {
+		t.Fatalf("creating container: %v", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true}); err != nil {
+			t.Errorf("removing container %s: %v", created.ID, err)
+		}
+	}()
+	waited, waitErr := cli.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		t.Fatalf("starting container: %v", err)
+	}
+	select {
+	case err := <-waitErr:
+		t.Fatalf("waiting for container: %v", err)
+	case res := <-waited:
+		code = int(res.StatusCode)
+	}
+	logs, err := cli.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		t.Fatalf("reading container logs: %v", err)
+	}
+	defer logs.Close()
+	var out, errb bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &errb, logs); err != nil {
+		t.Fatalf("reading container logs: %v", err)
+	}
+	return out.String(), errb.String(), code
 }

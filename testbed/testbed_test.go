@@ -1,7 +1,6 @@
 package testbed_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,11 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
-	dockerclient "github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/jsonmessage"
-	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -133,68 +127,14 @@ func debianVersionFromBuildkit(t *testing.T, host, ref string) string {
 }
 
 func TestDockerRunsImageFromRegistry(t *testing.T) {
-	host := testbed.DockerHost(t)
 	ref := testbed.Registry(t) + "/library/debian:bookworm-slim"
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
-	cli, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
+	stdout, stderr, code := testbed.DockerRun(t, ref, nil, "cat", "/etc/debian_version")
+	if code != 0 {
+		t.Errorf("container exited with %d", code)
 	}
-	defer cli.Close()
-
-	pull, err := cli.ImagePull(ctx, ref, image.PullOptions{})
-	if err != nil {
-		t.Fatalf("pulling %s: %v", ref, err)
-	}
-	// A failed pull shows only in the progress stream, not in ImagePull's error.
-	err = jsonmessage.DisplayJSONMessagesStream(pull, &bytes.Buffer{}, 0, false, nil)
-	pull.Close()
-	if err != nil {
-		t.Fatalf("pulling %s: %v", ref, err)
-	}
-
-	created, err := cli.ContainerCreate(ctx, &container.Config{
-		Image: ref,
-		Cmd:   []string{"cat", "/etc/debian_version"},
-	}, nil, nil, nil, "")
-	if err != nil {
-		t.Fatalf("creating container: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true}); err != nil {
-			t.Errorf("removing container %s: %v", created.ID, err)
-		}
-	})
-
-	waited, waitErr := cli.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
-	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		t.Fatalf("starting container: %v", err)
-	}
-	select {
-	case err := <-waitErr:
-		t.Fatalf("waiting for container: %v", err)
-	case res := <-waited:
-		if res.StatusCode != 0 {
-			t.Errorf("container exited with %d", res.StatusCode)
-		}
-	}
-
-	logs, err := cli.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
-	if err != nil {
-		t.Fatalf("reading container logs: %v", err)
-	}
-	defer logs.Close()
-	var stdout, stderr bytes.Buffer
-	if _, err := stdcopy.StdCopy(&stdout, &stderr, logs); err != nil {
-		t.Fatalf("reading container logs: %v", err)
-	}
-	got := strings.TrimSpace(stdout.String())
+	got := strings.TrimSpace(stdout)
 	t.Logf("/etc/debian_version: %s", got)
 	if !strings.HasPrefix(got, "12.") {
-		t.Errorf("/etc/debian_version in %s is %q (stderr %q), want 12.x", ref, got, stderr.String())
+		t.Errorf("/etc/debian_version in %s is %q (stderr %q), want 12.x", ref, got, stderr)
 	}
 }
