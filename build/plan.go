@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
@@ -48,6 +51,10 @@ type PlanRuntime struct {
 	Phalcon    *string  `json:"phalcon"`
 	Extensions []string `json:"extensions"`
 	Base       string   `json:"base"`
+	// RunImage and BuildImage are repo@digest of the built runtime, when the
+	// plan was resolved against a runtime repo.
+	RunImage   string `json:"runImage,omitempty"`
+	BuildImage string `json:"buildImage,omitempty"`
 }
 
 // PlanLayer is one layer and its key.
@@ -57,7 +64,9 @@ type PlanLayer struct {
 }
 
 type options struct {
-	catalog *runtimes.Catalog
+	catalog     *runtimes.Catalog
+	runtimeRepo *name.Repository
+	remote      []remote.Option
 }
 
 // Option configures planning.
@@ -70,6 +79,17 @@ func WithCatalog(cat *runtimes.Catalog) Option {
 			return fmt.Errorf("nil catalog")
 		}
 		o.catalog = cat
+		return nil
+	}
+}
+
+// WithRuntimeRepo resolves against the runtimes built in repo (see
+// `phpbuild runtime build`) instead of the catalog alone, so the plan names
+// exact PHP versions and run image digests.
+func WithRuntimeRepo(repo name.Repository, opts ...remote.Option) Option {
+	return func(o *options) error {
+		o.runtimeRepo = &repo
+		o.remote = opts
 		return nil
 	}
 }
@@ -93,8 +113,17 @@ func PlanDir(ctx context.Context, dir string, opts ...Option) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := runtimes.Resolve(app, o.catalog)
-	if err != nil {
+	var rt *runtimes.Runtime
+	if o.runtimeRepo != nil {
+		entries, err := runtimes.ReadManifest(ctx, *o.runtimeRepo, o.remote...)
+		if err != nil {
+			return nil, err
+		}
+		rt, err = runtimes.ResolveBuilt(app, o.catalog, o.runtimeRepo.String(), entries)
+		if err != nil {
+			return nil, err
+		}
+	} else if rt, err = runtimes.Resolve(app, o.catalog); err != nil {
 		return nil, err
 	}
 	return NewPlan(ctx, app, rt)
@@ -116,6 +145,8 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 			PHP:        rt.PHP,
 			Extensions: rt.Extensions,
 			Base:       rt.Base,
+			RunImage:   rt.RunImage,
+			BuildImage: rt.BuildImage,
 		},
 		Warnings: append(append([]string{}, app.Warnings...), rt.Warnings...),
 	}

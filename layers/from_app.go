@@ -49,7 +49,7 @@ func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
 
 // NewRuntime is the run image's layers.
 func NewRuntime(rt *runtimes.Runtime) *Runtime {
-	return &Runtime{Base: rt.Base, PHPMinor: rt.PHPMinor, Phalcon: rt.Phalcon, Extensions: rt.Extensions, AptSource: rt.AptSource}
+	return &Runtime{RunDigest: rt.RunDigest, Base: rt.Base, PHPMinor: rt.PHPMinor, Phalcon: rt.Phalcon, Extensions: rt.Extensions, AptSource: rt.AptSource}
 }
 
 // NewVendor is composer's install, or nil for an app without composer.json.

@@ -31,6 +31,11 @@ type Runtime struct {
 	FromSource map[string]project.ExtensionSource `json:"fromSource,omitempty"`
 	// Warnings are constraints resolution could not check.
 	Warnings []string `json:"warnings,omitempty"`
+	// RunImage, BuildImage and RunDigest are set when the runtime was found
+	// built in a runtime repo; the catalog alone leaves them empty.
+	RunImage   string `json:"runImage,omitempty"`
+	BuildImage string `json:"buildImage,omitempty"`
+	RunDigest  string `json:"-"`
 }
 
 // ConflictError is a resolution that found no runtime. Its first line names
@@ -379,4 +384,112 @@ func phalconOffer(cat *Catalog) string {
 		return ""
 	}
 	return "; Phalcon " + strings.Join(s, ", ")
+}
+
+// ResolveBuilt resolves app against the runtimes built in repo (entries, as
+// ReadManifest returns them): the newest recorded PHP that satisfies every
+// constraint and has every extension the app needs. When none does, the
+// error names the `phpbuild runtime build` command that would make one.
+func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (*Runtime, error) {
+	want, err := Resolve(app, cat)
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := requirements(app)
+	if err != nil {
+		return nil, err
+	}
+	wantPhalcon := want.Phalcon != ""
+	var best *Entry
+	for i := range entries {
+		e := &entries[i]
+		if !entrySatisfies(e, reqs, want, wantPhalcon) {
+			continue
+		}
+		// Entries come newest PHP first; among equals, one without an
+		// unneeded Phalcon is leaner.
+		if best == nil || (!wantPhalcon && best.Phalcon != "" && e.Phalcon == "" && e.PHPMinor == best.PHPMinor) {
+			best = e
+		}
+	}
+	if best == nil {
+		return nil, &badinput.Error{Err: fmt.Errorf("%w: %s has none with PHP %s%s and extensions %s; build one with:\n  %s",
+			ErrNoBuiltRuntime, repo, want.PHPMinor, phalconWords(want.Phalcon), strings.Join(want.Extensions, " "), buildCommand(cat, want, repo))}
+	}
+	rt := *want
+	rt.PHP, rt.PHPMinor, rt.Phalcon, rt.Base = best.PHP, best.PHPMinor, best.Phalcon, best.Base
+	rt.RunImage = repo + "@" + best.Run
+	rt.BuildImage = repo + "@" + best.Build
+	rt.RunDigest = best.Run
+	return &rt, nil
+}
+
+// ErrNoBuiltRuntime: the runtime repo has no runtime for the app yet.
+var ErrNoBuiltRuntime = errors.New("no built runtime satisfies the app")
+
+func entrySatisfies(e *Entry, reqs []requirement, want *Runtime, wantPhalcon bool) bool {
+	php, err := semver.StrictNewVersion(e.PHP)
+	if err != nil {
+		return false
+	}
+	have := map[string]bool{}
+	for _, x := range e.Extensions {
+		have[x] = true
+	}
+	for _, r := range reqs {
+		switch {
+		case r.Name == "php":
+			if !r.c.Check(php) {
+				return false
+			}
+		case extName(r.Name) == "phalcon":
+			v, err := semver.NewVersion(e.Phalcon)
+			if err != nil || !r.c.Check(v) {
+				return false
+			}
+		}
+	}
+	if wantPhalcon && e.Phalcon == "" {
+		return false
+	}
+	for _, x := range want.Extensions {
+		if !have[x] {
+			return false
+		}
+	}
+	return true
+}
+
+func phalconWords(v string) string {
+	if v == "" {
+		return ""
+	}
+	return ", Phalcon " + v
+}
+
+// buildCommand is the runtime build that would satisfy want.
+func buildCommand(cat *Catalog, want *Runtime, repo string) string {
+	cmd := "phpbuild runtime build --php " + want.PHPMinor
+	if want.Phalcon != "" {
+		cmd += " --phalcon " + want.Phalcon
+	}
+	defaults := map[string]bool{"phalcon": true}
+	for _, d := range cat.DefaultExtensions {
+		defaults[d] = true
+	}
+	for _, x := range want.Extensions {
+		if defaults[x] {
+			continue
+		}
+		if src, ok := want.FromSource[x]; ok {
+			s := src.Source
+			if src.SHA256 != "" {
+				s += "#sha256=" + src.SHA256
+			}
+			cmd += " --ext " + x + "@" + s
+		} else {
+			cmd += " --ext " + x
+		}
+	}
+	return cmd + " --repo " + repo
 }

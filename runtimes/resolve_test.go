@@ -338,3 +338,61 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestResolveBuilt(t *testing.T) {
+	defaults := []string{"bcmath", "curl", "gd", "intl", "mbstring", "opcache", "pdo_mysql", "pdo_pgsql", "pdo_sqlite", "redis", "xml", "zip"}
+	entry := func(php, phalcon string, extra ...string) Entry {
+		exts := append(append([]string{}, defaults...), extra...)
+		if phalcon != "" {
+			exts = append(exts, "phalcon")
+		}
+		minor := php[:strings.LastIndex(php, ".")]
+		return Entry{Key: "sha256:" + php + phalcon, PHP: php, PHPMinor: minor, Phalcon: phalcon, Extensions: exts,
+			Base: "docker.io/library/debian:x", Run: "sha256:run" + php + phalcon, Build: "sha256:build" + php + phalcon}
+	}
+	// As ReadManifest returns them: newest PHP first.
+	built := []Entry{entry("8.4.28", ""), entry("8.2.36", "5.18.1"), entry("8.2.36", "", "gmp")}
+	for _, tc := range []struct {
+		name    string
+		files   map[string]string
+		php     string
+		phalcon string
+		run     string
+		err     []string
+	}{
+		{name: "newest built PHP", files: map[string]string{"index.php": "<?php"}, php: "8.4.28", run: "sha256:run8.4.28"},
+		{name: "exact PHP constraint", files: map[string]string{"composer.json": `{"require": {"php": "<8.4"}}`}, php: "8.2.36", run: "sha256:run8.2.36"},
+		{name: "phalcon runtime", files: map[string]string{"composer.json": `{"require": {"php": ">=8.1 <8.4", "ext-phalcon": "^5.0"}}`}, php: "8.2.36", phalcon: "5.18.1", run: "sha256:run8.2.365.18.1"},
+		{name: "an extra extension picks the runtime that has it", files: map[string]string{"composer.json": `{"require": {"ext-gmp": "*"}}`}, php: "8.2.36", run: "sha256:run8.2.36"},
+		{name: "a patch constraint no built runtime meets", files: map[string]string{"composer.json": `{"require": {"php": ">=8.4.30"}}`},
+			err: []string{"no built runtime satisfies the app", "repo.example/rt has none with PHP 8.4", "phpbuild runtime build --php 8.4 --repo repo.example/rt"}},
+		{name: "phalcon version not built", files: map[string]string{"composer.json": `{"require": {"ext-phalcon": "~5.9.0"}}`},
+			err: []string{"phpbuild runtime build --php 8.4 --phalcon 5.9.3 --repo repo.example/rt"}},
+		{name: "extension from source", files: map[string]string{"composer.json": `{"require": {"ext-hello": "*"}}`, "project.toml": "[php.sources.hello]\nsource = \"ext/hello\"\n"},
+			err: []string{"--ext hello@ext/hello --repo"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, err := ResolveBuilt(appWith(t, tc.files), testCatalog(t), "repo.example/rt", built)
+			if tc.err != nil {
+				if err == nil {
+					t.Fatalf("got runtime %+v, want an error", rt)
+				}
+				if !errors.Is(err, ErrNoBuiltRuntime) || !badinput.Is(err) {
+					t.Errorf("error %v: want ErrNoBuiltRuntime as bad input", err)
+				}
+				for _, w := range tc.err {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not contain %q:\n%v", w, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rt.PHP != tc.php || rt.Phalcon != tc.phalcon || rt.RunDigest != tc.run || rt.RunImage != "repo.example/rt@"+tc.run {
+				t.Errorf("got PHP %s Phalcon %q run %s (%s), want %s %q %s", rt.PHP, rt.Phalcon, rt.RunDigest, rt.RunImage, tc.php, tc.phalcon, tc.run)
+			}
+		})
+	}
+}

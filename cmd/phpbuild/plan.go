@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -11,12 +12,24 @@ import (
 
 func newPlan() *cobra.Command {
 	var asJSON bool
+	var repoName string
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
 		Short: "Show the build plan of the app in DIR: runtime, and each layer with its key",
 		Args:  maxOneDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := build.PlanDir(cmd.Context(), dirArg(args))
+			var opts []build.Option
+			if repoName == "" {
+				repoName = os.Getenv("PHPBUILD_RUNTIME_REPO")
+			}
+			if repoName != "" {
+				repo, err := repoFlag(cmd, repoName)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, build.WithRuntimeRepo(repo, remoteOptions(cmd.Context())...))
+			}
+			p, err := build.PlanDir(cmd.Context(), dirArg(args), opts...)
 			if err != nil {
 				return err
 			}
@@ -29,6 +42,7 @@ func newPlan() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	cmd.Flags().StringVar(&repoName, "runtimes", "", "resolve against the runtimes built in this repo (default $PHPBUILD_RUNTIME_REPO; none: the catalog alone)")
 	return cmd
 }
 
@@ -39,6 +53,9 @@ func printPlan(w io.Writer, p *build.Plan) {
 	}
 	fmt.Fprintf(w, "runtime:  PHP %s, Phalcon %s, on %s\n", p.Runtime.PHP, phalcon, p.Runtime.Base)
 	fmt.Fprintf(w, "          extensions: %s\n", list(p.Runtime.Extensions))
+	if p.Runtime.RunImage != "" {
+		fmt.Fprintf(w, "          run image: %s\n", p.Runtime.RunImage)
+	}
 	fmt.Fprintf(w, "app:      %s (web root %s)\n", p.App.Path, p.App.WebRoot)
 	fmt.Fprintln(w, "layers:")
 	for _, l := range p.Layers {
