@@ -85,11 +85,6 @@ func WithRemoteOptions(opts ...remote.Option) BuilderOption {
 	return func(o *builderOptions) error { o.remote = append(o.remote, opts...); return nil }
 }
 
-// withHTTPClient fetches https sources with c; tests trust their own CA.
-func withHTTPClient(c *http.Client) BuilderOption {
-	return func(o *builderOptions) error { o.http = c; return nil }
-}
-
 // NewBuilder returns a Builder; the launcher must be set.
 func NewBuilder(opts ...BuilderOption) (*Builder, error) {
 	o := builderOptions{host: DefaultBuildkitHost, http: http.DefaultClient, now: time.Now}
@@ -239,10 +234,10 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	for tag, d := range map[name.Tag]string{res.RunTag: e.Run, res.BuildTg: e.Build} {
 		desc, err := remote.Get(repo.Digest(d), append(b.o.remote, remote.WithContext(ctx))...)
 		if err != nil {
-			return nil, &TransientError{Err: fmt.Errorf("reading pushed image %s: %w", d, err)}
+			return nil, registryError(fmt.Errorf("reading pushed image %s: %w", d, err))
 		}
 		if err := remote.Tag(tag, desc, append(b.o.remote, remote.WithContext(ctx))...); err != nil {
-			return nil, &TransientError{Err: fmt.Errorf("tagging %s: %w", tag, err)}
+			return nil, registryError(fmt.Errorf("tagging %s: %w", tag, err))
 		}
 	}
 	if err := Record(ctx, repo, e, b.o.remote...); err != nil {

@@ -2,8 +2,6 @@ package runtimes
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -87,7 +85,7 @@ func download(ctx context.Context, c *http.Client, url, to string) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return &TransientError{Err: err}
+		return registryError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -117,7 +115,7 @@ func pullArtifact(ctx context.Context, ref, file string, ropts []remote.Option) 
 	}
 	img, err := remote.Image(r, append(ropts, remote.WithContext(ctx))...)
 	if err != nil {
-		return &TransientError{Err: err}
+		return registryError(err)
 	}
 	ls, err := img.Layers()
 	if err != nil {
@@ -157,9 +155,4 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return out.Close()
-}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
