@@ -509,7 +509,9 @@ func (t *statusTap) explain(err error) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, d := range t.failed {
+	if len(t.failed) > 0 {
+		// The first step to fail is the cause; later ones were canceled by it.
+		d := t.failed[0]
 		name := t.names[d]
 		lines := t.logs[d]
 		if len(lines) > 20 {

@@ -181,14 +181,14 @@ func planBuild(cat *Catalog, spec BuildSpec) (*plan, error) {
 		}
 		line := phalconLineOf(cat, v)
 		if line == nil {
-			return nil, &badinput.Error{Field: "--phalcon", Err: fmt.Errorf("Phalcon %s is not in the catalog; it offers%s", spec.Phalcon, strings.TrimPrefix(phalconOffer(cat), ";"))}
+			return nil, &badinput.Error{Field: "--phalcon", Err: fmt.Errorf("version %s is not in the catalog; it offers Phalcon%s", spec.Phalcon, strings.TrimPrefix(phalconOffer(cat), "; Phalcon"))}
 		}
 		if !m.allows(line.php) {
-			return nil, &badinput.Error{Field: "--phalcon", Err: fmt.Errorf("Phalcon %s supports PHP %s, not %s", spec.Phalcon, line.PHP, m.Minor)}
+			return nil, &badinput.Error{Field: "--phalcon", Err: fmt.Errorf("catalog: Phalcon %s supports PHP %s, not %s", spec.Phalcon, line.PHP, m.Minor)}
 		}
 		for _, dep := range line.Requires {
 			if !loaded[dep] {
-				return nil, &badinput.Error{Field: "--phalcon", Err: fmt.Errorf("Phalcon %s needs ext-%s; add --ext %s@SOURCE", spec.Phalcon, dep, dep)}
+				return nil, &badinput.Error{Field: "--phalcon", Err: fmt.Errorf("catalog: Phalcon %s needs ext-%s; add --ext %s@SOURCE", spec.Phalcon, dep, dep)}
 			}
 		}
 		src := spec.PhalconSource
