@@ -19,7 +19,7 @@ build:
 
 # Unit and integration tests in one go test run, against the real test bed.
 test: testbed lint
-	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 $(GO) test -race -count=1 ./...
+	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 $(GO) test -race -count=1 -timeout 60m ./...
 
 # Hermetic tests only: no test bed (integration tests skip loudly).
 unit:
