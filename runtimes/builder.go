@@ -2,6 +2,8 @@ package runtimes
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,15 +182,6 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	if err != nil {
 		return nil, err
 	}
-	key := p.key(baseDigest.String(), sources, launcherSHA)
-	entries, err := ReadManifest(ctx, repo, b.o.remote...)
-	if err != nil {
-		return nil, err
-	}
-	if e, ok := Find(entries, key); ok {
-		return &BuildResult{Entry: e, Reused: true, RunTag: repo.Tag(runTag(e)), BuildTg: repo.Tag(runTag(e) + "-build")}, nil
-	}
-
 	base := llb.Image(p.minor.Base+"@"+baseDigest.String(), llb.WithCustomName("base "+p.minor.Base))
 	compiled := map[string]llb.State{}
 	for _, c := range p.compiled {
@@ -196,6 +189,18 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		compiled[c.name] = compileState(base, p, c, src)
 	}
 	run := runState(base, p, llb.Local("launcher"), compiled)
+	recipe, err := definitionDigest(ctx, buildState(run, p))
+	if err != nil {
+		return nil, err
+	}
+	key := p.key(baseDigest.String(), sources, launcherSHA, recipe)
+	entries, err := ReadManifest(ctx, repo, b.o.remote...)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := Find(entries, key); ok {
+		return &BuildResult{Entry: e, Reused: true, RunTag: repo.Tag(runTag(e)), BuildTg: repo.Tag(runTag(e) + "-build")}, nil
+	}
 
 	var probes map[string]string
 	runDigest, err := b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
@@ -304,8 +309,28 @@ func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Reposi
 	return d, nil
 }
 
+// definitionDigest digests the LLB ops of st (BuildKit marshals them
+// deterministically: they are its cache keys). Local sources appear by name
+// only; the key adds their content.
+func definitionDigest(ctx context.Context, st llb.State) (string, error) {
+	def, err := st.Marshal(ctx, localID)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, op := range def.Def {
+		fmt.Fprintf(h, "%d:", len(op))
+		h.Write(op)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// localID replaces the random per-process ID BuildKit gives local sources:
+// with it, the same inputs marshal to the same ops in every run.
+var localID = llb.LocalUniqueID("phpbuild-runtime")
+
 func solveState(ctx context.Context, c gwclient.Client, st llb.State) (*gwclient.Result, error) {
-	def, err := st.Marshal(ctx)
+	def, err := st.Marshal(ctx, localID)
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,10 @@ if [ -z "$m4" ]; then echo "no config.m4 in the %[1]s source: not a PECL-style e
 cd "$(dirname "$m4")"
 phpize%[2]s > /tmp/phpize.log 2>&1 || { tail -n 30 /tmp/phpize.log >&2; exit 1; }
 CFLAGS="-O2 -g0 -Wno-incompatible-pointer-types" ./configure --with-php-config=php-config%[2]s > /tmp/configure.log 2>&1 || { tail -n 30 /tmp/configure.log >&2; exit 1; }
-make -j"$(nproc)" > /tmp/make.log 2>&1 || { tail -n 30 /tmp/make.log >&2; exit 1; }
+# make's output streams to the progress display (a Phalcon build runs for
+# minutes); on failure its last lines are repeated so they end the log.
+{ make -j"$(nproc)" 2>&1; echo $? > /tmp/make.rc; } | tee /tmp/make.log | grep -E --line-buffered '^(/bin/bash .*libtool --mode=compile|libtool: compile)' | sed -u 's/.* -c \([^ ]*\) .*/compiling \1/' || true
+if [ "$(cat /tmp/make.rc)" != 0 ]; then tail -n 30 /tmp/make.log >&2; exit 1; fi
 if [ ! -f modules/%[1]s.so ]; then echo "the build made no modules/%[1]s.so; found: $(ls modules)" >&2; exit 1; fi
 strip --strip-unneeded modules/%[1]s.so
 cp modules/%[1]s.so /out/%[1]s.so

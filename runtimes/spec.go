@@ -223,8 +223,11 @@ func phalconLineOf(cat *Catalog, v *semver.Version) *PhalconLine {
 }
 
 // key digests every input of a runtime build: equal keys, identical images.
-func (p *plan) key(baseDigest string, sources map[string]string, launcherSHA string) string {
+// recipe is the digest of the build's LLB definition, so any change to how
+// images are assembled (a script, a package) makes a new runtime.
+func (p *plan) key(baseDigest string, sources map[string]string, launcherSHA, recipe string) string {
 	in := map[string]any{
+		"llb":      recipe,
 		"recipe":   recipeVersion,
 		"base":     p.minor.Base,
 		"baseDig":  baseDigest,

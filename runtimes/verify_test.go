@@ -1,11 +1,14 @@
 package runtimes
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/moby/buildkit/client/llb"
 )
 
 func TestPlanBuild(t *testing.T) {
@@ -38,17 +41,18 @@ func TestPlanBuild(t *testing.T) {
 	if p.compiled[1].priority <= 20 {
 		t.Errorf("phalcon priority %d must come after PDO drivers (20)", p.compiled[1].priority)
 	}
-	k1 := p.key("sha256:base", map[string]string{"hello": "a"}, "l")
+	k1 := p.key("sha256:base", map[string]string{"hello": "a"}, "l", "r")
 	for _, k2 := range []string{
-		p.key("sha256:other", map[string]string{"hello": "a"}, "l"),
-		p.key("sha256:base", map[string]string{"hello": "b"}, "l"),
-		p.key("sha256:base", map[string]string{"hello": "a"}, "other launcher"),
+		p.key("sha256:other", map[string]string{"hello": "a"}, "l", "r"),
+		p.key("sha256:base", map[string]string{"hello": "b"}, "l", "r"),
+		p.key("sha256:base", map[string]string{"hello": "a"}, "other launcher", "r"),
+		p.key("sha256:base", map[string]string{"hello": "a"}, "l", "another recipe"),
 	} {
 		if k1 == k2 {
 			t.Errorf("key %s did not change with its inputs", k1)
 		}
 	}
-	if k1 != p.key("sha256:base", map[string]string{"hello": "a"}, "l") {
+	if k1 != p.key("sha256:base", map[string]string{"hello": "a"}, "l", "r") {
 		t.Error("key is not stable")
 	}
 }
@@ -93,5 +97,38 @@ func TestVerify(t *testing.T) {
 				t.Errorf("verify = %v, want a VerifyError containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRecipeIsDeterministic: the runtime key includes the LLB definition's
+// digest, so it must not carry BuildKit's random per-process local ID, or
+// no rebuild would ever be recognised as a no-op.
+func TestRecipeIsDeterministic(t *testing.T) {
+	cat, err := DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planBuild(cat, BuildSpec{PHPMinor: "8.4", Extensions: []ExtensionRequest{{Name: "hello", Source: ExtensionSource{Location: "x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := llb.Image("docker.io/library/debian:trixie-slim@sha256:" + strings.Repeat("1", 64))
+	src := llb.Local("ext-hello")
+	run := runState(base, p, llb.Local("launcher"), map[string]llb.State{"hello": compileState(base, p, p.compiled[0], src)})
+	def, err := buildState(run, p).Marshal(context.Background(), localID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locals := 0
+	for _, op := range def.Def {
+		if bytes.Contains(op, []byte("local://")) {
+			locals++
+			if !bytes.Contains(op, []byte("phpbuild-runtime")) {
+				t.Errorf("local source op without phpbuild's fixed unique ID: %q", op)
+			}
+		}
+	}
+	if locals != 2 {
+		t.Errorf("found %d local sources, want 2 (launcher, ext-hello)", locals)
 	}
 }
