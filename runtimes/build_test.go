@@ -154,7 +154,7 @@ func TestRuntimeBuild(t *testing.T) {
 			if !strings.HasPrefix(out, "no-compiler\n0\n") || !strings.Contains(out, "-rwxr-xr-x") {
 				t.Errorf("run image is not slim or lacks the launcher:\n%s", out)
 			}
-			out, errOut, code = testbed.DockerRun(t, res.BuildTg.String(), []string{"/bin/sh"}, "-c", "composer --version && node --version && npm --version && php -r 'echo hello_phpbuild(\"b\");'")
+			out, errOut, code = testbed.DockerRun(t, res.BuildTag.String(), []string{"/bin/sh"}, "-c", "composer --version && node --version && npm --version && php -r 'echo hello_phpbuild(\"b\");'")
 			if code != 0 || !strings.Contains(out, "Composer") || !strings.Contains(out, "hello b") {
 				t.Errorf("build image: exit %d, stdout %q, stderr %q", code, out, errOut)
 			}

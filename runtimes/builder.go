@@ -2,6 +2,7 @@ package runtimes
 
 import (
 	"context"
+	"io"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -110,12 +111,12 @@ func NewBuilder(opts ...BuilderOption) (*Builder, error) {
 
 // BuildResult is a built, or found, runtime.
 type BuildResult struct {
-	Entry Entry
+	Entry Entry `json:"entry"`
 	// Reused is true when the manifest already had a runtime with the same
 	// inputs and nothing was built.
-	Reused  bool
-	RunTag  name.Tag
-	BuildTg name.Tag
+	Reused   bool     `json:"reused"`
+	RunTag   name.Tag `json:"runTag"`
+	BuildTag name.Tag `json:"buildTag"`
 }
 
 // Build makes the runtime spec asks for in repo, or returns the recorded one
@@ -199,7 +200,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	if e, ok := Find(entries, key); ok {
-		return &BuildResult{Entry: e, Reused: true, RunTag: repo.Tag(runTag(e)), BuildTg: repo.Tag(runTag(e) + "-build")}, nil
+		return &BuildResult{Entry: e, Reused: true, RunTag: repo.Tag(runTag(e)), BuildTag: repo.Tag(runTag(e) + "-build")}, nil
 	}
 
 	var probes map[string]string
@@ -235,8 +236,8 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
 		Run: runDigest.String(), Build: buildDigest.String(), Built: b.o.now().UTC().Format(time.RFC3339),
 	}
-	res := &BuildResult{Entry: e, RunTag: repo.Tag(runTag(e)), BuildTg: repo.Tag(runTag(e) + "-build")}
-	for tag, d := range map[name.Tag]string{res.RunTag: e.Run, res.BuildTg: e.Build} {
+	res := &BuildResult{Entry: e, RunTag: repo.Tag(runTag(e)), BuildTag: repo.Tag(runTag(e) + "-build")}
+	for tag, d := range map[name.Tag]string{res.RunTag: e.Run, res.BuildTag: e.Build} {
 		desc, err := remote.Get(repo.Digest(d), append(b.o.remote, remote.WithContext(ctx))...)
 		if err != nil {
 			return nil, registryError(fmt.Errorf("reading pushed image %s: %w", d, err))
@@ -273,7 +274,14 @@ func (b *Builder) resolveBase(ctx context.Context, bk *client.Client, ref string
 		return gwclient.NewResult(), err
 	}, nil)
 	if err != nil {
-		return "", &TransientError{Err: fmt.Errorf("resolving base image %s: %w", ref, err)}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		err = fmt.Errorf("resolving base image %s: %w", ref, err)
+		if unavailable(err) {
+			return "", &TransientError{Err: err}
+		}
+		return "", err
 	}
 	return d, nil
 }
@@ -281,7 +289,7 @@ func (b *Builder) resolveBase(ctx context.Context, bk *client.Client, ref string
 // solve runs one build and pushes its result to repo by digest only: no tag
 // points at it until everything succeeded.
 func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Repository, mounts map[string]fsutil.FS, fn gwclient.BuildFunc) (digest.Digest, error) {
-	cfg := config.LoadDefaultConfigFile(os.Stderr)
+	cfg := config.LoadDefaultConfigFile(io.Discard) // libraries are silent
 	opt := client.SolveOpt{
 		LocalMounts: mounts,
 		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
@@ -297,9 +305,23 @@ func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Reposi
 	ch := make(chan *client.SolveStatus)
 	done := make(chan struct{})
 	go func() { tap.run(ch); close(done) }()
-	resp, err := bk.Build(ctx, opt, "phpbuild", fn, ch)
+	// BuildKit returns the build function's error as a gRPC status, which
+	// loses its type; keep the original to report it as it was.
+	var fnErr error
+	resp, err := bk.Build(ctx, opt, "phpbuild", func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		res, err := fn(ctx, c)
+		fnErr = err
+		return res, err
+	}, ch)
 	<-done
 	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		var ve *VerifyError
+		if errors.As(fnErr, &ve) {
+			return "", ve
+		}
 		return "", tap.explain(err)
 	}
 	d, err := digest.Parse(resp.ExporterResponse[exptypes.ExporterImageDigestKey])
@@ -528,10 +550,6 @@ func (t *statusTap) run(in <-chan *client.SolveStatus) {
 // shows its last output lines; a failed extension compile is input the
 // user must fix.
 func (t *statusTap) explain(err error) error {
-	var ve *VerifyError
-	if errors.As(err, &ve) || errors.Is(err, context.Canceled) {
-		return err
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.failed) > 0 {
@@ -552,8 +570,16 @@ func (t *statusTap) explain(err error) error {
 		}
 		return fmt.Errorf("step %q failed: %s%s", name, t.errs[d], tail)
 	}
-	if strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "connection reset") {
+	if unavailable(err) {
 		return &TransientError{Err: err}
 	}
 	return err
+}
+
+// unavailable reports buildkitd or a registry behind it being unreachable,
+// which retrying may cure; BuildKit's gRPC errors carry no finer type.
+func unavailable(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "connection refused") || strings.Contains(s, "connection reset") ||
+		strings.Contains(s, "Unavailable") || strings.Contains(s, "503 Service Unavailable") || strings.Contains(s, "i/o timeout")
 }

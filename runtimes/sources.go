@@ -49,6 +49,9 @@ func fetchSource(ctx context.Context, ext string, src ExtensionSource, tmp strin
 			return nil, &badinput.Error{File: loc, Field: field, Err: badinput.PathCause(err)}
 		}
 		if fi.IsDir() {
+			if src.SHA256 != "" {
+				return nil, &badinput.Error{File: loc, Field: field, Err: fmt.Errorf("a directory cannot be pinned by #sha256=; give a tarball, or drop the sha256")}
+			}
 			if _, err := os.Stat(filepath.Join(loc, "config.m4")); err != nil {
 				return nil, &badinput.Error{File: loc, Field: field, Err: fmt.Errorf("a source directory must hold config.m4 (phpize reads it)")}
 			}

@@ -139,7 +139,7 @@ func planBuild(cat *Catalog, spec BuildSpec) (*plan, error) {
 		}
 	}
 	if m == nil {
-		return nil, &badinput.Error{Field: "--php", Err: fmt.Errorf("%w: %q; the catalog offers %s (add others with [php.minors] in project.toml)", ErrUnknownMinor, spec.PHPMinor, strings.Join(offered, ", "))}
+		return nil, &badinput.Error{Field: "--php", Err: fmt.Errorf("%w: %q; the catalog offers %s", ErrUnknownMinor, spec.PHPMinor, strings.Join(offered, ", "))}
 	}
 	p := &plan{minor: *m}
 	loaded := map[string]bool{}
@@ -147,6 +147,11 @@ func planBuild(cat *Catalog, spec BuildSpec) (*plan, error) {
 		"php" + m.Minor + "-cli": true, "php" + m.Minor + "-fpm": true, "nginx": true, "ca-certificates": true,
 	}
 	addPackage := func(ext string) bool {
+		for main, e := range cat.Extensions {
+			if slices.Contains(e.Also, ext) {
+				ext = main // mysqli comes with pdo_mysql's package
+			}
+		}
 		if e, ok := cat.Extensions[ext]; ok {
 			pkgs[strings.ReplaceAll(e.Package, "{minor}", m.Minor)] = true
 			loaded[ext] = true
@@ -267,9 +272,20 @@ func fileSHA256(path string) (string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(path, p)
-		sub, err := fileSHA256(p)
-		if err != nil {
-			return err
+		var sub string
+		if d.Type()&os.ModeSymlink != 0 {
+			// A link is pinned by where it points; following it could loop.
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			sub = "symlink:" + target
+		} else if d.Type().IsRegular() {
+			if sub, err = fileSHA256(p); err != nil {
+				return err
+			}
+		} else {
+			return fmt.Errorf("%s: not a regular file, directory or symlink", p)
 		}
 		fmt.Fprintf(h, "%s\x00%s\x00", filepath.ToSlash(rel), sub)
 		return nil

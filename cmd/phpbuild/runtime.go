@@ -125,7 +125,7 @@ inputs are already recorded in REPO is not built again.`,
 			if res.Reused {
 				fmt.Fprintln(cmd.ErrOrStderr(), "runtime already built with identical inputs; nothing to do")
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "run   %s@%s\nbuild %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTg, res.Entry.Build)
+			fmt.Fprintf(cmd.OutOrStdout(), "run   %s@%s\nbuild %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTag, res.Entry.Build)
 			return nil
 		},
 	}
@@ -228,7 +228,7 @@ func showProgress(ctx context.Context, w io.Writer, mode progressui.DisplayMode)
 	ch := make(chan *client.SolveStatus)
 	d, err := progressui.NewDisplay(w, mode) // auto: a console when w is one, else plain
 	if err != nil {
-		return nil, nil, &usageError{err}
+		return nil, nil, &usageError{fmt.Errorf("--progress %s: stderr is not a terminal; use auto or plain", mode)}
 	}
 	done := make(chan struct{})
 	go func() {
