@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
@@ -163,6 +164,9 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 	}
 	for _, l := range ls {
 		key, err := l.Key(ctx)
+		if badinput.Is(err) {
+			return nil, err // names the file already
+		}
 		if err != nil {
 			return nil, fmt.Errorf("keying the %s layer: %w", l.Name(), err)
 		}

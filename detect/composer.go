@@ -177,7 +177,11 @@ func pathRepos(doc *jsonDoc, dir string) ([]string, error) {
 		}
 		rel := filepath.ToSlash(url)
 		if filepath.IsAbs(url) {
-			r, err := filepath.Rel(dir, url)
+			absDir, err := filepath.Abs(dir)
+			if err != nil {
+				return nil, err
+			}
+			r, err := filepath.Rel(absDir, url)
 			if err != nil {
 				return nil, doc.errAt(e.get("url"), fields[i]+".url", "%v", err)
 			}

@@ -264,7 +264,10 @@ func phalconPolyfill(c *Composer) string {
 	return ""
 }
 
-var phalconNS = regexp.MustCompile(`(?:^|[^A-Za-z0-9_\\])\\?Phalcon\\[A-Z]`)
+var (
+	phalconNS     = regexp.MustCompile(`(?:^|[^A-Za-z0-9_\\])\\?Phalcon\\[A-Z{]`)
+	inlineComment = regexp.MustCompile(`/\*.*?\*/`)
+)
 
 // firstPhalconUse returns "FILE:LINE" of the first PHP line that names the
 // Phalcon namespace, or "".
@@ -273,9 +276,13 @@ func firstPhalconUse(a *App) (string, error) {
 		if !strings.HasSuffix(f, ".php") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(a.Dir, filepath.FromSlash(f)))
+		p := filepath.Join(a.Dir, filepath.FromSlash(f))
+		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+			continue // a symlink, FIFO or device is not the app's own source
+		}
+		data, err := os.ReadFile(p)
 		if err != nil {
-			return "", badinput.New(filepath.Join(a.Dir, f), "reading: %v", badinput.PathCause(err))
+			return "", badinput.New(p, "reading: %v", badinput.PathCause(err))
 		}
 		if !bytes.Contains(data, []byte(`Phalcon\`)) {
 			continue
@@ -283,7 +290,7 @@ func firstPhalconUse(a *App) (string, error) {
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
 		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(sc.Text())
+			line := strings.TrimSpace(inlineComment.ReplaceAllString(sc.Text(), " "))
 			if strings.HasPrefix(line, "//") || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "*") || strings.HasPrefix(line, "/*") {
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/phpbuild/phpbuild/badinput"
@@ -62,6 +63,11 @@ func parseJSON(file string, data []byte) (*jsonDoc, error) {
 		return nil, badinput.New(file, "empty file; want a JSON object")
 	}
 	p := &jsonParser{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
+	for i, c := range data {
+		if c == '\n' {
+			p.nl = append(p.nl, int64(i))
+		}
+	}
 	p.dec.UseNumber()
 	root, err := p.value()
 	if err == nil {
@@ -88,9 +94,15 @@ func parseJSON(file string, data []byte) (*jsonDoc, error) {
 }
 
 type jsonParser struct {
-	data []byte
-	dec  *json.Decoder
+	data  []byte
+	dec   *json.Decoder
+	depth int
+	nl    []int64 // offsets of every newline, for lineAt by binary search
 }
+
+// maxJSONDepth bounds nesting: composer files are shallow, and a hostile
+// file must not exhaust the stack.
+const maxJSONDepth = 256
 
 func (p *jsonParser) value() (*jsonValue, error) {
 	tok, err := p.dec.Token()
@@ -101,7 +113,7 @@ func (p *jsonParser) value() (*jsonValue, error) {
 }
 
 func (p *jsonParser) from(tok json.Token) (*jsonValue, error) {
-	v := &jsonValue{line: lineAt(p.data, p.dec.InputOffset())}
+	v := &jsonValue{line: p.lineAt(p.dec.InputOffset())}
 	switch t := tok.(type) {
 	case nil:
 		v.kind = jsonNull
@@ -112,6 +124,10 @@ func (p *jsonParser) from(tok json.Token) (*jsonValue, error) {
 	case bool:
 		v.kind, v.str = jsonBool, fmt.Sprint(t)
 	case json.Delim:
+		if p.depth++; p.depth > maxJSONDepth {
+			return nil, fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
+		}
+		defer func() { p.depth-- }()
 		switch t {
 		case '{':
 			v.kind = jsonObject
@@ -142,6 +158,11 @@ func (p *jsonParser) from(tok json.Token) (*jsonValue, error) {
 		}
 	}
 	return v, nil
+}
+
+// lineAt is the line of offset off, found by binary search.
+func (p *jsonParser) lineAt(off int64) int {
+	return sort.Search(len(p.nl), func(i int) bool { return p.nl[i] >= off }) + 1
 }
 
 // lineAt returns the 1-based line holding byte offset off.

@@ -212,10 +212,21 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// inAny reports whether f is inside one of dirs. A dir may be a glob, as
+// composer allows for path repositories ("packages/*").
 func inAny(f string, dirs []string) bool {
 	for _, d := range dirs {
 		if under(f, d) {
 			return true
+		}
+		if strings.ContainsAny(d, "*?[") {
+			n := strings.Count(path.Clean(d), "/") + 1
+			parts := strings.Split(f, "/")
+			if len(parts) > n {
+				if ok, _ := path.Match(path.Clean(d), strings.Join(parts[:n], "/")); ok {
+					return true
+				}
+			}
 		}
 	}
 	return false

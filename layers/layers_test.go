@@ -232,3 +232,21 @@ func TestSelector(t *testing.T) {
 		})
 	}
 }
+
+func TestPathRepoGlobs(t *testing.T) {
+	for _, tc := range []struct {
+		f    string
+		dirs []string
+		want bool
+	}{
+		{"packages/foo/src/Foo.php", []string{"packages/*"}, true},
+		{"packages/foo", []string{"packages/*"}, false},
+		{"packages/foo/Foo.php", []string{"packages/f?o"}, true},
+		{"lib/foo/Foo.php", []string{"packages/*"}, false},
+		{"packages/lib/a.php", []string{"packages/lib"}, true},
+	} {
+		if got := inAny(tc.f, tc.dirs); got != tc.want {
+			t.Errorf("inAny(%q, %q) = %v, want %v", tc.f, tc.dirs, got, tc.want)
+		}
+	}
+}

@@ -53,6 +53,11 @@ func Parse(file string, data []byte) (*Descriptor, error) {
 			line, _ := strconv.Atoi(m[1])
 			return nil, &badinput.Error{File: file, Line: line, Field: m[2], Err: fmt.Errorf("want %s, not %s", goKind(m[4]), goKind(m[3]))}
 		}
+		if m := lineKeyErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			msg := goTypeNames.ReplaceAllStringFunc(m[3], goKind)
+			return nil, &badinput.Error{File: file, Line: line, Field: m[2], Err: errors.New(msg)}
+		}
 		return nil, badinput.New(file, "%v", strings.TrimPrefix(err.Error(), "toml: "))
 	}
 	for _, k := range md.Undecoded() {
@@ -117,7 +122,15 @@ func (d *Descriptor) validate(file string, data []byte) error {
 			return fieldErr("io.buildpacks.build.env", "entry %d: %q is not a valid variable name", i+1, e.Name)
 		}
 	}
+	for _, e := range d.PHP.Extensions {
+		if !extName.MatchString(strings.TrimPrefix(strings.ToLower(e), "ext-")) {
+			return fieldErr("php.extensions", "%q is not an extension name", e)
+		}
+	}
 	for name, src := range d.PHP.Sources {
+		if !extName.MatchString(name) {
+			return fieldErr("php.sources", "%q is not an extension name (lower-case letters, digits, _)", name)
+		}
 		if src.Source == "" {
 			return fieldErr("php.sources."+name+".source", "missing")
 		}
@@ -218,6 +231,13 @@ func ignoredKey(k toml.Key) bool {
 var typeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): incompatible types: TOML value has type (\S+); destination has type (\S+)`)
 
 // goKind names a Go kind or TOML type in words.
+// lineKeyErr is any other BurntSushi/toml decode error that names a line
+// and key only inside its message.
+var lineKeyErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// goTypeNames are Go type names in those messages, put into words.
+var goTypeNames = regexp.MustCompile(`project\.[A-Z]\w*|\[\]interface \{\}|\[\]any|map\[string\]interface \{\}|map\[string\]any|int64|float64`)
+
 func goKind(k string) string {
 	switch {
 	case k == "slice" || k == "array" || strings.HasPrefix(k, "[]"):
@@ -230,7 +250,7 @@ func goKind(k string) string {
 		return "a number"
 	case k == "bool":
 		return "a boolean"
-	case k == "struct" || strings.HasPrefix(k, "map"):
+	case k == "struct" || strings.HasPrefix(k, "map") || strings.HasPrefix(k, "project."):
 		return "a table"
 	case strings.Contains(k, "time") || strings.Contains(k, "date"):
 		return "a date"
@@ -240,6 +260,7 @@ func goKind(k string) string {
 
 var (
 	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	extName   = regexp.MustCompile(`^[a-z0-9_]+$`)
 	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	minorRE   = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 )

@@ -115,10 +115,13 @@ func Resolve(app *detect.App, cat *Catalog) (*Runtime, error) {
 	sources := app.Project.PHP.Sources
 
 	var rejected []string
+	var blames []requirement
 	for _, m := range cat.PHP {
-		rt, why := tryMinor(cat, m, php, exts, wantPhalcon, phalconReqs, sources)
+		var blame requirement
+		rt, why := tryMinor(cat, m, php, exts, wantPhalcon, phalconReqs, sources, &blame)
 		if why != "" {
 			rejected = append(rejected, "PHP "+m.Minor+": "+why)
+			blames = append(blames, blame)
 			continue
 		}
 		rt.Extensions = extensionSet(cat, app.Project.PHP.Extensions, exts, rt.Extensions)
@@ -132,7 +135,7 @@ func Resolve(app *detect.App, cat *Catalog) (*Runtime, error) {
 		}
 		return rt, nil
 	}
-	return nil, conflict(cat, php, exts, phalconReqs, rejected)
+	return nil, conflict(cat, php, exts, phalconReqs, rejected, blames)
 }
 
 // requirements gathers project.toml's overrides and composer's constraints,
@@ -178,9 +181,10 @@ func (m Minor) allows(c *Constraint) bool {
 }
 
 // tryMinor returns the runtime minor m gives, or why m does not fit.
-func tryMinor(cat *Catalog, m Minor, php []requirement, exts map[string][]requirement, wantPhalcon bool, phalconReqs []requirement, sources map[string]project.ExtensionSource) (*Runtime, string) {
+func tryMinor(cat *Catalog, m Minor, php []requirement, exts map[string][]requirement, wantPhalcon bool, phalconReqs []requirement, sources map[string]project.ExtensionSource, blame *requirement) (*Runtime, string) {
 	for _, r := range php {
 		if !m.allows(r.c) {
+			*blame = r
 			return nil, fmt.Sprintf("excluded by %q (%s)", r.Constraint, r.where())
 		}
 	}
@@ -200,12 +204,14 @@ func tryMinor(cat *Catalog, m Minor, php []requirement, exts map[string][]requir
 		ok, builtin := cat.extensionProvided(m, name)
 		if !ok {
 			r := exts[name][0]
+			*blame = r
 			return nil, fmt.Sprintf("no package ships ext-%s (%s); build it from source with [php.sources.%s] in project.toml", name, r.where(), name)
 		}
 		for _, r := range exts[name] {
 			if builtin || isBundled(name) {
 				// Bundled extensions report PHP's own version to composer.
 				if !m.allows(r.c) {
+					*blame = r
 					return nil, fmt.Sprintf("ext-%s is PHP %s's own, excluded by %q (%s)", name, m.Minor, r.Constraint, r.where())
 				}
 			} else if r.Constraint != "*" && r.Constraint != "" {
@@ -225,6 +231,7 @@ func tryMinor(cat *Catalog, m Minor, php []requirement, exts map[string][]requir
 		for _, r := range phalconReqs {
 			cs = append(cs, fmt.Sprintf("%q (%s)", r.Constraint, r.where()))
 		}
+		*blame = phalconReqs[0]
 		return nil, "no Phalcon release for it satisfies " + strings.Join(cs, " and ")
 	}
 	rt.Phalcon = v.Original()
@@ -316,7 +323,7 @@ func extensionSet(cat *Catalog, extra []string, exts map[string][]requirement, a
 
 // conflict explains a failed resolution, blaming the single constraint that
 // excludes every offered minor when there is one.
-func conflict(cat *Catalog, php []requirement, exts map[string][]requirement, phalcon []requirement, rejected []string) error {
+func conflict(cat *Catalog, php []requirement, exts map[string][]requirement, phalcon []requirement, rejected []string, blames []requirement) error {
 	var details []string
 	list := func(title string, rs []requirement) {
 		if len(rs) == 0 {
@@ -337,6 +344,20 @@ func conflict(cat *Catalog, php []requirement, exts map[string][]requirement, ph
 	details = append(details, "the catalog offers "+cat.Offers()+phalconOffer(cat))
 
 	summary := &badinput.Error{Err: fmt.Errorf("%w; the catalog offers %s", ErrUnsatisfiable, cat.Offers())}
+	// One constraint that rejected every minor is the one to fix.
+	if len(blames) > 0 && blames[0].File != "" {
+		same := true
+		for _, b := range blames[1:] {
+			if b.File != blames[0].File || b.Line != blames[0].Line || b.Field != blames[0].Field {
+				same = false
+			}
+		}
+		if same && blames[0].Name != "php" {
+			b := blames[0]
+			summary = &badinput.Error{File: b.File, Line: b.Line, Field: b.Field, Err: fmt.Errorf("%w: %s %q fits none of the catalog's %s", ErrUnsatisfiable, b.Name, b.Constraint, cat.Offers())}
+			return &ConflictError{Summary: summary, Details: details}
+		}
+	}
 	for _, r := range php {
 		excludesAll := true
 		for _, m := range cat.PHP {

@@ -216,8 +216,14 @@ func TestResolveConflicts(t *testing.T) {
 	}, {
 		name:    "phalcon version that does not exist",
 		files:   map[string]string{"composer.json": `{"require": {"php": "^8.2", "ext-phalcon": "^7.0"}}`},
-		first:   []string{"composer.json:1: require.php"},
+		first:   []string{"composer.json:1: require.ext-phalcon", `"^7.0"`},
 		details: []string{`"^7.0"`},
+		is:      ErrUnsatisfiable,
+	}, {
+		name:    "phalcon constraint from project.toml is blamed there",
+		files:   map[string]string{"composer.json": `{"require": {"php": "^8.1"}}`, "project.toml": "[phalcon]\nversion = \"^4.1\"\n"},
+		first:   []string{"project.toml:2: phalcon.version", `"^4.1"`},
+		details: []string{"composer.json:1 require.php"},
 		is:      ErrUnsatisfiable,
 	}, {
 		name:    "unknown extension",

@@ -112,6 +112,11 @@ func TestBadInput(t *testing.T) {
 		{name: "runtime build missing launcher", files: map[string]string{}, args: []string{"runtime", "build", "--php", "8.2", "--repo", "127.0.0.1:5000/rt", "--launcher", "{DIR}/nope"}, want: []string{"nope: reading the launcher binary"}},
 		{name: "runtime build bad progress", args: []string{"runtime", "build", "--php", "8.2", "--repo", "127.0.0.1:5000/rt", "--progress", "fancy"}, want: []string{"--progress \"fancy\""}},
 		{name: "runtime ls bad repo", args: []string{"runtime", "ls", "--repo", "Not A Repo"}, want: []string{"--repo \"Not A Repo\""}},
+		{name: "composer.json nested too deep", files: map[string]string{"composer.json": `{"extra": ` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`}, want: []string{"composer.json:1: invalid JSON: nested deeper than 256 levels"}},
+		{name: "project.toml table given a number", files: map[string]string{"index.php": index, "project.toml": "\nbuild = 3\n"}, want: []string{"project.toml:2: build:", "a table"}},
+		{name: "project.toml bad extension name", files: map[string]string{"index.php": index, "project.toml": "[php]\nextensions = [\"foo bar\"]\n"}, want: []string{"project.toml:2: php.extensions", "not an extension name"}},
+		{name: "project.toml bad source name", files: map[string]string{"index.php": index, "project.toml": "[php.sources.\"../../etc\"]\nsource = \"x\"\n"}, want: []string{"project.toml", "php.sources", "not an extension name"}},
+		{name: "runtime build dir source with sha256", files: map[string]string{"launcher": "x", "ext/config.m4": "x"}, args: []string{"runtime", "build", "--php", "8.2", "--repo", "127.0.0.1:5000/rt", "--launcher", "{DIR}/launcher", "--ext", "hello@{DIR}/ext#sha256=" + strings.Repeat("a", 64)}, want: []string{"cannot be pinned by #sha256="}},
 		{name: "too many arguments", files: map[string]string{"index.php": index}, args: []string{"plan", "{DIR}", "{DIR}"}, want: []string{"at most one directory"}},
 		{name: "unknown flag", files: map[string]string{"index.php": index}, args: []string{"plan", "--jsn", "{DIR}"}, want: []string{"unknown flag: --jsn"}},
 	} {
