@@ -98,15 +98,7 @@ func download(ctx context.Context, c *http.Client, url, to string) error {
 		}
 		return err
 	}
-	f, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return &TransientError{Err: err}
-	}
-	return f.Close()
+	return registryError(writeFile(to, resp.Body))
 }
 
 // pullArtifact writes the single layer of an OCI artifact (the tarball, as
@@ -132,15 +124,7 @@ func pullArtifact(ctx context.Context, ref, file string, ropts []remote.Option) 
 		return err
 	}
 	defer rc.Close()
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, rc); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return registryError(writeFile(file, rc))
 }
 
 func copyFile(from, to string) error {
@@ -149,13 +133,18 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(to)
+	return writeFile(to, in)
+}
+
+// writeFile creates file with r's content.
+func writeFile(file string, r io.Reader) error {
+	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
 		return err
 	}
-	return out.Close()
+	return f.Close()
 }
