@@ -541,22 +541,22 @@ func TestDetectComposer(t *testing.T) {
 		},
 		{
 			name:  "path repositories as an object",
-			files: map[string]string{"composer.json": `{"repositories": {"local": {"type": "path", "url": "libs/*"}, "packagist.org": false}}`, "composer.lock": composerLock},
+			files: map[string]string{"composer.json": `{"repositories": {"local": {"type": "path", "url": "libs/*"}, "public-repo": false}}`, "composer.lock": composerLock},
 			want: &detect.Composer{
 				PathRepos: []string{"libs/*"},
 				Lock:      &detect.Lock{Platform: map[string]string{"php": "^8.2"}, Packages: []detect.Package{}},
 			},
 		},
 		{
-			name:  "packagist disabled in a list",
-			files: map[string]string{"composer.json": `{"repositories": [{"packagist.org": false}]}`, "composer.lock": composerLock},
+			name:  "default repository disabled in a list",
+			files: map[string]string{"composer.json": `{"repositories": [{"public-repo": false}]}`, "composer.lock": composerLock},
 			want: &detect.Composer{
 				Lock: &detect.Lock{Platform: map[string]string{"php": "^8.2"}, Packages: []detect.Package{}},
 			},
 		},
 		{
-			name:  "packagist disabled in an object",
-			files: map[string]string{"composer.json": `{"repositories": {"packagist.org": false}}`, "composer.lock": composerLock},
+			name:  "default repository disabled in an object",
+			files: map[string]string{"composer.json": `{"repositories": {"public-repo": false}}`, "composer.lock": composerLock},
 			want: &detect.Composer{
 				Lock: &detect.Lock{Platform: map[string]string{"php": "^8.2"}, Packages: []detect.Package{}},
 			},
