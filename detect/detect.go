@@ -165,7 +165,9 @@ func detectWebRoot(a *App) error {
 		{"web/app.php", "web"},
 		{"index.php", "."},
 	} {
-		if a.has(c.front) {
+		// Stat, not the file list: a symlinked public/ is common in
+		// hand-made deploy layouts.
+		if fi, err := os.Stat(filepath.Join(a.Dir, filepath.FromSlash(c.front))); err == nil && fi.Mode().IsRegular() {
 			a.WebRoot = c.root
 			return nil
 		}

@@ -45,6 +45,8 @@ type Minor struct {
 type Extension struct {
 	Package string   `toml:"package"`
 	Also    []string `toml:"also"`
+	// PECL marks extensions outside php-src, which have their own versions.
+	PECL bool `toml:"pecl"`
 }
 
 // PhalconLine is a run of Phalcon releases supporting the same PHP range.

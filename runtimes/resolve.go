@@ -3,6 +3,7 @@ package runtimes
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -208,7 +209,7 @@ func tryMinor(cat *Catalog, m Minor, php []requirement, exts map[string][]requir
 			return nil, fmt.Sprintf("no package ships ext-%s (%s); build it from source with [php.sources.%s] in project.toml", name, r.where(), name)
 		}
 		for _, r := range exts[name] {
-			if builtin || isBundled(name) {
+			if builtin || cat.bundled(name) {
 				// Bundled extensions report PHP's own version to composer.
 				if !m.allows(r.c) {
 					*blame = r
@@ -247,14 +248,18 @@ func tryMinor(cat *Catalog, m Minor, php []requirement, exts map[string][]requir
 	return rt, ""
 }
 
-// isBundled reports extensions that are part of php-src, so their version
-// is PHP's.
-func isBundled(name string) bool {
-	switch name {
-	case "amqp", "apcu", "igbinary", "imagick", "memcached", "mongodb", "msgpack", "redis", "uuid", "yaml", "xdebug", "phalcon", "psr":
-		return false
+// bundled reports extensions that are part of php-src, so their version
+// is PHP's; the catalog marks the others pecl.
+func (c *Catalog) bundled(name string) bool {
+	if e, ok := c.Extensions[name]; ok {
+		return !e.PECL
 	}
-	return true
+	for _, e := range c.Extensions {
+		if slices.Contains(e.Also, name) {
+			return !e.PECL
+		}
+	}
+	return false // phalcon, psr and extensions from source
 }
 
 func newestPhalcon(cat *Catalog, m Minor, reqs []requirement) (*semver.Version, *PhalconLine) {
@@ -434,6 +439,24 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 		}
 	}
 	if best == nil {
+		// A runtime of the right minor that a patch-level constraint rejects
+		// cannot be fixed by building again: Debian decides the patch.
+		for i := range entries {
+			e := &entries[i]
+			if e.PHPMinor != want.PHPMinor {
+				continue
+			}
+			php, err := semver.StrictNewVersion(e.PHP)
+			if err != nil {
+				continue
+			}
+			for _, r := range reqs {
+				if r.Name == "php" && !r.c.Check(php) {
+					return nil, &badinput.Error{File: r.File, Line: r.Line, Field: r.Field, Err: fmt.Errorf("%w: %q excludes PHP %s, the %s that %s has; Debian ships that patch, so relax the constraint to the minor",
+						ErrNoBuiltRuntime, r.Constraint, e.PHP, e.PHPMinor, repo)}
+				}
+			}
+		}
 		return nil, &badinput.Error{Err: fmt.Errorf("%w: %s has none with PHP %s%s and extensions %s; build one with:\n  %s",
 			ErrNoBuiltRuntime, repo, want.PHPMinor, phalconWords(want.Phalcon), strings.Join(want.Extensions, " "), buildCommand(cat, want, repo))}
 	}
