@@ -1,14 +1,28 @@
-// Command launcher is PID 1 inside app images: it will start php-fpm and
-// nginx, forward signals, stop both gracefully and reap children. It ships
-// with the runtime images; until then it only says so.
+// Command launcher is PID 1 inside app images: it renders the nginx and
+// php-fpm config from the environment, sizes the php-fpm pool from the
+// container's memory limit, runs both servers, forwards signals, stops
+// both gracefully (nginx first) and reaps every child.
 package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "launcher: not built into this phpbuild yet; it arrives with the runtime images")
-	os.Exit(1)
+	os.Exit(launch(os.Getenv, hostSystem, os.Stderr))
+}
+
+func launch(getenv func(string) string, sys system, log io.Writer) int {
+	s, err := loadSettings(getenv, sys)
+	if err == nil {
+		err = renderConfig(s)
+	}
+	if err != nil {
+		fmt.Fprintf(log, "launcher: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(log, "launcher: port %d, %v\n", s.Port, s.Workers)
+	return newSupervisor(s, log).run()
 }

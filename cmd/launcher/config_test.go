@@ -1,0 +1,242 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParsePHPSize(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{in: "128M", want: 128 << 20},
+		{in: "128m", want: 128 << 20},
+		{in: "1G", want: 1 << 30},
+		{in: "512K", want: 512 << 10},
+		{in: "1073741824", want: 1 << 30},
+		{in: "-1", want: -1},
+		{in: "", wantErr: true},
+		{in: "M", wantErr: true},
+		{in: "12X", wantErr: true},
+		{in: "0", wantErr: true},
+		{in: "-5M", wantErr: true},
+		{in: "1.5G", wantErr: true},
+		{in: "99999999999G", wantErr: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parsePHPSize(tc.in)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("parsePHPSize(%q) = %d, want an error", tc.in, got)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("parsePHPSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// fakeSystem writes the given cgroup and meminfo contents; an empty string
+// leaves that file absent.
+func fakeSystem(t *testing.T, v2, v1, meminfo string) system {
+	t.Helper()
+	dir := t.TempDir()
+	sys := system{
+		CgroupV2Max:   filepath.Join(dir, "memory.max"),
+		CgroupV1Limit: filepath.Join(dir, "memory.limit_in_bytes"),
+		Meminfo:       filepath.Join(dir, "meminfo"),
+	}
+	for path, content := range map[string]string{sys.CgroupV2Max: v2, sys.CgroupV1Limit: v1, sys.Meminfo: meminfo} {
+		if content == "" {
+			continue
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sys
+}
+
+const meminfo8G = "MemTotal:        8388608 kB\nMemFree:         1000000 kB\n"
+
+func TestSizeWorkers(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		v2, v1, meminfo    string
+		override, phpLimit string
+		want               int
+		wantSource         string
+		wantErr            string
+	}{
+		{name: "v2 limit", v2: "536870912\n", phpLimit: "128M", want: 3, wantSource: "cgroup v2"},
+		{name: "v2 limit 1G workers", v2: "4294967296\n", phpLimit: "1G", want: 3, wantSource: "cgroup v2"},
+		{name: "v2 max falls back to host", v2: "max\n", v1: "1073741824", meminfo: meminfo8G, phpLimit: "128M", want: 63, wantSource: "host memory, no cgroup limit"},
+		{name: "v1 limit", v1: "1073741824\n", phpLimit: "256M", want: 3, wantSource: "cgroup v1"},
+		{name: "v1 huge is unlimited", v1: "9223372036854771712\n", meminfo: meminfo8G, phpLimit: "512M", want: 15, wantSource: "host memory, no cgroup limit"},
+		{name: "no cgroup files", meminfo: meminfo8G, phpLimit: "1G", want: 7, wantSource: "host memory, no cgroup limit"},
+		{name: "clamped low", v2: "134217728", phpLimit: "128M", want: 2, wantSource: "cgroup v2"},
+		{name: "limit below reserve", v2: "16777216", phpLimit: "128M", want: 2, wantSource: "cgroup v2"},
+		{name: "clamped high", v2: "68719476736", phpLimit: "32M", want: 64, wantSource: "cgroup v2"},
+		{name: "host capped", meminfo: "MemTotal: 268435456 kB\n", phpLimit: "128M", want: 64, wantSource: "host memory, no cgroup limit"},
+		{name: "php unlimited sized as 128M", v2: "1073741824", phpLimit: "-1", want: 7, wantSource: "cgroup v2"},
+		{name: "override", v2: "garbage", override: "10", phpLimit: "bad", want: 10},
+		{name: "override zero", override: "0", phpLimit: "128M", wantErr: "PHP_FPM_MAX_CHILDREN"},
+		{name: "override not a number", override: "lots", phpLimit: "128M", wantErr: "PHP_FPM_MAX_CHILDREN"},
+		{name: "bad php limit", v2: "1073741824", phpLimit: "lots", wantErr: "PHP_MEMORY_LIMIT"},
+		{name: "bad v2 value", v2: "12abc", phpLimit: "128M", wantErr: "memory.max"},
+		{name: "no meminfo", phpLimit: "128M", wantErr: "host memory"},
+		{name: "meminfo without total", meminfo: "MemFree: 1 kB\n", phpLimit: "128M", wantErr: "MemTotal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sys := fakeSystem(t, tc.v2, tc.v1, tc.meminfo)
+			got, err := sizeWorkers(tc.override, tc.phpLimit, sys)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("sizeWorkers() error = %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Children != tc.want || got.Source != tc.wantSource {
+				t.Fatalf("sizeWorkers() = %d workers from %q, want %d from %q", got.Children, got.Source, tc.want, tc.wantSource)
+			}
+		})
+	}
+}
+
+func TestWorkerSizingLine(t *testing.T) {
+	sys := fakeSystem(t, "536870912", "", "")
+	w, err := sizeWorkers("", "128M", sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "memory limit 512 MiB (cgroup v2), memory_limit 128M → 3 php-fpm workers"
+	if got := w.String(); got != want {
+		t.Fatalf("line = %q\nwant   %q", got, want)
+	}
+}
+
+func TestLoadSettings(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{"PHP_FPM_MAX_CHILDREN": "4"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	sys := fakeSystem(t, "", "", "")
+
+	s, err := loadSettings(env(), sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Port != 8080 || s.RunDir != "/run/phpbuild" || s.ConfigDir != "/etc/phpbuild" ||
+		s.PHPFPM != "/usr/local/sbin/php-fpm" || s.Nginx != "/usr/sbin/nginx" || s.StopTimeout != 8*time.Second {
+		t.Fatalf("defaults = %+v", s)
+	}
+
+	for _, tc := range []struct {
+		name, key, value string
+		wantErr          bool
+		check            func(settings) bool
+	}{
+		{name: "port", key: "PORT", value: "9000", check: func(s settings) bool { return s.Port == 9000 }},
+		{name: "port max", key: "PORT", value: "65535", check: func(s settings) bool { return s.Port == 65535 }},
+		{name: "port zero", key: "PORT", value: "0", wantErr: true},
+		{name: "port too big", key: "PORT", value: "65536", wantErr: true},
+		{name: "port negative", key: "PORT", value: "-80", wantErr: true},
+		{name: "port not a number", key: "PORT", value: "http", wantErr: true},
+		{name: "timeout seconds", key: "PHPBUILD_STOP_TIMEOUT", value: "10", check: func(s settings) bool { return s.StopTimeout == 10*time.Second }},
+		{name: "timeout duration", key: "PHPBUILD_STOP_TIMEOUT", value: "1500ms", check: func(s settings) bool { return s.StopTimeout == 1500*time.Millisecond }},
+		{name: "timeout bad", key: "PHPBUILD_STOP_TIMEOUT", value: "soon", wantErr: true},
+		{name: "run dir", key: "PHPBUILD_RUN_DIR", value: "/tmp/x", check: func(s settings) bool { return s.RunDir == "/tmp/x" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := loadSettings(env(tc.key, tc.value), sys)
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), tc.key) {
+					t.Fatalf("loadSettings(%s=%s) error = %v, want one naming %s", tc.key, tc.value, err, tc.key)
+				}
+				return
+			}
+			if err != nil || !tc.check(s) {
+				t.Fatalf("loadSettings(%s=%s) = %+v, %v", tc.key, tc.value, s, err)
+			}
+		})
+	}
+}
+
+func writeTemplates(t *testing.T, nginx, fpm string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range map[string]string{"nginx.conf.tmpl": nginx, "php-fpm.conf.tmpl": fpm} {
+		if content == "" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestRenderConfig(t *testing.T) {
+	conf := writeTemplates(t,
+		"pid {{RUN_DIR}}/nginx.pid;\nhttp { server { listen {{ PORT }}; } }\n",
+		"[www]\npm.max_children = {{FPM_MAX_CHILDREN}}\nlisten = {{RUN_DIR}}/fpm.sock\n")
+	run := filepath.Join(t.TempDir(), "run", "phpbuild")
+	s := settings{Port: 8080, ConfigDir: conf, RunDir: run, Workers: workerSizing{Children: 5}}
+	if err := renderConfig(s); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"nginx.conf":   "pid " + run + "/nginx.pid;\nhttp { server { listen 8080; } }\n",
+		"php-fpm.conf": "[www]\npm.max_children = 5\nlisten = " + run + "/fpm.sock\n",
+	} {
+		got, err := os.ReadFile(filepath.Join(run, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("%s =\n%s\nwant\n%s", name, got, want)
+		}
+	}
+	if fi, err := os.Stat(run); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("run dir mode = %v, %v; want 0755", fi.Mode().Perm(), err)
+	}
+}
+
+func TestRenderConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, nginx, fpm, want string
+	}{
+		{name: "unknown placeholder", nginx: "listen {{PORT}};\nroot {{WEB_ROOT}};\n", fpm: "x\n", want: "nginx.conf.tmpl:2: unknown placeholder {{WEB_ROOT}}"},
+		{name: "template syntax", nginx: "x\n", fpm: "pm.max_children = {{ .Children }}\n", want: "php-fpm.conf.tmpl:1: unknown placeholder {{ .Children }}"},
+		{name: "unclosed", nginx: "listen {{PORT;\n", fpm: "x\n", want: "nginx.conf.tmpl:1: unknown placeholder {{"},
+		{name: "missing template", nginx: "x\n", want: "php-fpm.conf.tmpl: no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := filepath.Join(t.TempDir(), "run")
+			s := settings{Port: 8080, ConfigDir: writeTemplates(t, tc.nginx, tc.fpm), RunDir: run, Workers: workerSizing{Children: 2}}
+			err := renderConfig(s)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("renderConfig() error = %v, want one containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+			if _, err := os.Stat(run); err == nil {
+				t.Errorf("run dir written despite the error")
+			}
+		})
+	}
+}

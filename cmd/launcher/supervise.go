@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// child is one supervised program. Its exit status is filled in by the
+// reaper, the only caller of wait4, so no status can be lost to it.
+type child struct {
+	name   string
+	argv   []string
+	pid    int
+	done   bool
+	status syscall.WaitStatus
+}
+
+func (c *child) running() bool { return c.pid > 0 && !c.done }
+
+// signal never reaches a reaped child: its pid may already belong to
+// someone else.
+func (c *child) signal(sig syscall.Signal) {
+	if c.running() {
+		_ = syscall.Kill(c.pid, sig)
+	}
+}
+
+func (c *child) describe() string {
+	switch {
+	case c.status.Exited():
+		return fmt.Sprintf("exited with code %d", c.status.ExitStatus())
+	case c.status.Signaled():
+		return fmt.Sprintf("was killed by %v", c.status.Signal())
+	}
+	return fmt.Sprintf("ended with status %#x", uint32(c.status))
+}
+
+// supervisor runs php-fpm and nginx as PID 1 does: it owns their
+// signals, their exit statuses and every orphan that lands on it.
+type supervisor struct {
+	fpm, nginx  *child
+	stopTimeout time.Duration
+	log         io.Writer
+	sigs        chan os.Signal
+}
+
+func newSupervisor(s settings, log io.Writer) *supervisor {
+	return &supervisor{
+		fpm: &child{name: "php-fpm", argv: []string{s.PHPFPM,
+			"--nodaemonize", "--fpm-config", s.RunDir + "/php-fpm.conf"}},
+		nginx: &child{name: "nginx", argv: []string{s.Nginx,
+			"-c", s.RunDir + "/nginx.conf", "-g", "daemon off;"}},
+		stopTimeout: s.StopTimeout,
+		log:         log,
+	}
+}
+
+var (
+	forwarded = []os.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2}
+	stopping  = []os.Signal{syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT}
+)
+
+// reapInterval backs up SIGCHLD: os/signal drops signals when its channel
+// is full, and a missed SIGCHLD would leave a child dead but unnoticed.
+const reapInterval = time.Second
+
+// run starts both children and returns the launcher's exit code.
+func (s *supervisor) run() int {
+	// Listen before the first fork so no SIGCHLD or SIGTERM can slip by.
+	s.sigs = make(chan os.Signal, 32)
+	signal.Notify(s.sigs, append(append([]os.Signal{syscall.SIGCHLD}, forwarded...), stopping...)...)
+	defer signal.Stop(s.sigs)
+	if err := becomeSubreaper(); err != nil && os.Getpid() != 1 {
+		s.logf("not reaping orphans: %v", err)
+	}
+
+	// php-fpm first: nginx answers 502 until its upstream is up.
+	for _, c := range []*child{s.fpm, s.nginx} {
+		if err := s.start(c); err != nil {
+			s.logf("%v", err)
+			s.shutdown()
+			return 1
+		}
+	}
+
+	tick := time.NewTicker(reapInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case sig := <-s.sigs:
+			switch {
+			case sig == syscall.SIGCHLD:
+				s.reap()
+			case slices.Contains(forwarded, sig):
+				s.fpm.signal(sig.(syscall.Signal))
+				s.nginx.signal(sig.(syscall.Signal))
+			case slices.Contains(stopping, sig):
+				s.logf("%s received, stopping nginx then php-fpm (timeout %v)", signalNames[sig], s.stopTimeout)
+				if s.shutdown() {
+					return 0
+				}
+				return 1
+			}
+		case <-tick.C:
+			s.reap()
+		}
+		for _, c := range []*child{s.nginx, s.fpm} {
+			if c.done {
+				return s.childDied(c)
+			}
+		}
+	}
+}
+
+func (s *supervisor) start(c *child) error {
+	pid, err := syscall.ForkExec(c.argv[0], c.argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+	})
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", c.argv[0], err)
+	}
+	c.pid = pid
+	return nil
+}
+
+// childDied stops the survivor: a container with half its server is worse
+// than one the orchestrator restarts.
+func (s *supervisor) childDied(dead *child) int {
+	code := 1
+	if dead.status.Exited() && dead.status.ExitStatus() != 0 {
+		code = dead.status.ExitStatus()
+	}
+	other := s.fpm
+	if dead == s.fpm {
+		other = s.nginx
+	}
+	s.logf("%s %s, stopping %s and exiting %d", dead.name, dead.describe(), other.name, code)
+	s.shutdown()
+	return code
+}
+
+// shutdown stops nginx before php-fpm so that requests nginx is still
+// draining find their upstream alive. Both share one deadline; whatever
+// outlives it is killed. It reports whether both exited with code 0.
+func (s *supervisor) shutdown() bool {
+	deadline := time.Now().Add(s.stopTimeout)
+	for _, c := range []*child{s.nginx, s.fpm} {
+		c.signal(syscall.SIGQUIT)
+		s.waitUntil(deadline, func() bool { return !c.running() })
+	}
+	for _, c := range []*child{s.nginx, s.fpm} {
+		if c.running() {
+			s.logf("%s did not stop within %v, killing it", c.name, s.stopTimeout)
+			c.signal(syscall.SIGKILL)
+		}
+	}
+	// SIGKILL cannot be refused; the bound only guards against a child
+	// stuck in uninterruptible sleep keeping PID 1 alive forever.
+	s.waitUntil(time.Now().Add(5*time.Second), func() bool {
+		return !s.nginx.running() && !s.fpm.running()
+	})
+	clean := true
+	for _, c := range []*child{s.nginx, s.fpm} {
+		if c.pid > 0 && !(c.done && c.status.Exited() && c.status.ExitStatus() == 0) {
+			clean = false
+		}
+	}
+	return clean
+}
+
+// waitUntil reaps until cond holds or the deadline passes. Signals that
+// arrive meanwhile are not acted on: a stop is already under way.
+func (s *supervisor) waitUntil(deadline time.Time, cond func() bool) {
+	s.reap()
+	for !cond() {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return
+		}
+		timer := time.NewTimer(min(wait, reapInterval))
+		select {
+		case <-s.sigs:
+		case <-timer.C:
+		}
+		timer.Stop()
+		s.reap()
+	}
+}
+
+// reap collects every exited child, ours or orphaned, so none stays a
+// zombie, and records the statuses of the two it supervises.
+func (s *supervisor) reap() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		for _, c := range []*child{s.fpm, s.nginx} {
+			if c.pid == pid {
+				c.done, c.status = true, ws
+			}
+		}
+	}
+}
+
+func (s *supervisor) logf(format string, args ...any) {
+	fmt.Fprintf(s.log, "launcher: "+format+"\n", args...)
+}
+
+var signalNames = map[os.Signal]string{
+	syscall.SIGTERM: "SIGTERM", syscall.SIGQUIT: "SIGQUIT", syscall.SIGINT: "SIGINT",
+}

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain turns the test binary into the launcher when asked, so the
+// supervisor tests get a real process: its own signals, its own children,
+// a real exit code.
+func TestMain(m *testing.M) {
+	if os.Getenv("LAUNCHER_TEST_BE_LAUNCHER") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// fakeServer is a shell script standing in for php-fpm or nginx. It logs
+// what happens to it to $LOG, and gives up after 10 s so that a broken test
+// never leaves it behind.
+func fakeServer(name, onQuit, extra string) string {
+	return fmt.Sprintf(`#!/bin/sh
+log() { echo "%[1]s $1" >> "$LOG"; }
+trap 'log got-hup' HUP
+trap 'log got-usr1' USR1
+%[2]s
+%[3]s
+log "args $*"
+log "started $$"
+i=0
+while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+log gave-up
+`, name, onQuit, extra)
+}
+
+const (
+	quitCleanly = `trap 'log got-quit; exit 0' QUIT`
+	ignoreQuit  = `trap 'log ignored-quit' QUIT`
+)
+
+type launcherRun struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	dir    string
+	log    string
+	stderr *bytes.Buffer
+}
+
+func startLauncher(t *testing.T, fpmScript, nginxScript string, env ...string) *launcherRun {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "conf")
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"conf/nginx.conf.tmpl":   "listen {{PORT}};\n",
+		"conf/php-fpm.conf.tmpl": "pm.max_children = {{FPM_MAX_CHILDREN}}\n",
+		"php-fpm":                fpmScript,
+		"nginx":                  nginxScript,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &launcherRun{t: t, dir: dir, log: filepath.Join(dir, "log"), stderr: new(bytes.Buffer)}
+	r.cmd = exec.Command(os.Args[0])
+	r.cmd.Env = append(os.Environ(),
+		"LAUNCHER_TEST_BE_LAUNCHER=1",
+		"LOG="+r.log,
+		"DIR="+dir,
+		"PHPBUILD_CONFIG_DIR="+conf,
+		"PHPBUILD_RUN_DIR="+filepath.Join(dir, "run"),
+		"PHPBUILD_PHP_FPM="+filepath.Join(dir, "php-fpm"),
+		"PHPBUILD_NGINX="+filepath.Join(dir, "nginx"),
+		"PHP_FPM_MAX_CHILDREN=3", // keeps the test off the host's cgroup files
+		"PHPBUILD_STOP_TIMEOUT=3s",
+		// The race runtime otherwise sleeps 1 s before every exit.
+		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0",
+	)
+	r.cmd.Env = append(r.cmd.Env, env...)
+	r.cmd.Stderr = r.stderr
+	r.cmd.Dir = dir // a child dying of SIGQUIT may dump core in its cwd
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Kill()
+			_ = r.cmd.Wait()
+		}
+	})
+	return r
+}
+
+func (r *launcherRun) logText() string {
+	b, _ := os.ReadFile(r.log)
+	return string(b)
+}
+
+// waitLog waits for every line to appear in the fake servers' log.
+func (r *launcherRun) waitLog(lines ...string) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		text := r.logText()
+		missing := ""
+		for _, l := range lines {
+			if !strings.Contains(text, l) {
+				missing = l
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("log never showed %q; log:\n%s\nlauncher stderr:\n%s", missing, text, r.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *launcherRun) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// wait returns the launcher's exit code, failing the test if it runs longer
+// than limit.
+func (r *launcherRun) wait(limit time.Duration) int {
+	r.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			r.t.Fatal(err)
+		}
+		return r.cmd.ProcessState.ExitCode()
+	case <-time.After(limit):
+		_ = r.cmd.Process.Kill()
+		<-done
+		r.t.Fatalf("launcher still running after %v; log:\n%s\nlauncher stderr:\n%s", limit, r.logText(), r.stderr)
+		return 0
+	}
+}
+
+// pidOf reads the pid a fake server logged on start.
+func (r *launcherRun) pidOf(name string) int {
+	r.t.Helper()
+	for _, line := range strings.Split(r.logText(), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+" started "); ok {
+			pid, err := strconv.Atoi(rest)
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			return pid
+		}
+	}
+	r.t.Fatalf("%s never started; log:\n%s", name, r.logText())
+	return 0
+}
+
+func assertGone(t *testing.T, name string, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("%s (pid %d) still exists after the launcher exited: %v", name, pid, err)
+	}
+}
+
+func TestSIGTERMStopsNginxThenFPM(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""), fakeServer("nginx", quitCleanly, ""))
+	r.waitLog("php-fpm started", "nginx started")
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, r.stderr)
+	}
+	log := r.logText()
+	nginx, fpm := strings.Index(log, "nginx got-quit"), strings.Index(log, "php-fpm got-quit")
+	if nginx < 0 || fpm < 0 || nginx > fpm {
+		t.Fatalf("want nginx to get QUIT before php-fpm; log:\n%s", log)
+	}
+	if !strings.Contains(r.stderr.String(), "launcher: port 8080, PHP_FPM_MAX_CHILDREN=3 → 3 php-fpm workers\n") {
+		t.Errorf("start line missing; stderr:\n%s", r.stderr)
+	}
+	run := filepath.Join(r.dir, "run")
+	for _, want := range []string{
+		"php-fpm args --nodaemonize --fpm-config " + run + "/php-fpm.conf\n",
+		"nginx args -c " + run + "/nginx.conf -g daemon off;\n",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(run, "php-fpm.conf")); err != nil || string(b) != "pm.max_children = 3\n" {
+		t.Errorf("rendered php-fpm.conf = %q, %v", b, err)
+	}
+}
+
+func TestChildIgnoringQUITIsKilledAfterTimeout(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, fakeServer("php-fpm", ignoreQuit, ""), fakeServer("nginx", quitCleanly, ""),
+		"PHPBUILD_STOP_TIMEOUT=700ms")
+	r.waitLog("php-fpm started", "nginx started")
+	fpm := r.pidOf("php-fpm")
+	start := time.Now()
+	r.signal(syscall.SIGINT)
+	code := r.wait(5 * time.Second)
+	elapsed := time.Since(start)
+	if code == 0 {
+		t.Errorf("exit code = 0, want non-zero after a kill")
+	}
+	if elapsed < 700*time.Millisecond || elapsed > 3*time.Second {
+		t.Errorf("stopped after %v, want about the 700ms timeout", elapsed)
+	}
+	if !strings.Contains(r.logText(), "php-fpm ignored-quit") {
+		t.Errorf("php-fpm never got QUIT; log:\n%s", r.logText())
+	}
+	if !strings.Contains(r.stderr.String(), "php-fpm did not stop within 700ms, killing it") {
+		t.Errorf("no kill line; stderr:\n%s", r.stderr)
+	}
+	assertGone(t, "php-fpm", fpm)
+}
+
+func TestNginxDyingStopsFPM(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""),
+		"#!/bin/sh\necho \"nginx started $$\" >> \"$LOG\"\nsleep 0.3\nexit 3\n")
+	r.waitLog("php-fpm started", "nginx started")
+	if code := r.wait(5 * time.Second); code != 3 {
+		t.Fatalf("exit code = %d, want nginx's 3; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.logText(), "php-fpm got-quit") {
+		t.Errorf("php-fpm was not stopped gracefully; log:\n%s", r.logText())
+	}
+	if !strings.Contains(r.stderr.String(), "launcher: nginx exited with code 3, stopping php-fpm and exiting 3\n") {
+		t.Errorf("no line saying nginx died; stderr:\n%s", r.stderr)
+	}
+}
+
+func TestFPMKilledBySignalExitsOne(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, "#!/bin/sh\necho \"php-fpm started $$\" >> \"$LOG\"\nsleep 0.3\nkill -SEGV $$\n",
+		fakeServer("nginx", quitCleanly, ""))
+	r.waitLog("php-fpm started")
+	if code := r.wait(5 * time.Second); code != 1 {
+		t.Fatalf("exit code = %d, want 1; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "launcher: php-fpm was killed by segmentation fault, stopping nginx") {
+		t.Errorf("no line saying php-fpm died; stderr:\n%s", r.stderr)
+	}
+}
+
+func TestSIGHUPIsForwardedToBoth(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""), fakeServer("nginx", quitCleanly, ""))
+	r.waitLog("php-fpm started", "nginx started")
+	r.signal(syscall.SIGHUP)
+	r.waitLog("php-fpm got-hup", "nginx got-hup")
+	r.signal(syscall.SIGUSR1)
+	r.waitLog("php-fpm got-usr1", "nginx got-usr1")
+	r.signal(syscall.SIGQUIT)
+	if code := r.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, r.stderr)
+	}
+}
+
+func TestOrphansAreReaped(t *testing.T) {
+	t.Parallel()
+	// The subshell exits at once, leaving its sleep to the launcher.
+	orphan := `( sleep 0.5 & echo $! > "$DIR/orphan.pid" )`
+	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, orphan), fakeServer("nginx", quitCleanly, ""))
+	r.waitLog("php-fpm started", "nginx started")
+	b, err := os.ReadFile(filepath.Join(r.dir, "orphan.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strings.TrimSpace(string(b))
+	if ppid := statField(t, pid, 3); ppid != strconv.Itoa(r.cmd.Process.Pid) {
+		t.Fatalf("orphan's parent = %s, want the launcher %d", ppid, r.cmd.Process.Pid)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for statField(t, pid, 2) != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan %s not reaped, state %s", pid, statField(t, pid, 2))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, r.stderr)
+	}
+}
+
+// statField returns field n (1-based, after the command name) of
+// /proc/PID/stat, or "" once the process is gone.
+func statField(t *testing.T, pid string, n int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name may hold spaces; fields are counted after its ')'.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return fields[n-2]
+}
+
+func TestMissingBinaryStopsTheOther(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""), "", "PHPBUILD_NGINX=/nonexistent/nginx")
+	if code := r.wait(5 * time.Second); code != 1 {
+		t.Fatalf("exit code = %d, want 1; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "launcher: starting /nonexistent/nginx: no such file or directory\n") {
+		t.Errorf("no start error line; stderr:\n%s", r.stderr)
+	}
+}
+
+func TestMissingTemplateIsOneLine(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, "", "", "PHPBUILD_CONFIG_DIR=/nonexistent")
+	if code := r.wait(5 * time.Second); code != 1 {
+		t.Fatalf("exit code = %d, want 1", code)
+	}
+	want := "launcher: reading config template: open /nonexistent/nginx.conf.tmpl: no such file or directory\n"
+	if got := r.stderr.String(); got != want {
+		t.Fatalf("stderr = %q, want %q", got, want)
+	}
+}
