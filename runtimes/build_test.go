@@ -150,8 +150,8 @@ func TestRuntimeBuild(t *testing.T) {
 			if code != 0 || out != "hello ci, from a compiled extension\n1000\n"+res.Entry.PHP+"\n" {
 				t.Errorf("run image php: exit %d, stdout %q, stderr %q", code, out, errOut)
 			}
-			out, _, _ = testbed.DockerRun(t, run, []string{"/bin/sh"}, "-c", "command -v gcc cc make phpize || echo no-compiler; ls /var/lib/apt/lists | wc -l; ls -l "+runtimes.LauncherPath)
-			if !strings.HasPrefix(out, "no-compiler\n0\n") || !strings.Contains(out, "-rwxr-xr-x") {
+			out, _, _ = testbed.DockerRun(t, run, []string{"/bin/sh"}, "-c", "command -v gcc cc make phpize || echo no-compiler; ls /var/lib/apt/lists | wc -l; ls -l "+runtimes.LauncherPath+"; stat -c '%u %a' "+runtimes.RunDir)
+			if !strings.HasPrefix(out, "no-compiler\n0\n") || !strings.Contains(out, "-rwxr-xr-x") || !strings.HasSuffix(out, "\n1000 755\n") {
 				t.Errorf("run image is not slim or lacks the launcher:\n%s", out)
 			}
 			out, errOut, code = testbed.DockerRun(t, res.BuildTag.String(), []string{"/bin/sh"}, "-c", "composer --version && node --version && npm --version && php -r 'echo hello_phpbuild(\"b\");'")

@@ -16,6 +16,9 @@ const (
 	// AppUID is the fixed non-root user (and group) apps run as: "app".
 	AppUID = 1000
 	AppDir = "/app"
+	// RunDir is where the launcher writes rendered config, owned by AppUID;
+	// a read-only container mounts a tmpfs here.
+	RunDir = "/run/phpbuild"
 )
 
 // sh runs a POSIX shell script as one BuildKit step.
@@ -47,9 +50,11 @@ func runState(base llb.State, p *plan, launcher llb.State, compiled map[string]l
 	m := p.minor.Minor
 	setup := aptInstall(p.packages) + fmt.Sprintf(`groupadd --gid %[1]d app
 useradd --uid %[1]d --gid %[1]d --home-dir %[2]s --no-create-home --shell /usr/sbin/nologin app
-mkdir -p %[2]s
+mkdir -p %[2]s %[4]s
+# The launcher renders nginx and php-fpm config here as the app user.
+chown %[1]d:%[1]d %[4]s
 ln -sf /usr/sbin/php-fpm%[3]s /usr/local/sbin/php-fpm
-`, AppUID, AppDir, m)
+`, AppUID, AppDir, m, RunDir)
 	st := base.Run(sh(setup, fmt.Sprintf("install PHP %s, php-fpm, nginx and %d packages", m, len(p.packages)))...).Root()
 	st = st.File(llb.Copy(launcher, "launcher", LauncherPath, &llb.CopyInfo{CreateDestPath: true}), llb.WithCustomName("add the launcher"))
 	if len(p.compiled) == 0 {
