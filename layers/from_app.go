@@ -2,6 +2,7 @@ package layers
 
 import (
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -193,23 +194,14 @@ func NewApp(app *detect.App) (*App, error) {
 	return a, nil
 }
 
-func isComposerFile(f string) bool { return contains(composerFiles, f) }
-func isNodeFile(f string) bool     { return contains(nodeFiles, f) }
+func isComposerFile(f string) bool { return slices.Contains(composerFiles, f) }
+func isNodeFile(f string) bool     { return slices.Contains(nodeFiles, f) }
 
 // isEnvFile matches .env and .env.* anywhere: they hold secrets and must
 // never reach a build step or an image.
 func isEnvFile(f string) bool {
 	base := path.Base(f)
 	return base == ".env" || strings.HasPrefix(base, ".env.")
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // inAny reports whether f is inside one of dirs. A dir may be a glob, as

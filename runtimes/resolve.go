@@ -92,13 +92,20 @@ func extName(req string) string {
 // Resolve picks the newest PHP minor of cat that satisfies every constraint
 // of app, then the newest Phalcon for it when the app uses Phalcon.
 func Resolve(app *detect.App, cat *Catalog) (*Runtime, error) {
+	rt, _, err := resolve(app, cat)
+	return rt, err
+}
+
+// resolve is Resolve that also returns the parsed constraints, which
+// ResolveBuilt checks against exact built versions.
+func resolve(app *detect.App, cat *Catalog) (*Runtime, []requirement, error) {
 	cat, err := cat.WithProject(app.Project)
 	if err != nil {
-		return nil, app.Project.FieldError("php.minors", "%v", err)
+		return nil, nil, app.Project.FieldError("php.minors", "%v", err)
 	}
 	reqs, err := requirements(app)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var php []requirement
 	exts := map[string][]requirement{}
@@ -134,9 +141,9 @@ func Resolve(app *detect.App, cat *Catalog) (*Runtime, error) {
 				rt.FromSource[name] = sources[name]
 			}
 		}
-		return rt, nil
+		return rt, reqs, nil
 	}
-	return nil, conflict(cat, php, exts, phalconReqs, rejected, blames)
+	return nil, nil, conflict(cat, php, exts, phalconReqs, rejected, blames)
 }
 
 // requirements gathers project.toml's overrides and composer's constraints,
@@ -417,11 +424,7 @@ func phalconOffer(cat *Catalog) string {
 // constraint and has every extension the app needs. When none does, the
 // error names the `phpbuild runtime build` command that would make one.
 func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (*Runtime, error) {
-	want, err := Resolve(app, cat)
-	if err != nil {
-		return nil, err
-	}
-	reqs, err := requirements(app)
+	want, reqs, err := resolve(app, cat)
 	if err != nil {
 		return nil, err
 	}

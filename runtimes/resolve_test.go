@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,16 +152,16 @@ func TestResolve(t *testing.T) {
 			if rt.Phalcon != tc.phalcon {
 				t.Errorf("Phalcon = %q, want %q", rt.Phalcon, tc.phalcon)
 			}
-			if (tc.phalcon != "") != contains(rt.Extensions, "phalcon") {
+			if (tc.phalcon != "") != slices.Contains(rt.Extensions, "phalcon") {
 				t.Errorf("Extensions = %v: phalcon presence does not match %q", rt.Extensions, tc.phalcon)
 			}
 			for _, e := range tc.extsHave {
-				if !contains(rt.Extensions, e) {
+				if !slices.Contains(rt.Extensions, e) {
 					t.Errorf("Extensions = %v, missing %s", rt.Extensions, e)
 				}
 			}
 			for _, e := range tc.extsLack {
-				if contains(rt.Extensions, e) {
+				if slices.Contains(rt.Extensions, e) {
 					t.Errorf("Extensions = %v, should not list %s", rt.Extensions, e)
 				}
 			}
@@ -175,7 +176,7 @@ func TestResolve(t *testing.T) {
 				t.Errorf("Warnings = %q, want one containing %q", rt.Warnings, tc.warnMatch)
 			}
 			for _, e := range testCatalog(t).DefaultExtensions {
-				if !contains(rt.Extensions, e) {
+				if !slices.Contains(rt.Extensions, e) {
 					t.Errorf("Extensions = %v, missing default %s", rt.Extensions, e)
 				}
 			}
@@ -334,15 +335,6 @@ func TestMinorWithExactVersion(t *testing.T) {
 	if rt.PHP != "8.4.11" || rt.PHPMinor != "8.4" {
 		t.Errorf("got PHP %s (minor %s), want 8.4.11 (8.4)", rt.PHP, rt.PHPMinor)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestResolveBuilt(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,12 +23,12 @@ func TestPlanBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pkg := range []string{"php8.2-cli", "php8.2-fpm", "nginx", "php8.2-gmp", "php8.2-mysql", "php-redis"} {
-		if !contains(p.packages, pkg) {
+		if !slices.Contains(p.packages, pkg) {
 			t.Errorf("packages %v lack %s", p.packages, pkg)
 		}
 	}
 	for _, ext := range []string{"gmp", "json", "hello", "phalcon", "mysqli", "pdo_mysql", "dom"} {
-		if !contains(p.loaded, ext) {
+		if !slices.Contains(p.loaded, ext) {
 			t.Errorf("loaded %v lack %s", p.loaded, ext)
 		}
 	}
