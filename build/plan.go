@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/layers"
@@ -64,51 +61,11 @@ type PlanLayer struct {
 	Key  string `json:"key"`
 }
 
-type options struct {
-	catalog     *runtimes.Catalog
-	runtimeRepo *name.Repository
-	remote      []remote.Option
-}
-
-// Option configures planning.
-type Option func(*options) error
-
-// WithCatalog resolves against cat instead of the embedded catalog.
-func WithCatalog(cat *runtimes.Catalog) Option {
-	return func(o *options) error {
-		if cat == nil {
-			return fmt.Errorf("nil catalog")
-		}
-		o.catalog = cat
-		return nil
-	}
-}
-
-// WithRuntimeRepo resolves against the runtimes built in repo (see
-// `phpbuild runtime build`) instead of the catalog alone, so the plan names
-// exact PHP versions and run image digests.
-func WithRuntimeRepo(repo name.Repository, opts ...remote.Option) Option {
-	return func(o *options) error {
-		o.runtimeRepo = &repo
-		o.remote = opts
-		return nil
-	}
-}
-
 // PlanDir detects the app in dir, resolves its runtime and keys its layers.
 func PlanDir(ctx context.Context, dir string, opts ...Option) (*Plan, error) {
-	o := options{}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, err
-		}
-	}
-	if o.catalog == nil {
-		cat, err := runtimes.DefaultCatalog()
-		if err != nil {
-			return nil, err
-		}
-		o.catalog = cat
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	app, err := detect.Detect(ctx, dir)
 	if err != nil {

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -27,8 +28,9 @@ var nodeFiles = []string{"package.json", "package-lock.json", "npm-shrinkwrap.js
 // out the layers the app has no inputs for.
 func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
 	ls := []Layer{NewRuntime(rt)}
-	if v := NewVendor(app, rt); v != nil {
-		ls = append(ls, v)
+	vendor := NewVendor(app, rt)
+	if vendor != nil {
+		ls = append(ls, vendor)
 	}
 	a, err := NewAssets(app)
 	if err != nil {
@@ -40,11 +42,16 @@ func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
 	if v := NewVolt(app, rt); v != nil {
 		ls = append(ls, v)
 	}
-	ls = append(ls, NewConfig(app))
+	c, err := NewConfig(app, rt)
+	if err != nil {
+		return nil, err
+	}
+	ls = append(ls, c)
 	appLayer, err := NewApp(app)
 	if err != nil {
 		return nil, err
 	}
+	appLayer.Vendor = vendor
 	return append(ls, appLayer), nil
 }
 
@@ -131,36 +138,81 @@ func NewVolt(app *detect.App, rt *runtimes.Runtime) *Volt {
 	return v
 }
 
-// NewConfig is the nginx, php-fpm and php.ini configuration.
-func NewConfig(app *detect.App) *Config {
+// NewConfig is the nginx, php-fpm and php.ini configuration of app on rt.
+// A project.toml value that could not be rendered is a *badinput.Error
+// naming its field.
+func NewConfig(app *detect.App, rt *runtimes.Runtime) (*Config, error) {
 	p := app.Project
-	s := ConfigSettings{AppPath: AppPath, WebRoot: app.WebRoot, HealthPath: p.Build.HealthPath, INI: p.PHP.INI, RealIPFrom: p.Nginx.RealIPFrom}
+	s := ConfigSettings{
+		Recipe:          configRecipe(),
+		PHPMinor:        rt.PHPMinor,
+		AppPath:         AppPath,
+		WebRoot:         app.WebRoot,
+		FrontController: configDefaults.FrontController,
+		HealthPath:      p.Build.HealthPath,
+		INI:             maps.Clone(p.PHP.INI),
+		RealIPFrom:      p.Nginx.RealIPFrom,
+	}
+	// web/app.php is the front controller of Symfony 2 and 3 layouts.
+	if !slices.Contains(app.Files, path.Join(app.WebRoot, "index.php")) && slices.Contains(app.Files, path.Join(app.WebRoot, "app.php")) {
+		s.FrontController = "app.php"
+	}
 	if s.HealthPath == "" {
-		s.HealthPath = DefaultHealthPath
+		s.HealthPath, s.HealthScript = DefaultHealthPath, HealthScript
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.INI)) {
+		if err := checkINI(k, s.INI[k]); err != nil {
+			return nil, p.FieldError("php.ini."+k, "%v", err)
+		}
 	}
 	s.FPM = map[string]string{}
-	if p.PHP.FPM.MaxChildren > 0 {
-		s.FPM["pm.max_children"] = strconv.Itoa(p.PHP.FPM.MaxChildren)
+	if n := p.PHP.FPM.MaxChildren; n > 0 {
+		s.FPM["pm.max_children"] = strconv.Itoa(n)
 	}
-	if p.PHP.FPM.ProcessControlTimeout != "" {
-		s.FPM["process_control_timeout"] = p.PHP.FPM.ProcessControlTimeout
-	}
-	if p.PHP.FPM.RequestTerminateTimout != "" {
-		s.FPM["request_terminate_timeout"] = p.PHP.FPM.RequestTerminateTimout
+	for _, t := range []struct{ key, directive, value string }{
+		{"php.fpm.process_control_timeout", "process_control_timeout", p.PHP.FPM.ProcessControlTimeout},
+		{"php.fpm.request_terminate_timeout", "request_terminate_timeout", p.PHP.FPM.RequestTerminateTimout},
+	} {
+		if t.value == "" {
+			continue
+		}
+		if !fpmTimeRE.MatchString(t.value) {
+			return nil, p.FieldError(t.key, "%q is not a php-fpm time like 30s, 5m or 30", t.value)
+		}
+		s.FPM[t.directive] = t.value
 	}
 	s.Nginx = map[string]string{}
-	if p.Nginx.ClientMaxBodySize != "" {
-		s.Nginx["client_max_body_size"] = p.Nginx.ClientMaxBodySize
+	if v := p.Nginx.ClientMaxBodySize; v != "" {
+		if _, err := phpSizeOf(v); err != nil {
+			return nil, p.FieldError("nginx.client_max_body_size", "%v", err)
+		}
+		s.Nginx["client_max_body_size"] = v
 	}
-	if p.Nginx.StaticMaxAge != "" {
-		s.Nginx["static_max_age"] = p.Nginx.StaticMaxAge
+	if v := p.Nginx.StaticMaxAge; v != "" {
+		if _, err := parseNginxTime(v); err != nil {
+			return nil, p.FieldError("nginx.static_max_age", "%v", err)
+		}
+		s.Nginx["static_max_age"] = v
+	}
+	for _, r := range p.Nginx.RealIPFrom {
+		if err := checkRealIPFrom(r); err != nil {
+			return nil, p.FieldError("nginx.real_ip_from", "%v", err)
+		}
+	}
+	for _, w := range p.Build.Writable {
+		if err := checkSafePath("dir", path.Clean(w)); err != nil {
+			return nil, p.FieldError("build.writable", "%v", err)
+		}
 	}
 	denied := append([]string{}, app.Writable...)
 	if p.Volt.Path != "" {
+		if err := checkSafePath("dir", path.Clean(p.Volt.Path)); err != nil {
+			return nil, p.FieldError("volt.path", "%v", err)
+		}
 		denied = append(denied, path.Clean(p.Volt.Path))
 	}
 	s.Denied = sorted(denied)
-	return &Config{Settings: s}
+	return &Config{Settings: s}, nil
 }
 
 // NewApp is the app's files after the default excludes and project.toml's

@@ -61,13 +61,30 @@ type Config struct {
 	Settings ConfigSettings
 }
 
-// ConfigSettings decide the rendered config files.
+// ConfigSettings decide the rendered config files and the image env they
+// rely on: nothing else reaches them, so the key is over exactly these.
 type ConfigSettings struct {
-	AppPath    string            `json:"appPath"`
-	WebRoot    string            `json:"webRoot"`
-	HealthPath string            `json:"healthPath"`
-	INI        map[string]string `json:"ini"`
-	FPM        map[string]string `json:"fpm"`
+	// Recipe digests phpbuild's templates and defaults, so that a phpbuild
+	// whose templates differ never reuses this config layer.
+	Recipe string `json:"recipe"`
+	// PHPMinor names the /etc/php/<minor> dirs the php.ini settings go to.
+	PHPMinor string `json:"phpMinor"`
+	AppPath  string `json:"appPath"`
+	// WebRoot is app-relative; "." is the app itself.
+	WebRoot string `json:"webRoot"`
+	// FrontController is the web-root script every unknown path goes to.
+	FrontController string `json:"frontController"`
+	HealthPath      string `json:"healthPath"`
+	// HealthScript answers HealthPath; empty when the app answers it
+	// itself, through its front controller.
+	HealthScript string `json:"healthScript"`
+	// INI are php.ini settings replacing or adding to phpbuild's;
+	// memory_limit goes to the PHP_MEMORY_LIMIT env instead.
+	INI map[string]string `json:"ini"`
+	// FPM are php-fpm directives; pm.max_children goes to the
+	// PHP_FPM_MAX_CHILDREN env instead.
+	FPM map[string]string `json:"fpm"`
+	// Nginx holds client_max_body_size and static_max_age when set.
 	Nginx      map[string]string `json:"nginx"`
 	RealIPFrom []string          `json:"realIPFrom"`
 	// Denied are app-relative paths nginx never serves.
@@ -80,6 +97,10 @@ type App struct {
 	Files    []string
 	Writable []string
 	AppPath  string
+	// Vendor is set for composer apps: the app layer carries composer's
+	// autoloader, dumped over the app's classes and the vendor dir, so it
+	// changes with the vendor layer too.
+	Vendor *Vendor
 }
 
 var (
@@ -156,6 +177,13 @@ func (l *App) Key(ctx context.Context) (v1.Hash, error) {
 	k := newKey(l.Name())
 	k.str("appPath", l.AppPath)
 	k.json("writable", sorted(l.Writable))
+	if l.Vendor != nil {
+		vk, err := l.Vendor.Key(ctx)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		k.str("vendor", vk.String())
+	}
 	if err := k.files(ctx, l.Dir, l.Files); err != nil {
 		return v1.Hash{}, err
 	}

@@ -240,10 +240,10 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	for tag, d := range map[name.Tag]string{res.RunTag: e.Run, res.BuildTag: e.Build} {
 		desc, err := remote.Get(repo.Digest(d), append(b.o.remote, remote.WithContext(ctx))...)
 		if err != nil {
-			return nil, registryError(fmt.Errorf("reading pushed image %s: %w", d, err))
+			return nil, RegistryError(fmt.Errorf("reading pushed image %s: %w", d, err))
 		}
 		if err := remote.Tag(tag, desc, append(b.o.remote, remote.WithContext(ctx))...); err != nil {
-			return nil, registryError(fmt.Errorf("tagging %s: %w", tag, err))
+			return nil, RegistryError(fmt.Errorf("tagging %s: %w", tag, err))
 		}
 	}
 	if err := Record(ctx, repo, e, b.o.remote...); err != nil {
@@ -278,7 +278,7 @@ func (b *Builder) resolveBase(ctx context.Context, bk *client.Client, ref string
 			return "", ctx.Err()
 		}
 		err = fmt.Errorf("resolving base image %s: %w", ref, err)
-		if unavailable(err) {
+		if Unavailable(err) {
 			return "", &TransientError{Err: err}
 		}
 		return "", err
@@ -301,10 +301,10 @@ func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Reposi
 			"oci-mediatypes":    "true",
 		}}},
 	}
-	tap := newStatusTap(b.o.progress)
+	tap := NewStatusTap(b.o.progress)
 	ch := make(chan *client.SolveStatus)
 	done := make(chan struct{})
-	go func() { tap.run(ch); close(done) }()
+	go func() { tap.Run(ch); close(done) }()
 	// BuildKit returns the build function's error as a gRPC status, which
 	// loses its type; keep the original to report it as it was.
 	var fnErr error
@@ -507,22 +507,25 @@ func addImageConfig(res *gwclient.Result, img ocispecs.Image) error {
 	return nil
 }
 
-// statusTap forwards BuildKit's status to the progress display and keeps
+// StatusTap forwards BuildKit's status to a progress display and keeps
 // each step's last log lines, so a failed step's own output can be shown.
-type statusTap struct {
-	out    chan<- *client.SolveStatus
-	mu     sync.Mutex
-	names  map[digest.Digest]string
-	errs   map[digest.Digest]string
-	logs   map[digest.Digest][]string
-	failed []digest.Digest
+type StatusTap struct {
+	out     chan<- *client.SolveStatus
+	mu      sync.Mutex
+	names   map[digest.Digest]string
+	errs    map[digest.Digest]string
+	logs    map[digest.Digest][]string
+	partial map[digest.Digest]string
+	failed  []digest.Digest
 }
 
-func newStatusTap(out chan<- *client.SolveStatus) *statusTap {
-	return &statusTap{out: out, names: map[digest.Digest]string{}, errs: map[digest.Digest]string{}, logs: map[digest.Digest][]string{}}
+// NewStatusTap forwards to out, which may be nil.
+func NewStatusTap(out chan<- *client.SolveStatus) *StatusTap {
+	return &StatusTap{out: out, names: map[digest.Digest]string{}, errs: map[digest.Digest]string{}, logs: map[digest.Digest][]string{}, partial: map[digest.Digest]string{}}
 }
 
-func (t *statusTap) run(in <-chan *client.SolveStatus) {
+// Run consumes in until it is closed.
+func (t *StatusTap) Run(in <-chan *client.SolveStatus) {
 	for s := range in {
 		t.mu.Lock()
 		for _, v := range s.Vertexes {
@@ -533,7 +536,12 @@ func (t *statusTap) run(in <-chan *client.SolveStatus) {
 			}
 		}
 		for _, l := range s.Logs {
-			lines := append(t.logs[l.Vertex], strings.Split(strings.TrimRight(string(l.Data), "\n"), "\n")...)
+			// Log chunks split lines anywhere; join a chunk to the
+			// previous one's unfinished last line.
+			data := t.partial[l.Vertex] + string(l.Data)
+			lines := strings.Split(data, "\n")
+			t.partial[l.Vertex] = lines[len(lines)-1]
+			lines = append(t.logs[l.Vertex], lines[:len(lines)-1]...)
 			if len(lines) > 40 {
 				lines = lines[len(lines)-40:]
 			}
@@ -546,39 +554,62 @@ func (t *statusTap) run(in <-chan *client.SolveStatus) {
 	}
 }
 
+// FailedStep is the first step that failed: the cause; later ones were
+// canceled by it.
+type FailedStep struct {
+	Name  string
+	Error string
+	// Logs are the step's last output lines.
+	Logs []string
+}
+
+// Failed returns the first failed step, if any.
+func (t *StatusTap) Failed() (FailedStep, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.failed) == 0 {
+		return FailedStep{}, false
+	}
+	d := t.failed[0]
+	logs := append([]string{}, t.logs[d]...)
+	if p := t.partial[d]; p != "" {
+		logs = append(logs, p)
+	}
+	return FailedStep{Name: t.names[d], Error: t.errs[d], Logs: logs}, true
+}
+
+// Tail is the last n log lines, indented under the error.
+func (f FailedStep) Tail(n int) string {
+	lines := f.Logs
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return "\n  " + strings.Join(lines, "\n  ")
+}
+
 // explain turns a solve error into one that names the failed step and
 // shows its last output lines; a failed extension compile is input the
 // user must fix.
-func (t *statusTap) explain(err error) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.failed) > 0 {
-		// The first step to fail is the cause; later ones were canceled by it.
-		d := t.failed[0]
-		name := t.names[d]
-		lines := t.logs[d]
-		if len(lines) > 20 {
-			lines = lines[len(lines)-20:]
-		}
-		tail := ""
-		if len(lines) > 0 {
-			tail = "\n  " + strings.Join(lines, "\n  ")
-		}
-		if ext, ok := strings.CutPrefix(name, "compile ext-"); ok {
+func (t *StatusTap) explain(err error) error {
+	if f, ok := t.Failed(); ok {
+		if ext, ok := strings.CutPrefix(f.Name, "compile ext-"); ok {
 			ext, _, _ = strings.Cut(ext, " ")
-			return &badinput.Error{Field: "--ext " + ext, Err: fmt.Errorf("the extension does not compile; last output:%s", tail)}
+			return &badinput.Error{Field: "--ext " + ext, Err: fmt.Errorf("the extension does not compile; last output:%s", f.Tail(20))}
 		}
-		return fmt.Errorf("step %q failed: %s%s", name, t.errs[d], tail)
+		return fmt.Errorf("step %q failed: %s%s", f.Name, f.Error, f.Tail(20))
 	}
-	if unavailable(err) {
+	if Unavailable(err) {
 		return &TransientError{Err: err}
 	}
 	return err
 }
 
-// unavailable reports buildkitd or a registry behind it being unreachable,
+// Unavailable reports buildkitd or a registry behind it being unreachable,
 // which retrying may cure; BuildKit's gRPC errors carry no finer type.
-func unavailable(err error) bool {
+func Unavailable(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "connection refused") || strings.Contains(s, "connection reset") ||
 		strings.Contains(s, "Unavailable") || strings.Contains(s, "503 Service Unavailable") || strings.Contains(s, "i/o timeout")

@@ -144,7 +144,7 @@ func Record(ctx context.Context, repo name.Repository, e Entry, opts ...remote.O
 
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 	if err := remote.WriteIndex(repo.Tag(ManifestTag), idx, opts...); err != nil {
-		return fmt.Errorf("recording runtime in %s: writing runtime manifest: %w", repo, registryError(err))
+		return fmt.Errorf("recording runtime in %s: writing runtime manifest: %w", repo, RegistryError(err))
 	}
 	return nil
 }
@@ -207,7 +207,7 @@ func keptChildren(repo name.Repository, old *v1.IndexManifest, replaced string, 
 func fetchChild(ref name.Digest, opts []remote.Option) (partial.Describable, error) {
 	d, err := remote.Get(ref, opts...)
 	if err != nil {
-		return nil, registryError(err)
+		return nil, RegistryError(err)
 	}
 	if d.MediaType.IsIndex() {
 		return d.ImageIndex()
@@ -222,11 +222,11 @@ func fetchManifest(ctx context.Context, repo name.Repository, opts []remote.Opti
 		return nil, nil
 	}
 	if err != nil {
-		return nil, registryError(err)
+		return nil, RegistryError(err)
 	}
 	m, err := idx.IndexManifest()
 	if err != nil {
-		return nil, registryError(err)
+		return nil, RegistryError(err)
 	}
 	return m, nil
 }
@@ -332,7 +332,8 @@ func IsTransient(err error) bool {
 }
 
 // registryError wraps err in a *TransientError when it is transient.
-func registryError(err error) error {
+// RegistryError marks err transient when retrying may cure it.
+func RegistryError(err error) error {
 	if err == nil || !transient(err) {
 		return err
 	}

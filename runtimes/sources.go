@@ -88,7 +88,7 @@ func download(ctx context.Context, c *http.Client, url, to string) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return registryError(err)
+		return RegistryError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -98,7 +98,7 @@ func download(ctx context.Context, c *http.Client, url, to string) error {
 		}
 		return err
 	}
-	return registryError(writeFile(to, resp.Body))
+	return RegistryError(writeFile(to, resp.Body))
 }
 
 // pullArtifact writes the single layer of an OCI artifact (the tarball, as
@@ -110,7 +110,7 @@ func pullArtifact(ctx context.Context, ref, file string, ropts []remote.Option) 
 	}
 	img, err := remote.Image(r, append(ropts, remote.WithContext(ctx))...)
 	if err != nil {
-		return registryError(err)
+		return RegistryError(err)
 	}
 	ls, err := img.Layers()
 	if err != nil {
@@ -124,7 +124,7 @@ func pullArtifact(ctx context.Context, ref, file string, ropts []remote.Option) 
 		return err
 	}
 	defer rc.Close()
-	return registryError(writeFile(file, rc))
+	return RegistryError(writeFile(file, rc))
 }
 
 func copyFile(from, to string) error {

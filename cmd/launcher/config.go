@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -313,4 +314,59 @@ func substitute(name string, src []byte, values map[string]string) ([]byte, erro
 		out.Write(line)
 	}
 	return out.Bytes(), nil
+}
+
+// fpmSocket is where php-fpm listens, in the run dir; the php-fpm and nginx
+// templates name it too.
+const fpmSocket = "php-fpm.sock"
+
+// runSubdirs are what PHP and nginx write to under the run dir: PHP's
+// temporary files and sessions, private to the app user, and nginx's
+// buffers. The php.ini and nginx templates name them.
+var runSubdirs = []struct {
+	name string
+	mode os.FileMode
+}{
+	{"tmp", 0o700},
+	{"sessions", 0o700},
+	{"nginx", 0o755},
+	{"nginx/client_body", 0o755},
+	{"nginx/proxy", 0o755},
+	{"nginx/fastcgi", 0o755},
+	{"nginx/uwsgi", 0o755},
+	{"nginx/scgi", 0o755},
+}
+
+// staleFiles are what a killed run leaves behind; a stale socket would
+// look like a php-fpm that is up.
+var staleFiles = []string{fpmSocket, "php-fpm.pid", "nginx.pid"}
+
+// prepareRunDir makes the run dir ready for a fresh start of both servers.
+func prepareRunDir(dir string) error {
+	for _, name := range staleFiles {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing what a previous run left: %w", err)
+		}
+	}
+	for _, d := range runSubdirs {
+		p := filepath.Join(dir, d.name)
+		if err := os.Mkdir(p, d.mode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("creating run dir: %w", err)
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return fmt.Errorf("creating run dir: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("creating run dir: %s exists and is not a directory", p)
+		}
+		// Mkdir's mode passes through the umask, and a previous run's
+		// dir keeps whatever mode it had.
+		if fi.Mode().Perm() != d.mode {
+			if err := os.Chmod(p, d.mode); err != nil {
+				return fmt.Errorf("creating run dir: %w", err)
+			}
+		}
+	}
+	return nil
 }

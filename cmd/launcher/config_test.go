@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,5 +239,55 @@ func TestRenderConfigErrors(t *testing.T) {
 				t.Errorf("run dir written despite the error")
 			}
 		})
+	}
+}
+
+func TestPrepareRunDir(t *testing.T) {
+	run := t.TempDir()
+	// What a killed run leaves: a socket file, pid files, and a dir whose
+	// mode someone changed.
+	for _, name := range []string{"php-fpm.sock", "php-fpm.pid", "nginx.pid", "nginx.conf"} {
+		if err := os.WriteFile(filepath.Join(run, name), []byte("stale"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(run, "tmp"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(run, "tmp"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a second start finds everything in place
+		if err := prepareRunDir(run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]os.FileMode{
+		"tmp": 0o700, "sessions": 0o700, "nginx": 0o755,
+		"nginx/client_body": 0o755, "nginx/proxy": 0o755, "nginx/fastcgi": 0o755, "nginx/uwsgi": 0o755, "nginx/scgi": 0o755,
+	} {
+		fi, err := os.Stat(filepath.Join(run, name))
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want a dir with mode %v", name, fi, err, want)
+		}
+	}
+	for _, name := range []string{"php-fpm.sock", "php-fpm.pid", "nginx.pid"} {
+		if _, err := os.Lstat(filepath.Join(run, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale %s not removed: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(run, "nginx.conf")); err != nil {
+		t.Errorf("rendered config removed: %v", err)
+	}
+}
+
+func TestPrepareRunDirRefusesAFileForADir(t *testing.T) {
+	run := t.TempDir()
+	if err := os.WriteFile(filepath.Join(run, "sessions"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := prepareRunDir(run)
+	if err == nil || !strings.Contains(err.Error(), "sessions exists and is not a directory") {
+		t.Fatalf("prepareRunDir() = %v, want an error naming sessions", err)
 	}
 }

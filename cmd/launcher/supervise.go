@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
@@ -31,6 +33,15 @@ func (c *child) signal(sig syscall.Signal) {
 	}
 }
 
+// killGroup kills the child and its workers: each child leads a process
+// group of its own, and workers left behind by a killed master would
+// outlive the launcher outside a container.
+func (c *child) killGroup() {
+	if c.running() {
+		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+	}
+}
+
 func (c *child) describe() string {
 	switch {
 	case c.status.Exited():
@@ -45,6 +56,9 @@ func (c *child) describe() string {
 // signals, their exit statuses and every orphan that lands on it.
 type supervisor struct {
 	fpm, nginx  *child
+	fpmSocket   string
+	port        int
+	workers     int
 	stopTimeout time.Duration
 	log         io.Writer
 	sigs        chan os.Signal
@@ -56,6 +70,9 @@ func newSupervisor(s settings, log io.Writer) *supervisor {
 			"--nodaemonize", "--fpm-config", s.RunDir + "/php-fpm.conf"}},
 		nginx: &child{name: "nginx", argv: []string{s.Nginx,
 			"-c", s.RunDir + "/nginx.conf", "-g", "daemon off;"}},
+		fpmSocket:   filepath.Join(s.RunDir, fpmSocket),
+		port:        s.Port,
+		workers:     s.Workers.Children,
 		stopTimeout: s.StopTimeout,
 		log:         log,
 	}
@@ -70,6 +87,13 @@ var (
 // is full, and a missed SIGCHLD would leave a child dead but unnoticed.
 const reapInterval = time.Second
 
+// php-fpm has fpmReadyTimeout to accept connections on its socket, which is
+// tried every fpmReadyPoll.
+const (
+	fpmReadyTimeout = 10 * time.Second
+	fpmReadyPoll    = 20 * time.Millisecond
+)
+
 // run starts both children and returns the launcher's exit code.
 func (s *supervisor) run() int {
 	// Listen before the first fork so no SIGCHLD or SIGTERM can slip by.
@@ -80,32 +104,31 @@ func (s *supervisor) run() int {
 		s.logf("not reaping orphans: %v", err)
 	}
 
-	// php-fpm first: nginx answers 502 until its upstream is up.
-	for _, c := range []*child{s.fpm, s.nginx} {
-		if err := s.start(c); err != nil {
-			s.logf("%v", err)
-			s.shutdown()
-			return 1
-		}
+	// php-fpm first, and nginx only once php-fpm accepts connections:
+	// nginx would answer 502 until then, and a health check that catches
+	// that fails a release.
+	if err := s.start(s.fpm); err != nil {
+		s.logf("%v", err)
+		s.shutdown()
+		return 1
 	}
+	if code, ready := s.waitFPM(); !ready {
+		return code
+	}
+	if err := s.start(s.nginx); err != nil {
+		s.logf("%v", err)
+		s.shutdown()
+		return 1
+	}
+	s.logf("serving on :%d (php-fpm %d workers, nginx)", s.port, s.workers)
 
 	tick := time.NewTicker(reapInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case sig := <-s.sigs:
-			switch {
-			case sig == syscall.SIGCHLD:
-				s.reap()
-			case slices.Contains(forwarded, sig):
-				s.fpm.signal(sig.(syscall.Signal))
-				s.nginx.signal(sig.(syscall.Signal))
-			case slices.Contains(stopping, sig):
-				s.logf("%s received, stopping nginx then php-fpm (timeout %v)", signalNames[sig], s.stopTimeout)
-				if s.shutdown() {
-					return 0
-				}
-				return 1
+			if code, stopped := s.handle(sig); stopped {
+				return code
 			}
 		case <-tick.C:
 			s.reap()
@@ -118,10 +141,75 @@ func (s *supervisor) run() int {
 	}
 }
 
+// handle acts on one signal; stopped reports that it was a stop request,
+// carried out, and code is then the launcher's exit code.
+func (s *supervisor) handle(sig os.Signal) (code int, stopped bool) {
+	switch {
+	case sig == syscall.SIGCHLD:
+		s.reap()
+	case slices.Contains(forwarded, sig):
+		s.fpm.signal(sig.(syscall.Signal))
+		s.nginx.signal(sig.(syscall.Signal))
+	case slices.Contains(stopping, sig):
+		s.logf("%s received, stopping nginx then php-fpm (timeout %v)", signalNames[sig], s.stopTimeout)
+		if s.shutdown() {
+			return 0, true
+		}
+		return 1, true
+	}
+	return 0, false
+}
+
+// waitFPM waits until php-fpm's socket accepts a connection. When it does
+// not, because php-fpm died, a stop was asked for or the time ran out,
+// ready is false and code is the launcher's exit code.
+func (s *supervisor) waitFPM() (code int, ready bool) {
+	deadline := time.Now().Add(fpmReadyTimeout)
+	tick := time.NewTicker(fpmReadyPoll)
+	defer tick.Stop()
+	for {
+		if accepts(s.fpmSocket) {
+			return 0, true
+		}
+		s.reap()
+		if s.fpm.done {
+			code := exitCode(s.fpm)
+			s.logf("php-fpm %s before accepting connections on %s, exiting %d", s.fpm.describe(), s.fpmSocket, code)
+			return code, false
+		}
+		if time.Now().After(deadline) {
+			s.logf("php-fpm did not accept connections on %s within %v, stopping it", s.fpmSocket, fpmReadyTimeout)
+			s.shutdown()
+			return 1, false
+		}
+		select {
+		case sig := <-s.sigs:
+			if code, stopped := s.handle(sig); stopped {
+				return code, false
+			}
+		case <-tick.C:
+		}
+	}
+}
+
+// accepts reports whether a unix socket has a listener; connecting is the
+// only test of that, as the file exists from bind, before listen.
+func accepts(socket string) bool {
+	c, err := net.DialTimeout("unix", socket, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 func (s *supervisor) start(c *child) error {
 	pid, err := syscall.ForkExec(c.argv[0], c.argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
+		// A process group of its own: Ctrl-C in a terminal reaches only
+		// the launcher, which then stops the children in order.
+		Sys: &syscall.SysProcAttr{Setpgid: true},
 	})
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", c.argv[0], err)
@@ -133,10 +221,7 @@ func (s *supervisor) start(c *child) error {
 // childDied stops the survivor: a container with half its server is worse
 // than one the orchestrator restarts.
 func (s *supervisor) childDied(dead *child) int {
-	code := 1
-	if dead.status.Exited() && dead.status.ExitStatus() != 0 {
-		code = dead.status.ExitStatus()
-	}
+	code := exitCode(dead)
 	other := s.fpm
 	if dead == s.fpm {
 		other = s.nginx
@@ -144,6 +229,15 @@ func (s *supervisor) childDied(dead *child) int {
 	s.logf("%s %s, stopping %s and exiting %d", dead.name, dead.describe(), other.name, code)
 	s.shutdown()
 	return code
+}
+
+// exitCode passes a dead child's non-zero exit code on; anything else that
+// ends a child early is 1.
+func exitCode(dead *child) int {
+	if dead.status.Exited() && dead.status.ExitStatus() != 0 {
+		return dead.status.ExitStatus()
+	}
+	return 1
 }
 
 // shutdown stops nginx before php-fpm so that requests nginx is still
@@ -158,7 +252,7 @@ func (s *supervisor) shutdown() bool {
 	for _, c := range []*child{s.nginx, s.fpm} {
 		if c.running() {
 			s.logf("%s did not stop within %v, killing it", c.name, s.stopTimeout)
-			c.signal(syscall.SIGKILL)
+			c.killGroup()
 		}
 	}
 	// SIGKILL cannot be refused; the bound only guards against a child

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +19,40 @@ import (
 // supervisor tests get a real process: its own signals, its own children,
 // a real exit code.
 func TestMain(m *testing.M) {
+	if sock := os.Getenv("LAUNCHER_TEST_LISTEN"); sock != "" {
+		os.Exit(listenLikeFPM(sock))
+	}
 	if os.Getenv("LAUNCHER_TEST_BE_LAUNCHER") == "1" {
 		main()
 	}
 	os.Exit(m.Run())
+}
+
+// listenLikeFPM accepts connections on a unix socket for a fake php-fpm,
+// which a shell script cannot do itself. It lives as long as the script
+// that started it, and at most 10 s.
+func listenLikeFPM(sock string) int {
+	_ = os.Remove(sock) // as php-fpm does before it binds
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	parent := os.Getppid()
+	for i := 0; i < 500 && os.Getppid() == parent; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return 0
 }
 
 // fakeServer is a shell script standing in for php-fpm or nginx. It logs
@@ -45,7 +76,15 @@ log gave-up
 const (
 	quitCleanly = `trap 'log got-quit; exit 0' QUIT`
 	ignoreQuit  = `trap 'log ignored-quit' QUIT`
+	// listen makes a fake php-fpm accept connections on its socket, which
+	// the launcher waits for before it starts nginx.
+	listen = `log listening; LAUNCHER_TEST_LISTEN="$PHPBUILD_RUN_DIR/php-fpm.sock" "$TESTBIN" &`
 )
+
+// fakeFPM is a fake php-fpm that listens on its socket once extra ran.
+func fakeFPM(onQuit, extra string) string {
+	return fakeServer("php-fpm", onQuit, extra+"\n"+listen)
+}
 
 type launcherRun struct {
 	t      *testing.T
@@ -79,6 +118,7 @@ func startLauncher(t *testing.T, fpmScript, nginxScript string, env ...string) *
 		"LAUNCHER_TEST_BE_LAUNCHER=1",
 		"LOG="+r.log,
 		"DIR="+dir,
+		"TESTBIN="+os.Args[0],
 		"PHPBUILD_CONFIG_DIR="+conf,
 		"PHPBUILD_RUN_DIR="+filepath.Join(dir, "run"),
 		"PHPBUILD_PHP_FPM="+filepath.Join(dir, "php-fpm"),
@@ -184,7 +224,7 @@ func assertGone(t *testing.T, name string, pid int) {
 
 func TestSIGTERMStopsNginxThenFPM(t *testing.T) {
 	t.Parallel()
-	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""), fakeServer("nginx", quitCleanly, ""))
+	r := startLauncher(t, fakeFPM(quitCleanly, ""), fakeServer("nginx", quitCleanly, ""))
 	r.waitLog("php-fpm started", "nginx started")
 	r.signal(syscall.SIGTERM)
 	if code := r.wait(5 * time.Second); code != 0 {
@@ -197,6 +237,9 @@ func TestSIGTERMStopsNginxThenFPM(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr.String(), "launcher: port 8080, PHP_FPM_MAX_CHILDREN=3 → 3 php-fpm workers\n") {
 		t.Errorf("start line missing; stderr:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "launcher: serving on :8080 (php-fpm 3 workers, nginx)\n") {
+		t.Errorf("serving line missing; stderr:\n%s", r.stderr)
 	}
 	run := filepath.Join(r.dir, "run")
 	for _, want := range []string{
@@ -214,7 +257,7 @@ func TestSIGTERMStopsNginxThenFPM(t *testing.T) {
 
 func TestChildIgnoringQUITIsKilledAfterTimeout(t *testing.T) {
 	t.Parallel()
-	r := startLauncher(t, fakeServer("php-fpm", ignoreQuit, ""), fakeServer("nginx", quitCleanly, ""),
+	r := startLauncher(t, fakeFPM(ignoreQuit, ""), fakeServer("nginx", quitCleanly, ""),
 		"PHPBUILD_STOP_TIMEOUT=700ms")
 	r.waitLog("php-fpm started", "nginx started")
 	fpm := r.pidOf("php-fpm")
@@ -239,7 +282,7 @@ func TestChildIgnoringQUITIsKilledAfterTimeout(t *testing.T) {
 
 func TestNginxDyingStopsFPM(t *testing.T) {
 	t.Parallel()
-	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""),
+	r := startLauncher(t, fakeFPM(quitCleanly, ""),
 		"#!/bin/sh\necho \"nginx started $$\" >> \"$LOG\"\nsleep 0.3\nexit 3\n")
 	r.waitLog("php-fpm started", "nginx started")
 	if code := r.wait(5 * time.Second); code != 3 {
@@ -255,7 +298,7 @@ func TestNginxDyingStopsFPM(t *testing.T) {
 
 func TestFPMKilledBySignalExitsOne(t *testing.T) {
 	t.Parallel()
-	r := startLauncher(t, "#!/bin/sh\necho \"php-fpm started $$\" >> \"$LOG\"\nsleep 0.3\nkill -SEGV $$\n",
+	r := startLauncher(t, "#!/bin/sh\nlog() { echo \"php-fpm $1\" >> \"$LOG\"; }\n"+listen+"\nlog \"started $$\"\nsleep 0.3\nkill -SEGV $$\n",
 		fakeServer("nginx", quitCleanly, ""))
 	r.waitLog("php-fpm started")
 	if code := r.wait(5 * time.Second); code != 1 {
@@ -268,7 +311,7 @@ func TestFPMKilledBySignalExitsOne(t *testing.T) {
 
 func TestSIGHUPIsForwardedToBoth(t *testing.T) {
 	t.Parallel()
-	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""), fakeServer("nginx", quitCleanly, ""))
+	r := startLauncher(t, fakeFPM(quitCleanly, ""), fakeServer("nginx", quitCleanly, ""))
 	r.waitLog("php-fpm started", "nginx started")
 	r.signal(syscall.SIGHUP)
 	r.waitLog("php-fpm got-hup", "nginx got-hup")
@@ -284,7 +327,7 @@ func TestOrphansAreReaped(t *testing.T) {
 	t.Parallel()
 	// The subshell exits at once, leaving its sleep to the launcher.
 	orphan := `( sleep 0.5 & echo $! > "$DIR/orphan.pid" )`
-	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, orphan), fakeServer("nginx", quitCleanly, ""))
+	r := startLauncher(t, fakeFPM(quitCleanly, orphan), fakeServer("nginx", quitCleanly, ""))
 	r.waitLog("php-fpm started", "nginx started")
 	b, err := os.ReadFile(filepath.Join(r.dir, "orphan.pid"))
 	if err != nil {
@@ -325,7 +368,7 @@ func statField(t *testing.T, pid string, n int) string {
 
 func TestMissingBinaryStopsTheOther(t *testing.T) {
 	t.Parallel()
-	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""), "", "PHPBUILD_NGINX=/nonexistent/nginx")
+	r := startLauncher(t, fakeFPM(quitCleanly, ""), "", "PHPBUILD_NGINX=/nonexistent/nginx")
 	if code := r.wait(5 * time.Second); code != 1 {
 		t.Fatalf("exit code = %d, want 1; stderr:\n%s", code, r.stderr)
 	}
@@ -343,5 +386,91 @@ func TestMissingTemplateIsOneLine(t *testing.T) {
 	want := "launcher: reading config template: open /nonexistent/nginx.conf.tmpl: no such file or directory\n"
 	if got := r.stderr.String(); got != want {
 		t.Fatalf("stderr = %q, want %q", got, want)
+	}
+}
+
+func TestNginxStartsOnlyOnceFPMAccepts(t *testing.T) {
+	t.Parallel()
+	// The socket file exists a while before anything listens on it, as
+	// between php-fpm's bind and listen; only a connection tells them apart.
+	early := `sleep 0.2; : > "$PHPBUILD_RUN_DIR/php-fpm.sock"; log socket-file; sleep 0.4`
+	r := startLauncher(t, fakeFPM(quitCleanly, early), fakeServer("nginx", quitCleanly, ""))
+	r.waitLog("php-fpm listening", "nginx started")
+	log := r.logText()
+	file, listening, nginx := strings.Index(log, "php-fpm socket-file"), strings.Index(log, "php-fpm listening"), strings.Index(log, "nginx started")
+	if file < 0 || !(file < listening && listening < nginx) {
+		t.Fatalf("want the socket file, then php-fpm listening, then nginx started; log:\n%s", log)
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, r.stderr)
+	}
+}
+
+func TestFPMDyingBeforeReadyExitsWithItsCode(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, "#!/bin/sh\necho \"php-fpm started $$\" >> \"$LOG\"\nsleep 0.2\nexit 78\n",
+		fakeServer("nginx", quitCleanly, ""))
+	if code := r.wait(5 * time.Second); code != 78 {
+		t.Fatalf("exit code = %d, want php-fpm's 78; stderr:\n%s", code, r.stderr)
+	}
+	want := "launcher: php-fpm exited with code 78 before accepting connections on " + filepath.Join(r.dir, "run", "php-fpm.sock") + ", exiting 78\n"
+	if !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+	if strings.Contains(r.logText(), "nginx started") || strings.Contains(r.stderr.String(), "serving on") {
+		t.Errorf("nginx started without php-fpm; log:\n%s\nstderr:\n%s", r.logText(), r.stderr)
+	}
+}
+
+func TestStopWhileWaitingForFPM(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, fakeServer("php-fpm", quitCleanly, ""), fakeServer("nginx", quitCleanly, ""))
+	r.waitLog("php-fpm started")
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, r.stderr)
+	}
+	if log := r.logText(); !strings.Contains(log, "php-fpm got-quit") || strings.Contains(log, "nginx started") {
+		t.Errorf("want php-fpm stopped and nginx never started; log:\n%s", log)
+	}
+}
+
+func TestChildrenHaveTheirOwnProcessGroups(t *testing.T) {
+	t.Parallel()
+	r := startLauncher(t, fakeFPM(quitCleanly, ""), fakeServer("nginx", quitCleanly, ""))
+	r.waitLog("php-fpm started", "nginx started")
+	for _, name := range []string{"php-fpm", "nginx"} {
+		pid := r.pidOf(name)
+		if pgid, err := syscall.Getpgid(pid); err != nil || pgid != pid {
+			t.Errorf("%s (pid %d) is in process group %d, %v; want its own", name, pid, pgid, err)
+		}
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, r.stderr)
+	}
+}
+
+func TestAccepts(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "php-fpm.sock")
+	if accepts(sock) {
+		t.Fatal("accepts() with no socket file")
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !accepts(sock) {
+		t.Fatal("accepts() = false with a listener")
+	}
+	// What a killed php-fpm leaves: the socket file, nobody listening.
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatal(err)
+	}
+	if accepts(sock) {
+		t.Fatal("accepts() = true on a stale socket file")
 	}
 }

@@ -20,8 +20,8 @@ $di->setShared('view', function () use ($di) {
         '.volt' => function ($view) use ($di) {
             $volt = new Volt($view, $di);
             $volt->setOptions(require APP_PATH . '/config/volt-options.php');
+            $compiler = $volt->getCompiler();
             require APP_PATH . '/config/volt.php';
-            registerVoltExtensions($volt->getCompiler());
             return $volt;
         },
     ]);

@@ -1,0 +1,143 @@
+package build_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/build"
+	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/testbed"
+)
+
+func TestBuildAssetsApp(t *testing.T) {
+	rt := testRuntimes(t)
+	ctx := ctxT(t)
+	dir := gitApp(t, "assets")
+	repo := testRepo(t, "assets")
+	var rec recorder
+	res, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if got, want := rec.built(), []string{"vendor", "assets", "config", "app"}; !slices.Equal(got, want) {
+		t.Errorf("built %q, want %q", got, want)
+	}
+	ctr, base := runImage(t, repo.Digest(res.Digest).String())
+	p := get(t, base+"/")
+	css := regexp.MustCompile(`/build/app\.[0-9a-f]{12}\.css`).FindString(p.body)
+	if p.status != 200 || css == "" {
+		t.Fatalf("GET / = %d %q; want a page linking the built css", p.status, p.body)
+	}
+	c := get(t, base+css)
+	if c.status != 200 || !strings.Contains(c.body, "/* app.css */") {
+		t.Errorf("GET %s = %d %q", css, c.status, c.body)
+	}
+	if cc := c.header.Get("Cache-Control"); !strings.Contains(cc, "max-age=") || strings.Contains(cc, "max-age=0") {
+		t.Errorf("static file Cache-Control = %q, want a long max-age", cc)
+	}
+	out, _ := ctr.Exec(t, "sh", "-c", "ls /app; ls /app/public/build; find / -xdev -name node_modules -print 2>/dev/null | head -3")
+	for _, absent := range []string{"package.json", "package-lock.json", "node_modules"} {
+		if slices.Contains(strings.Fields(out), absent) || strings.Contains(out, "/node_modules") {
+			t.Errorf("%s shipped:\n%s", absent, out)
+		}
+	}
+
+	// A PHP-only change leaves the assets layer as it was.
+	write(t, dir, "public/index.php", strings.Replace(readFile(t, dir+"/public/index.php"), "assets app", "assets app v2", 1))
+	commit(t, dir, "php change", "2026-01-04T00:00:00Z")
+	rec = recorder{}
+	if _, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.built(); !slices.Equal(got, []string{"app"}) {
+		t.Errorf("after a PHP change built %q, want only app", got)
+	}
+}
+
+// TestBuildPhalconApp needs real Phalcon: PHPBUILD_PHALCON_SOURCE names a
+// tarball of cphalcon's ext/ (compiling it takes 15+ minutes once).
+func TestBuildPhalconApp(t *testing.T) {
+	src := os.Getenv("PHPBUILD_PHALCON_SOURCE")
+	version := os.Getenv("PHPBUILD_PHALCON_VERSION")
+	if src == "" || version == "" {
+		t.Skip("SKIPPED: set PHPBUILD_PHALCON_SOURCE (a cphalcon ext/ tarball) and PHPBUILD_PHALCON_VERSION (the version it reports) to build the Phalcon app")
+	}
+	ctx := ctxT(t)
+	rtRepo, err := name.NewRepository(testbed.Registry(t) + "/phpbuild-test/phalcon-runtimes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	launcher := launcherBinary(t)
+	b, err := runtimes.NewBuilder(runtimes.WithBuildkitHost(testbed.BuildkitHost(t)), runtimes.WithLauncher(launcher))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
+	defer cancel()
+	req, err := runtimes.ParseExtensionFlag("phalcon@" + src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Build(rctx, rtRepo, runtimes.BuildSpec{PHPMinor: "8.2", Phalcon: version, PhalconSource: req.Source}); err != nil {
+		t.Fatalf("phalcon runtime: %v", err)
+	}
+	dir := gitApp(t, "phalcon")
+	repo := testRepo(t, "phalcon")
+	var rec recorder
+	res, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rtRepo, build.WithLayerEvents(rec.add))...)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if got, want := rec.built(), []string{"vendor", "volt", "config", "app"}; !slices.Equal(got, want) {
+		t.Errorf("built %q, want %q", got, want)
+	}
+	ctr, base := runImage(t, repo.Digest(res.Digest).String())
+	list := func() string {
+		out, code := ctr.Exec(t, "sh", "-c", "cd /app/compiled/volt && ls -la --time-style=+%s . | sort")
+		if code != 0 {
+			t.Fatalf("listing compiled templates: %d\n%s", code, out)
+		}
+		return out
+	}
+	before := list()
+	for _, n := range []string{"_app_app_views_index_index.volt.php", "_app_app_views_layouts_main.volt_e_.php"} {
+		if !strings.Contains(before, n) {
+			t.Errorf("compiled dir lacks %s:\n%s", n, before)
+		}
+	}
+	p := get(t, base+"/")
+	if p.status != 200 || !strings.Contains(p.body, "<h1>TESTER!</h1>") || !strings.Contains(p.body, "<header>phpbuild testdata</header>") || !strings.Contains(p.body, "<title>Hello</title>") {
+		t.Errorf("GET / = %d %q; want the layout, the partial and the custom filter", p.status, p.body)
+	}
+	if h := get(t, base+"/health"); h.status != 200 || h.body != "ok\n" {
+		t.Errorf("GET /health = %d %q; want the app's HealthController", h.status, h.body)
+	}
+	for _, n := range []string{"/index.volt", "/../app/views/index/index.volt", "/compiled/volt/"} {
+		if g := get(t, base+n); g.status != 404 && g.status != 403 {
+			t.Errorf("GET %s = %d", n, g.status)
+		}
+	}
+	if after := list(); after != before {
+		t.Errorf("templates were compiled at run time:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	t.Run("a Volt syntax error names the template and line", func(t *testing.T) {
+		write(t, dir, "app/views/partials/header.volt", "<header>\n{{ oops( }}\n</header>\n")
+		commit(t, dir, "broken template", "2026-01-05T00:00:00Z")
+		_, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rtRepo)...)
+		var bad *badinput.Error
+		if !errors.As(err, &bad) || !strings.HasSuffix(bad.File, filepath.Join("app", "views", "partials", "header.volt")) || bad.Line != 2 {
+			t.Fatalf("err = %#v (%v), want a bad-input error at header.volt:2", err, err)
+		}
+	})
+}

@@ -1,0 +1,437 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/phpbuild/phpbuild/badinput"
+)
+
+// Commit is the git state a build is made from.
+type Commit struct {
+	SHA  string    // full HEAD sha (40 hex; 64 in a SHA-256 repository)
+	Time time.Time // committer time of HEAD, UTC (becomes SOURCE_DATE_EPOCH)
+	// Dirty is set by tracked changes or untracked, non-ignored files under
+	// the dir read; changes elsewhere in a monorepo do not count.
+	Dirty bool
+	// DirtyFiles names up to maxDirtyFiles of the changes, relative to the
+	// dir read, for the error message; an untracked directory is one entry
+	// ending in "/".
+	DirtyFiles []string
+	Branch     string // "" when HEAD is detached
+	// Tag is the exact tag on HEAD that is a "v"-prefixed semver without
+	// build metadata (vX.Y.Z or vX.Y.Z-pre), the highest if several; ""
+	// otherwise.
+	Tag string
+	// Version is the image tag: Tag without its "v", or a dev version
+	// above the nearest release tag (see devVersion). It always parses with
+	// semver.StrictNewVersion and is a valid OCI tag.
+	Version string
+	// Shallow is set in a shallow clone. Tags outside the fetched history are
+	// missing there, so Version may fall back to 0.0.0-dev…: callers warn.
+	Shallow bool
+	// Files is what the build may read: tracked and untracked, non-ignored
+	// files relative to the dir read, slash-separated and sorted. Tracked
+	// files deleted from disk are left out, and so are untracked nested
+	// repositories (git lists those as one "dir/" entry, not as files).
+	Files []string
+	// Ancestors are the SHAs of HEAD's first-parent history, nearest first
+	// and HEAD excluded, up to maxAncestors: where a cache image is looked
+	// for.
+	Ancestors []string
+}
+
+const (
+	maxDirtyFiles = 10
+	maxAncestors  = 100
+)
+
+// ociTag is the distribution spec's tag grammar.
+var ociTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// ReadCommit reads the git state of dir, which may be a subdirectory of its
+// repository (an app inside a monorepo). Problems the user must fix — dir is
+// not in a work tree, the repository has no commits — are *badinput.Error.
+func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, badinput.New(dir, "%w", badinput.PathCause(err))
+	} else if !fi.IsDir() {
+		return nil, badinput.New(dir, "not a directory")
+	}
+	g := gitCLI{dir: dir}
+
+	// One rev-parse answers three questions; it fails first when dir is not
+	// in a repository at all.
+	out, err := g.run(ctx, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", "--show-prefix")
+	if err != nil {
+		return nil, repoError(dir, err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) < 2 || lines[0] != "true" {
+		// Inside .git or a bare repository: there is no work tree to build.
+		return nil, notRepo(dir)
+	}
+	c := &Commit{Shallow: lines[1] == "true"}
+	prefix := ""
+	if len(lines) > 2 {
+		prefix = lines[2]
+	}
+
+	// Exit code 1 means an unborn HEAD only without ^{commit}: with it, a
+	// missing commit object would pass for "no commits" too.
+	sha, err := g.run(ctx, "rev-parse", "-q", "--verify", "HEAD")
+	if exitCode(err) == 1 {
+		return nil, badinput.New(dir, "git repository has no commits yet: commit the app first, phpbuild builds one image per commit")
+	} else if err != nil {
+		return nil, err
+	}
+	// Everything below reads this sha, not HEAD, so a commit made meanwhile
+	// cannot mix two commits into one Commit.
+	c.SHA = strings.TrimSpace(sha)
+
+	// log.showSignature would add gpg output to stdout.
+	ct, err := g.run(ctx, "show", "-s", "--no-show-signature", "--format=%ct", c.SHA)
+	if err != nil {
+		return nil, err
+	}
+	secs, err := strconv.ParseInt(strings.TrimSpace(ct), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("parsing committer time %q: %w", strings.TrimSpace(ct), err)
+	}
+	c.Time = time.Unix(secs, 0).UTC()
+
+	// Not --short: it turns main into "heads/main" when a tag is named main.
+	ref, err := g.run(ctx, "symbolic-ref", "-q", "HEAD")
+	switch {
+	case exitCode(err) == 1: // detached
+	case err != nil:
+		return nil, err
+	default:
+		c.Branch = strings.TrimPrefix(strings.TrimSpace(ref), "refs/heads/")
+	}
+
+	if c.Dirty, c.DirtyFiles, err = g.status(ctx, prefix); err != nil {
+		return nil, err
+	}
+	if c.Files, err = g.files(ctx); err != nil {
+		return nil, err
+	}
+	anc, err := g.run(ctx, "rev-list", "--first-parent", fmt.Sprintf("--max-count=%d", maxAncestors), c.SHA+"~1")
+	if err == nil { // a root commit has no parents, which rev-list calls an error
+		c.Ancestors = strings.Fields(anc)
+	}
+
+	if c.Tag, err = g.releaseTagAt(ctx, c.SHA); err != nil {
+		return nil, err
+	}
+	if c.Tag != "" {
+		c.Version = strings.TrimPrefix(c.Tag, "v")
+	} else if c.Version, err = g.devVersion(ctx, c.SHA); err != nil {
+		return nil, err
+	}
+	if _, err := semver.StrictNewVersion(c.Version); err != nil || !ociTag.MatchString(c.Version) {
+		// Only a tag near the 128-character limit gets here.
+		return nil, badinput.New(dir, "version %q made from the git tags is not a valid image tag: use a shorter tag", c.Version)
+	}
+	return c, nil
+}
+
+func notRepo(dir string) error {
+	return badinput.New(dir, "not a git repository; phpbuild builds one image per commit: run `git init` and commit, or point phpbuild at the app inside a repository")
+}
+
+// repoError explains why git would not open dir's repository.
+func repoError(dir string, err error) error {
+	var ge *gitError
+	if !errors.As(err, &ge) {
+		return err
+	}
+	switch {
+	case strings.Contains(ge.Stderr, "not a git repository"):
+		return notRepo(dir)
+	case strings.Contains(ge.Stderr, "dubious ownership"):
+		// Common in containers and CI, where the checkout belongs to another
+		// uid; git's fix is on lines the one-line message drops.
+		return badinput.New(dir, "git refuses the repository, it is owned by another user: run `git config --global --add safe.directory <repository path>`")
+	}
+	return err
+}
+
+// status reports whether anything under the dir differs from HEAD, and names
+// the first changes relative to the dir; prefix is the dir's path in the
+// repository, which porcelain paths start with.
+func (g gitCLI) status(ctx context.Context, prefix string) (bool, []string, error) {
+	// --untracked-files: status.showUntrackedFiles=no must not hide them.
+	out, err := g.run(ctx, "status", "--porcelain", "-z", "--untracked-files=normal", "--", ".")
+	if err != nil {
+		return false, nil, err
+	}
+	var names []string
+	entries := strings.Split(out, "\x00")
+	for i := 0; i < len(entries); i++ {
+		e := entries[i]
+		if len(e) < 4 {
+			continue
+		}
+		if e[0] == 'R' || e[0] == 'C' {
+			i++ // the entry after a rename or copy is its source path
+		}
+		if len(names) < maxDirtyFiles {
+			names = append(names, strings.TrimPrefix(e[3:], prefix))
+		}
+	}
+	return len(names) > 0, names, nil
+}
+
+// files lists what the build may read; see Commit.Files.
+func (g gitCLI) files(ctx context.Context) ([]string, error) {
+	out, err := g.run(ctx, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+	if err != nil {
+		return nil, err
+	}
+	deleted, err := g.run(ctx, "ls-files", "--deleted", "-z")
+	if err != nil {
+		return nil, err
+	}
+	gone := map[string]bool{}
+	for _, p := range splitZ(deleted) {
+		gone[p] = true
+	}
+	var files []string
+	for _, p := range splitZ(out) {
+		if !gone[p] && !strings.HasSuffix(p, "/") {
+			files = append(files, p)
+		}
+	}
+	slices.Sort(files)
+	// An unmerged path is listed once per stage.
+	return slices.Compact(files), nil
+}
+
+// releaseTagAt returns the highest release tag (see parseReleaseTag) on
+// commit, or "".
+func (g gitCLI) releaseTagAt(ctx context.Context, commit string) (string, error) {
+	// for-each-ref rather than `git tag`: column.ui and tag.sort do not
+	// apply, and refname:strip=2 is never disambiguated into "tags/…".
+	out, err := g.run(ctx, "for-each-ref", "--points-at="+commit, "--format=%(refname:strip=2)", "refs/tags/v*")
+	if err != nil {
+		return "", err
+	}
+	name, _ := highestRelease(strings.Fields(out))
+	return name, nil
+}
+
+// devVersion is the version of a commit without a release tag: one patch
+// above the nearest release tag vX.Y.Z, as X.Y.(Z+1)-dev.N.g<sha12>, N
+// commits after it; after a pre-release vX.Y.Z-rc.1 it is
+// X.Y.Z-rc.1.dev.N.g<sha12>. Both sort above the tag and below the next
+// release. Without any release tag it is 0.0.0-dev.N.g<sha12>, N counting
+// all commits — in a shallow clone only those fetched.
+func (g gitCLI) devVersion(ctx context.Context, commit string) (string, error) {
+	tag, n, err := g.nearestRelease(ctx, commit)
+	if err != nil {
+		return "", err
+	}
+	dev := fmt.Sprintf("dev.%d.g%s", n, commit[:12])
+	switch {
+	case tag == nil:
+		return "0.0.0-" + dev, nil
+	case tag.Prerelease() != "":
+		return fmt.Sprintf("%d.%d.%d-%s.%s", tag.Major(), tag.Minor(), tag.Patch(), tag.Prerelease(), dev), nil
+	default:
+		return fmt.Sprintf("%d.%d.%d-%s", tag.Major(), tag.Minor(), tag.Patch()+1, dev), nil
+	}
+}
+
+// nearestRelease finds the release tag a dev version counts from and the
+// number of commits since it; nil and the count of all commits when there is
+// none.
+func (g gitCLI) nearestRelease(ctx context.Context, commit string) (*semver.Version, int, error) {
+	// describe fails when no tag matches, in a shallow clone too; the
+	// listing below then has the last word.
+	if out, err := g.run(ctx, "describe", "--tags", "--match", "v[0-9]*", "--abbrev=12", "--long", commit); err == nil {
+		if name, n, ok := parseDescribe(strings.TrimSpace(out)); ok {
+			// describe picks one tag per commit, preferring annotated ones,
+			// so v1.2.3 may hide a lightweight v1.3.0 or a valid tag may
+			// sit beside the invalid one it found: look at all of them.
+			tags, err := g.run(ctx, "for-each-ref", "--points-at=refs/tags/"+name+"^{commit}", "--format=%(refname:strip=2)", "refs/tags/v*")
+			if err != nil {
+				return nil, 0, err
+			}
+			if _, v := highestRelease(strings.Fields(tags)); v != nil {
+				return v, n, nil
+			}
+		}
+	}
+
+	// The nearest v* tag is not a release: count from the highest release
+	// tag in the history instead.
+	out, err := g.run(ctx, "for-each-ref", "--merged="+commit, "--format=%(refname:strip=2)", "refs/tags/v*")
+	if err != nil {
+		return nil, 0, err
+	}
+	name, v := highestRelease(strings.Fields(out))
+	rev := commit
+	if v != nil {
+		rev = "refs/tags/" + name + ".." + commit
+	}
+	out, err = g.run(ctx, "rev-list", "--count", rev)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		return nil, 0, fmt.Errorf("parsing commit count %q: %w", strings.TrimSpace(out), err)
+	}
+	return v, n, nil
+}
+
+// parseDescribe splits `git describe --long` output, TAG-N-gHEX; the tag
+// itself may contain dashes.
+func parseDescribe(s string) (tag string, n int, ok bool) {
+	i := strings.LastIndex(s, "-g")
+	if i < 0 {
+		return "", 0, false
+	}
+	j := strings.LastIndex(s[:i], "-")
+	if j < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(s[j+1 : i])
+	if err != nil {
+		return "", 0, false
+	}
+	return s[:j], n, true
+}
+
+// parseReleaseTag accepts vX.Y.Z and vX.Y.Z-pre. Build metadata is refused:
+// "+" is not allowed in an image tag.
+func parseReleaseTag(name string) (*semver.Version, bool) {
+	if !strings.HasPrefix(name, "v") {
+		return nil, false
+	}
+	v, err := semver.StrictNewVersion(name[1:])
+	if err != nil || v.Metadata() != "" {
+		return nil, false
+	}
+	return v, true
+}
+
+// highestRelease returns the highest release tag among names, or "" and nil.
+func highestRelease(names []string) (string, *semver.Version) {
+	var best string
+	var bestV *semver.Version
+	for _, name := range names {
+		v, ok := parseReleaseTag(name)
+		if ok && (bestV == nil || v.GreaterThan(bestV)) {
+			best, bestV = name, v
+		}
+	}
+	return best, bestV
+}
+
+func splitZ(s string) []string {
+	s = strings.TrimSuffix(s, "\x00")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\x00")
+}
+
+// gitCLI runs git in dir. The git CLI rather than a library: it reads every
+// repository format, worktree and config the user's own git reads.
+type gitCLI struct {
+	dir string
+}
+
+// gitError is a git command that failed, with the line of its stderr that
+// says why.
+type gitError struct {
+	Args   []string
+	Stderr string
+	Err    error // *exec.ExitError
+}
+
+func (e *gitError) Error() string {
+	if line := firstErrorLine(e.Stderr); line != "" {
+		return "git " + e.Args[0] + ": " + line
+	}
+	return "git " + e.Args[0] + ": " + e.Err.Error()
+}
+
+func (e *gitError) Unwrap() error { return e.Err }
+
+// exitCode is git's exit code for a gitError, -1 for other errors and 0 for
+// nil; some commands answer "no" with exit code 1.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// envDropped locate another repository than dir: left over from a git hook
+// or `git rebase --exec`, they would make phpbuild read that one.
+var envDropped = []string{"GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=", "GIT_COMMON_DIR=", "GIT_PREFIX="}
+
+func (g gitCLI) run(ctx context.Context, args ...string) (string, error) {
+	// The -c settings keep the user's config from changing what is parsed.
+	full := append([]string{"-C", g.dir, "-c", "core.quotepath=off", "-c", "color.ui=never"}, args...)
+	cmd := exec.CommandContext(ctx, "git", full...)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return slices.ContainsFunc(envDropped, func(p string) bool { return strings.HasPrefix(kv, p) })
+	})
+	cmd.Env = append(cmd.Env,
+		"LC_ALL=C",              // messages repoError matches on
+		"GIT_TERMINAL_PROMPT=0", // never wait for a password
+		"GIT_OPTIONAL_LOCKS=0",  // status need not take index.lock from the user's own git
+	)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return "", fmt.Errorf("git not found in PATH: %w", err)
+		}
+		if ctx.Err() != nil {
+			// A killed git says "signal: killed"; callers test for the cause.
+			return "", fmt.Errorf("git %s: %w", args[0], ctx.Err())
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return stdout.String(), &gitError{Args: args, Stderr: stderr.String(), Err: err}
+		}
+		return "", fmt.Errorf("running git %s: %w", args[0], err)
+	}
+	return stdout.String(), nil
+}
+
+// firstErrorLine picks git's fatal: or error: line, which may follow
+// warnings and precede hints; else the first line.
+func firstErrorLine(stderr string) string {
+	first := ""
+	for line := range strings.Lines(stderr) {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "fatal: ") || strings.HasPrefix(line, "error: ") {
+			return line
+		}
+		if first == "" {
+			first = line
+		}
+	}
+	return first
+}

@@ -1,0 +1,235 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/phpbuild/phpbuild/layers"
+	"github.com/phpbuild/phpbuild/runtimes"
+)
+
+// Labels phpbuild reads back from its own images.
+const (
+	// LabelLayers holds each layer's name, key and digest, so the next
+	// build can reuse the layers whose keys did not change.
+	LabelLayers = "dev.phpbuild.layers"
+	// LabelRunImage is the run image the app layers sit on.
+	LabelRunImage = "dev.phpbuild.run-image"
+)
+
+// cachedLayer is one entry of LabelLayers.
+type cachedLayer struct {
+	Name   string `json:"name"`
+	Key    string `json:"key"`
+	Digest string `json:"digest"`
+}
+
+// cacheImage is a previous build whose layers can be reused by digest.
+type cacheImage struct {
+	ref    name.Digest
+	img    v1.Image
+	layers map[string]cachedLayer
+}
+
+func (c *cacheImage) layer(name, key string) (v1.Layer, bool) {
+	cl, ok := c.layers[name]
+	if !ok || cl.Key != key {
+		return nil, false
+	}
+	h, err := v1.NewHash(cl.Digest)
+	if err != nil {
+		return nil, false
+	}
+	l, err := c.img.LayerByDigest(h)
+	if err != nil {
+		return nil, false
+	}
+	return l, true
+}
+
+// cacheImage finds the image to reuse layers from: the one named by
+// WithCacheFrom, or else the image of the nearest ancestor commit that has
+// a SHA tag in the target repo. Neither existing is not an error: every
+// layer is built.
+func (o *options) cacheImage(ctx context.Context, commit *Commit) (*cacheImage, error) {
+	if o.noCache {
+		return nil, nil
+	}
+	ref := o.cacheFrom
+	if ref == nil && o.target != nil {
+		tags, err := remote.List(*o.target, o.remoteWith(ctx)...)
+		if err != nil {
+			if notFound(err) {
+				return nil, nil // a new repo
+			}
+			return nil, runtimes.RegistryError(fmt.Errorf("listing tags of %s: %w", o.target, err))
+		}
+		have := map[string]bool{}
+		for _, t := range tags {
+			have[t] = true
+		}
+		for _, sha := range commit.Ancestors {
+			if have[sha] {
+				ref = o.target.Tag(sha)
+				break
+			}
+		}
+	}
+	if ref == nil {
+		return nil, nil
+	}
+	desc, err := remote.Get(ref, o.remoteWith(ctx)...)
+	if err != nil {
+		if notFound(err) {
+			return nil, nil
+		}
+		return nil, runtimes.RegistryError(fmt.Errorf("reading cache image %s: %w", ref, err))
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, fmt.Errorf("reading cache image %s: %w", ref, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, runtimes.RegistryError(fmt.Errorf("reading cache image %s config: %w", ref, err))
+	}
+	c := &cacheImage{ref: ref.Context().Digest(desc.Digest.String()), img: img, layers: map[string]cachedLayer{}}
+	var cls []cachedLayer
+	if err := json.Unmarshal([]byte(cf.Config.Labels[LabelLayers]), &cls); err != nil {
+		return nil, nil // not a phpbuild image: nothing to reuse
+	}
+	for _, cl := range cls {
+		c.layers[cl.Name] = cl
+	}
+	return c, nil
+}
+
+func notFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+}
+
+// imageMeta is what the image config says about the build.
+type imageMeta struct {
+	commit   *Commit
+	plan     *Plan
+	env      []string
+	source   string
+	runImage string
+}
+
+// assemble appends the app layers to the run image and sets the config:
+// the launcher as entrypoint, the app user, the port, SIGQUIT (php-fpm's
+// and nginx's graceful stop), OCI labels, and the layer keys.
+func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error) {
+	created := v1.Time{Time: m.commit.Time}
+	img := base
+	var cached []cachedLayer
+	for _, a := range layersAdded {
+		var err error
+		img, err = mutate.Append(img, mutate.Addendum{
+			Layer:     a.layer,
+			MediaType: types.OCILayer,
+			History: v1.History{
+				Created:   created,
+				CreatedBy: "phpbuild: " + a.ev.Name + " layer",
+				Comment:   "key " + a.ev.Key,
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		cached = append(cached, cachedLayer{Name: a.ev.Name, Key: a.ev.Key, Digest: a.ev.Digest})
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg := *cf.Config.DeepCopy()
+	cfg.Env = mergeEnv(cfg.Env, m.env)
+	port := "8080"
+	for _, e := range cfg.Env {
+		if v, ok := strings.CutPrefix(e, "PORT="); ok {
+			port = v
+		}
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return nil, fmt.Errorf("image PORT %q is not a number", port)
+	}
+	cfg.Entrypoint = []string{runtimes.LauncherPath}
+	cfg.Cmd = nil
+	cfg.User = fmt.Sprintf("%d:%d", runtimes.AppUID, runtimes.AppUID)
+	cfg.WorkingDir = layers.AppPath
+	cfg.ExposedPorts = map[string]struct{}{port + "/tcp": {}}
+	cfg.StopSignal = "SIGQUIT"
+	cfg.Volumes = map[string]struct{}{runtimes.RunDir: {}}
+	keys, err := json.Marshal(cached)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	oci := ociAnnotations(m)
+	for k, v := range oci {
+		cfg.Labels[k] = v
+	}
+	cfg.Labels[LabelLayers] = string(keys)
+	cfg.Labels[LabelRunImage] = m.runImage
+	if img, err = mutate.Config(img, cfg); err != nil {
+		return nil, err
+	}
+	if img, err = mutate.CreatedAt(img, created); err != nil {
+		return nil, err
+	}
+	annotated, ok := mutate.Annotations(img, oci).(v1.Image)
+	if !ok {
+		return nil, errors.New("annotating the manifest")
+	}
+	return annotated, nil
+}
+
+func ociAnnotations(m imageMeta) map[string]string {
+	a := map[string]string{
+		"org.opencontainers.image.revision": m.commit.SHA,
+		"org.opencontainers.image.version":  m.commit.Version,
+		"org.opencontainers.image.created":  m.commit.Time.UTC().Format("2006-01-02T15:04:05Z"),
+	}
+	if m.commit.Dirty {
+		a["org.opencontainers.image.revision"] = m.commit.SHA + "-dirty"
+	}
+	if m.source != "" {
+		a["org.opencontainers.image.source"] = m.source
+	}
+	return a
+}
+
+// mergeEnv sets each of over's KEY=VALUE in env, keeping env's order.
+func mergeEnv(env, over []string) []string {
+	out := append([]string{}, env...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, e := range out {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				out[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/buildkit/client"
+
+	"github.com/phpbuild/phpbuild/runtimes"
+)
+
+type options struct {
+	catalog      *runtimes.Catalog
+	runtimeRepo  *name.Repository
+	remote       []remote.Option
+	buildkitHost string
+	progress     chan<- *client.SolveStatus
+	onLayer      func(LayerEvent)
+	allowDirty   bool
+	target       *name.Repository
+	cacheFrom    name.Reference
+	noCache      bool
+	sourceURL    string
+}
+
+// Option configures planning and building.
+type Option func(*options) error
+
+func newOptions(opts []Option) (*options, error) {
+	o := &options{buildkitHost: runtimes.DefaultBuildkitHost}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	if o.catalog == nil {
+		cat, err := runtimes.DefaultCatalog()
+		if err != nil {
+			return nil, err
+		}
+		o.catalog = cat
+	}
+	if len(o.remote) == 0 {
+		o.remote = DefaultRemote()
+	}
+	return o, nil
+}
+
+// DefaultRemote is how phpbuild talks to registries unless told otherwise:
+// credentials from the docker config and its helpers, and retries with
+// backoff on server errors and broken connections.
+func DefaultRemote() []remote.Option {
+	return []remote.Option{
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 500e6, Factor: 2, Jitter: 0.1, Steps: 5}),
+		remote.WithRetryStatusCodes(500, 502, 503, 504, 429, 408),
+	}
+}
+
+func (o *options) remoteWith(ctx context.Context) []remote.Option {
+	return append(append([]remote.Option{}, o.remote...), remote.WithContext(ctx))
+}
+
+// WithCatalog resolves against cat instead of the embedded catalog.
+func WithCatalog(cat *runtimes.Catalog) Option {
+	return func(o *options) error {
+		if cat == nil {
+			return fmt.Errorf("nil catalog")
+		}
+		o.catalog = cat
+		return nil
+	}
+}
+
+// WithRuntimeRepo resolves against the runtimes built in repo (see
+// `phpbuild runtime build`) instead of the catalog alone, so the plan names
+// exact PHP versions and run image digests. Building needs it.
+func WithRuntimeRepo(repo name.Repository, opts ...remote.Option) Option {
+	return func(o *options) error {
+		o.runtimeRepo = &repo
+		if len(opts) > 0 {
+			o.remote = opts
+		}
+		return nil
+	}
+}
+
+// WithRemoteOptions replaces the registry options (auth, transport,
+// retries) of every registry call.
+func WithRemoteOptions(opts ...remote.Option) Option {
+	return func(o *options) error { o.remote = opts; return nil }
+}
+
+// WithBuildkitHost sets buildkitd's address (BUILDKIT_HOST form).
+func WithBuildkitHost(host string) Option {
+	return func(o *options) error {
+		if host == "" {
+			return errors.New("empty buildkit host")
+		}
+		o.buildkitHost = host
+		return nil
+	}
+}
+
+// WithProgress receives BuildKit's status updates; it is never closed.
+func WithProgress(ch chan<- *client.SolveStatus) Option {
+	return func(o *options) error { o.progress = ch; return nil }
+}
+
+// WithLayerEvents calls fn as each layer is reused or built.
+func WithLayerEvents(fn func(LayerEvent)) Option {
+	return func(o *options) error { o.onLayer = fn; return nil }
+}
+
+// WithAllowDirty builds a work tree with uncommitted changes; the image
+// gets no SHA tag.
+func WithAllowDirty(allow bool) Option {
+	return func(o *options) error { o.allowDirty = allow; return nil }
+}
+
+// WithTarget names the repo the image goes to; the cache image is looked
+// up there unless WithCacheFrom names one.
+func WithTarget(repo name.Repository) Option {
+	return func(o *options) error { o.target = &repo; return nil }
+}
+
+// WithCacheFrom reuses the layers of ref whose keys are unchanged.
+func WithCacheFrom(ref name.Reference) Option {
+	return func(o *options) error { o.cacheFrom = ref; return nil }
+}
+
+// WithoutCache builds every layer.
+func WithoutCache() Option {
+	return func(o *options) error { o.noCache = true; return nil }
+}
+
+// WithSourceURL sets org.opencontainers.image.source.
+func WithSourceURL(url string) Option {
+	return func(o *options) error { o.sourceURL = url; return nil }
+}

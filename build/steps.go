@@ -1,0 +1,211 @@
+package build
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+
+	"github.com/phpbuild/phpbuild/layers"
+	"github.com/phpbuild/phpbuild/phalcon"
+)
+
+// A step runs one program of the build in the build image, on exactly the
+// files its layer's key covers, and yields what it created or changed under
+// the app dir (llb.Diff), rooted at "/" = the app dir.
+
+// source is the app's files, synced from the client. Only the listed
+// files travel: .env files and everything outside a layer's inputs never
+// reach buildkitd.
+func source(files []string) llb.State {
+	paths := append([]string{}, files...)
+	sort.Strings(paths)
+	return llb.Local("app", llb.FollowPaths(paths), llb.SharedKeyHint("phpbuild-app"),
+		llb.WithCustomNamef("app files (%d)", len(paths)))
+}
+
+func sh(script string) llb.RunOption {
+	return llb.Args([]string{"/bin/sh", "-ec", script})
+}
+
+// stepEnv is set for every step: no prompts, no telemetry, composer as root.
+var stepEnv = []string{
+	"COMPOSER_ALLOW_SUPERUSER=1",
+	"COMPOSER_NO_INTERACTION=1",
+	"COMPOSER_CACHE_DIR=/cache/composer",
+	"COMPOSER_HOME=/tmp/composer-home",
+	"npm_config_cache=/cache/npm",
+	"npm_config_update_notifier=false",
+	"npm_config_fund=false",
+	"npm_config_audit=false",
+	"CI=1",
+}
+
+// runStep runs script in img with in mounted at the app path and returns
+// the mount's changes.
+func runStep(img, in llb.State, script, name string, cacheID string) llb.State {
+	out := runMount(img, in, script, name, cacheID)
+	return llb.Diff(in, out, llb.WithCustomName(name+" (changes)"))
+}
+
+// runMount is runStep's mount as the step left it.
+func runMount(img, in llb.State, script, name string, cacheID string) llb.State {
+	opts := []llb.RunOption{sh(script), llb.Dir(layers.AppPath), llb.WithCustomName(name)}
+	for _, e := range stepEnv {
+		k, v, _ := strings.Cut(e, "=")
+		opts = append(opts, llb.AddEnv(k, v))
+	}
+	if cacheID != "" {
+		opts = append(opts, llb.AddMount("/cache", llb.Scratch(), llb.AsPersistentCacheDir("phpbuild-"+cacheID, llb.CacheMountShared)))
+	}
+	return img.Run(opts...).AddMount(layers.AppPath, in)
+}
+
+// vendorStep installs the locked packages. The autoloader is left to the
+// app step, which has the app's own classes to map.
+func vendorStep(img llb.State, v *layers.Vendor, lock bool) llb.State {
+	cmd := "install"
+	if !lock {
+		cmd = "update"
+	}
+	script := fmt.Sprintf("COMPOSER_MIRROR_PATH_REPOS=1 composer %s --no-dev --prefer-dist --no-autoloader --no-scripts --no-interaction --no-progress", cmd)
+	return runStep(img, source(v.Files), script, "vendor: composer "+cmd, "composer")
+}
+
+// autoloadStep dumps composer's autoloader over the app's files and the
+// vendor dir, then runs the scripts composer runs after an install.
+// vendorDir holds the vendor dir at /vendor.
+func autoloadStep(img llb.State, appFiles []string, vendorDir llb.State, classmapAuthoritative bool, scripts []string) llb.State {
+	in := llb.Merge([]llb.State{source(appFiles), vendorDir}, llb.WithCustomName("app files + vendor"))
+	script := "composer dump-autoload --no-dev --optimize --no-interaction"
+	if classmapAuthoritative {
+		script += " --classmap-authoritative"
+	}
+	for _, s := range scripts {
+		script += " && composer run-script --no-dev --no-interaction " + s
+	}
+	name := "app: composer dump-autoload"
+	out := runMount(img, in, script, name, "composer")
+	// The autoloader ships whole with the app layer, even where it equals
+	// the one in the image vendorDir came from: the vendor layer has none.
+	autoloader := llb.Scratch().
+		File(llb.Copy(out, "/vendor/autoload.php", "/vendor/autoload.php", &llb.CopyInfo{CreateDestPath: true})).
+		File(llb.Copy(out, "/vendor/composer", "/vendor/composer", &llb.CopyInfo{CreateDestPath: true}))
+	return llb.Merge([]llb.State{llb.Diff(in, out), autoloader}, llb.WithCustomName(name+" (changes)"))
+}
+
+// assetsStep runs the node build. Only its output dirs are kept, never
+// node_modules.
+func assetsStep(img llb.State, a *layers.Assets, outputs []string) llb.State {
+	var install, run string
+	switch a.PackageManager {
+	case "yarn":
+		install, run = "yarn install --frozen-lockfile --non-interactive", "yarn run "
+	case "pnpm":
+		install, run = "pnpm install --frozen-lockfile", "pnpm run "
+	default:
+		install, run = "npm ci --no-audit --no-fund", "npm run "
+		if !slices.Contains(a.Files, "package-lock.json") && !slices.Contains(a.Files, "npm-shrinkwrap.json") {
+			install = "npm install --no-audit --no-fund"
+		}
+	}
+	pm := strings.Fields(install)[0]
+	// Detection requires a script named build; a.BuildScript is its command.
+	script := fmt.Sprintf("command -v %s >/dev/null || { echo \"phpbuild: the build image has no %s; use npm (package-lock.json)\" >&2; exit 3; }\n%s\n%sbuild",
+		pm, pm, install, run)
+	changes := runStep(img, source(a.Files), script, "assets: "+pm+" run build ("+a.BuildScript+")", "npm")
+	ci := &llb.CopyInfo{CopyDirContentsOnly: true, AllowWildcard: true, AllowEmptyWildcard: true, CreateDestPath: true,
+		ExcludePatterns: []string{"node_modules", "**/node_modules"}}
+	for _, o := range outputs {
+		if o != "." {
+			ci.IncludePatterns = append(ci.IncludePatterns, o)
+		}
+	}
+	return llb.Scratch().File(llb.Copy(changes, "/", "/", ci), llb.WithCustomName("assets: keep "+strings.Join(outputs, ", ")))
+}
+
+// voltScript compiles each template given on the command line with the
+// app's options, as Phalcon's Volt engine would at run time, and reports a
+// template's error as one tab-separated line the build parses.
+const voltScript = `<?php
+use Phalcon\Mvc\View\Engine\Volt\Compiler;
+
+$cfg = json_decode(file_get_contents('/phpbuild/volt.json'), true);
+$compiler = new Compiler();
+$options = ['separator' => $cfg['separator'], 'extension' => $cfg['extension'], 'prefix' => $cfg['prefix'], 'stat' => true];
+if ($cfg['path'] !== '') {
+    $options['path'] = $cfg['path'];
+    if (!is_dir($cfg['path']) && !mkdir($cfg['path'], 0755, true)) {
+        fwrite(STDERR, "phpbuild: cannot create " . $cfg['path'] . "\n");
+        exit(1);
+    }
+}
+$compiler->setOptions($options);
+if ($cfg['bootstrap'] !== '') {
+    $configure = (static function (Compiler $compiler, string $file) {
+        return require $file;
+    })($compiler, $cfg['bootstrap']);
+    if (is_callable($configure)) {
+        $configure($compiler);
+    }
+}
+foreach ($cfg['templates'] as $t) {
+    try {
+        $compiler->compile($t);
+    } catch (\Throwable $e) {
+        $line = 0;
+        $msg = $e->getMessage();
+        if (preg_match('/ on line (\d+)/', $msg, $m)) {
+            $line = (int) $m[1];
+        }
+        fwrite(STDERR, "PHPBUILD-VOLT-ERROR\t" . $t . "\t" . $line . "\t" . str_replace(["\n", "\t"], ' ', $msg) . "\n");
+        exit(4);
+    }
+}
+printf("compiled %d templates\n", count($cfg['templates']));
+`
+
+// voltStep precompiles the templates at the path the app runs from, so the
+// compiled names, which embed it, match run time.
+func voltStep(img llb.State, v *layers.Volt) (llb.State, error) {
+	cfg := struct {
+		phalcon.VoltOptions
+		Templates []string `json:"templates"`
+	}{VoltOptions: v.Options}
+	if cfg.Path != "" {
+		cfg.Path = path.Join(v.AppPath, cfg.Path) + "/"
+	}
+	if cfg.Bootstrap != "" {
+		cfg.Bootstrap = path.Join(v.AppPath, cfg.Bootstrap)
+	}
+	for _, f := range v.Files {
+		if strings.HasSuffix(f, ".volt") {
+			cfg.Templates = append(cfg.Templates, path.Join(v.AppPath, f))
+		}
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return llb.State{}, err
+	}
+	tool := llb.Scratch().
+		File(llb.Mkfile("/volt.php", 0o644, []byte(voltScript))).
+		File(llb.Mkfile("/volt.json", 0o644, b))
+	opts := []llb.RunOption{llb.Args([]string{"php", "/phpbuild/volt.php"}), llb.Dir(v.AppPath),
+		llb.WithCustomNamef("volt: compile %d templates", len(cfg.Templates)),
+		llb.AddMount("/phpbuild", tool, llb.Readonly)}
+	in := source(v.Files)
+	run := img.Run(opts...)
+	out := run.AddMount(v.AppPath, in)
+	return llb.Diff(in, out, llb.WithCustomName("volt: compiled templates")), nil
+}
+
+// vendorFrom puts an image's vendor dir at /vendor, for the app step when
+// the vendor layer is reused from it.
+func vendorFrom(ref string) llb.State {
+	img := llb.Image(ref, llb.WithCustomName("vendor of "+ref))
+	return llb.Scratch().File(llb.Copy(img, path.Join(layers.AppPath, "vendor"), "/vendor", &llb.CopyInfo{CopyDirContentsOnly: false, AllowWildcard: false, CreateDestPath: true}))
+}

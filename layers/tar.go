@@ -1,0 +1,224 @@
+package layers
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Entry is one entry of a layer's tar.
+type Entry struct {
+	// Path is absolute in the image, slash-separated.
+	Path     string
+	Type     byte // tar.TypeReg, tar.TypeDir or tar.TypeSymlink
+	Mode     int64
+	UID, GID int
+	Linkname string
+	// Source is the file a regular entry's bytes come from; Data is used
+	// when Source is empty.
+	Source string
+	Data   []byte
+	// ModTime zero means the layer's epoch.
+	ModTime time.Time
+}
+
+// Owner of a layer's files: code is root's, writable dirs the app user's.
+const (
+	rootUID = 0
+	appUID  = 1000
+)
+
+// NewTar makes a layer whose bytes depend only on entries and epoch: entries
+// sorted by path, parent directories added (root-owned, 0755), every time
+// set to epoch (or the entry's own ModTime, truncated to whole seconds so
+// no PAX time records are written), no user or group names.
+func NewTar(entries []Entry, epoch time.Time) (v1.Layer, error) {
+	all, err := normalize(entries)
+	if err != nil {
+		return nil, err
+	}
+	epoch = epoch.UTC().Truncate(time.Second)
+	open := func() (io.ReadCloser, error) {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(writeTar(pw, all, epoch)) }()
+		return pr, nil
+	}
+	return tarball.LayerFromOpener(open, tarball.WithMediaType(types.OCILayer))
+}
+
+func normalize(entries []Entry) ([]Entry, error) {
+	byPath := map[string]Entry{}
+	for _, e := range entries {
+		p := path.Clean("/" + e.Path)
+		if p == "/" {
+			continue
+		}
+		e.Path = p
+		if old, ok := byPath[p]; ok {
+			// A directory listed twice is fine; anything else is a bug in
+			// the caller, which would make the layer's content ambiguous.
+			if old.Type == tar.TypeDir && e.Type == tar.TypeDir {
+				continue
+			}
+			return nil, fmt.Errorf("layer tar: %s listed twice", p)
+		}
+		byPath[p] = e
+		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+			if _, ok := byPath[d]; !ok {
+				byPath[d] = Entry{Path: d, Type: tar.TypeDir, Mode: 0o755}
+			}
+		}
+	}
+	out := make([]Entry, 0, len(byPath))
+	for _, e := range byPath {
+		out = append(out, e)
+	}
+	// Parents sort before their children because "/" sorts before every
+	// character allowed after it in a name... except those below '/':
+	// compare path components instead of raw strings.
+	sort.Slice(out, func(i, j int) bool { return lessPath(out[i].Path, out[j].Path) })
+	return out, nil
+}
+
+func lessPath(a, b string) bool {
+	return strings.ReplaceAll(a, "/", "\x00") < strings.ReplaceAll(b, "/", "\x00")
+}
+
+func writeTar(w io.Writer, entries []Entry, epoch time.Time) error {
+	tw := tar.NewWriter(w)
+	for _, e := range entries {
+		mt := epoch
+		if !e.ModTime.IsZero() {
+			mt = e.ModTime.UTC().Truncate(time.Second)
+		}
+		h := &tar.Header{
+			Name:     strings.TrimPrefix(e.Path, "/"),
+			Typeflag: e.Type,
+			Mode:     e.Mode,
+			Uid:      e.UID,
+			Gid:      e.GID,
+			ModTime:  mt,
+			Linkname: e.Linkname,
+		}
+		var body io.Reader
+		switch e.Type {
+		case tar.TypeDir:
+			h.Name += "/"
+		case tar.TypeSymlink:
+		case tar.TypeReg:
+			if e.Source == "" {
+				h.Size = int64(len(e.Data))
+				body = bytes.NewReader(e.Data)
+				break
+			}
+			f, err := os.Open(e.Source)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			h.Size = fi.Size()
+			body = io.LimitReader(f, h.Size)
+		default:
+			return fmt.Errorf("layer tar: %s: unsupported type %q", e.Path, e.Type)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("layer tar: %s: %w", e.Path, err)
+		}
+		if body != nil {
+			n, err := io.Copy(tw, body)
+			if err != nil {
+				return fmt.Errorf("layer tar: %s: %w", e.Path, err)
+			}
+			if n != h.Size {
+				return fmt.Errorf("layer tar: %s changed while being read", e.Path)
+			}
+		}
+	}
+	return tw.Close()
+}
+
+// TreeEntries lists the files rels under root as entries below dest, the
+// way code ships: root-owned, 0644, or 0755 when executable, symlinks kept
+// as they are. Directories in rels are included with their contents' dirs.
+func TreeEntries(root string, rels []string, dest string) ([]Entry, error) {
+	var out []Entry
+	for _, rel := range rels {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil, err
+		}
+		e := Entry{Path: path.Join(dest, rel), UID: rootUID, GID: rootUID}
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			if e.Linkname, err = os.Readlink(p); err != nil {
+				return nil, err
+			}
+			e.Type, e.Mode = tar.TypeSymlink, 0o777
+		case fi.IsDir():
+			e.Type, e.Mode = tar.TypeDir, 0o755
+		case fi.Mode().IsRegular():
+			e.Type, e.Mode, e.Source = tar.TypeReg, 0o644, p
+			if fi.Mode()&0o111 != 0 {
+				e.Mode = 0o755
+			}
+		default:
+			return nil, fmt.Errorf("%s: not a regular file, directory or symlink", p)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// WalkEntries lists every file and directory under root (a step's exported
+// output) as entries below dest, skipping what skip reports.
+func WalkEntries(root, dest string, skip func(rel string) bool) ([]Entry, error) {
+	var rels []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if skip != nil && skip(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rels = append(rels, rel)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return TreeEntries(root, rels, dest)
+}
+
+// Chown gives entries under dir (and dir itself) to the app user.
+func Chown(entries []Entry, dir string) {
+	dir = path.Clean(dir)
+	for i := range entries {
+		if entries[i].Path == dir || strings.HasPrefix(entries[i].Path, dir+"/") {
+			entries[i].UID, entries[i].GID = appUID, appUID
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	dockerclient "github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+)
+
+// ContainerSpec is what a test container runs with.
+type ContainerSpec struct {
+	Image    string
+	Env      []string
+	ReadOnly bool
+	// Tmpfs maps a path to its mount options (e.g. "uid=1000,mode=0755").
+	Tmpfs map[string]string
+	// HostPort publishes ContainerPort on 127.0.0.1:HostPort when set.
+	HostPort, ContainerPort int
+}
+
+// Container is a running test container, removed when the test ends (its
+// last logs are printed if the test failed).
+type Container struct {
+	ID  string
+	cli *dockerclient.Client
+}
+
+// Docker is a client for the test bed's dockerd; the API version is
+// negotiated, as Debian's dockerd speaks 1.41.
+func Docker(t testing.TB) *dockerclient.Client {
+	t.Helper()
+	cli, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithHost(DockerHost(t)), dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// StartContainer pulls spec.Image and starts it.
+func StartContainer(t testing.TB, spec ContainerSpec) *Container {
+	t.Helper()
+	cli := Docker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pull, err := cli.ImagePull(ctx, spec.Image, image.PullOptions{})
+	if err != nil {
+		t.Fatalf("pulling %s: %v", spec.Image, err)
+	}
+	err = jsonmessage.DisplayJSONMessagesStream(pull, &bytes.Buffer{}, 0, false, nil)
+	pull.Close()
+	if err != nil {
+		t.Fatalf("pulling %s: %v", spec.Image, err)
+	}
+	cfg := &container.Config{Image: spec.Image, Env: spec.Env}
+	host := &container.HostConfig{ReadonlyRootfs: spec.ReadOnly, Tmpfs: spec.Tmpfs}
+	if spec.HostPort != 0 {
+		p := nat.Port(strconv.Itoa(spec.ContainerPort) + "/tcp")
+		cfg.ExposedPorts = nat.PortSet{p: {}}
+		host.PortBindings = nat.PortMap{p: {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(spec.HostPort)}}}
+	}
+	created, err := cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
+	if err != nil {
+		t.Fatalf("creating container: %v", err)
+	}
+	c := &Container{ID: created.ID, cli: cli}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("container logs:\n%s", c.Logs(t))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			t.Errorf("removing container %s: %v", c.ID, err)
+		}
+	})
+	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		t.Fatalf("starting container: %v", err)
+	}
+	return c
+}
+
+// Exec runs cmd in the container as its user and returns the combined
+// output and exit code.
+func (c *Container) Exec(t testing.TB, cmd ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ex, err := c.cli.ContainerExecCreate(ctx, c.ID, container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		t.Fatalf("exec %q: %v", cmd, err)
+	}
+	att, err := c.cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	if err != nil {
+		t.Fatalf("exec %q: %v", cmd, err)
+	}
+	defer att.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil {
+		t.Fatalf("exec %q: %v", cmd, err)
+	}
+	ins, err := c.cli.ContainerExecInspect(ctx, ex.ID)
+	if err != nil {
+		t.Fatalf("exec %q: %v", cmd, err)
+	}
+	return out.String(), ins.ExitCode
+}
+
+// Stop stops the container the way `docker stop` does: the image's stop
+// signal, then SIGKILL after timeout.
+func (c *Container) Stop(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	secs := int(timeout.Seconds())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
+	defer cancel()
+	if err := c.cli.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: &secs}); err != nil {
+		t.Fatalf("stopping container: %v", err)
+	}
+}
+
+// ExitCode is the exit code of a stopped container.
+func (c *Container) ExitCode(t testing.TB) int {
+	t.Helper()
+	ins, err := c.cli.ContainerInspect(context.Background(), c.ID)
+	if err != nil {
+		t.Fatalf("inspecting container: %v", err)
+	}
+	return ins.State.ExitCode
+}
+
+// Logs are the container's output so far.
+func (c *Container) Logs(t testing.TB) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := c.cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "100"})
+	if err != nil {
+		return fmt.Sprintf("(reading logs: %v)", err)
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	stdcopy.StdCopy(&out, &out, r)
+	return out.String()
+}
