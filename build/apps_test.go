@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/build"
@@ -140,4 +143,63 @@ func TestBuildPhalconApp(t *testing.T) {
 			t.Fatalf("err = %#v (%v), want a bad-input error at header.volt:2", err, err)
 		}
 	})
+}
+
+// TestBuildOutputs builds the bare app (no composer, web root ".") to the
+// local daemon, a tarball and an OCI layout, without a registry target.
+func TestBuildOutputs(t *testing.T) {
+	rt := testRuntimes(t)
+	ctx := ctxT(t)
+	dir := gitApp(t, "bare")
+	tarPath := filepath.Join(t.TempDir(), "out", "image.tar")
+	ociPath := filepath.Join(t.TempDir(), "oci")
+	outs := []build.Output{{Kind: "docker"}, {Kind: "tar", Path: tarPath}, {Kind: "oci", Path: ociPath}}
+	res, err := build.Run(ctx, dir, nil, false, false, outs, nil, buildOpts(t, rt)...)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	sha := git(t, dir, "rev-parse", "HEAD")
+	if want := []string{"docker:phpbuild/app:" + sha, "tar:" + tarPath, "oci:" + ociPath}; !slices.Equal(res.Outputs, want) {
+		t.Errorf("outputs = %q, want %q", res.Outputs, want)
+	}
+	fromTar, err := tarball.ImageFromPath(tarPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := layout.ImageIndexFromPath(ociPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := v1.NewHash(res.Digest)
+	fromOCI, err := idx.Image(h)
+	if err != nil {
+		t.Fatalf("OCI layout lacks %s: %v", res.Digest, err)
+	}
+	// docker's tarball format keeps no manifest; the config identifies the
+	// image there.
+	c1, _ := fromTar.ConfigName()
+	c2, _ := fromOCI.ConfigName()
+	if c1 != c2 {
+		t.Errorf("tarball config %s, OCI layout config %s", c1, c2)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range m.Manifests {
+		got = append(got, d.Annotations["org.opencontainers.image.ref.name"]+"@"+d.Digest.String())
+	}
+	if want := []string{sha + "@" + res.Digest, "1.0.0@" + res.Digest}; !slices.Equal(got, want) {
+		t.Errorf("OCI layout has %q, want %q", got, want)
+	}
+	_, base := runSpec(t, testbed.ContainerSpec{Image: "phpbuild/app:1.0.0", Local: true})
+	if p := get(t, base+"/"); p.status != 200 || !strings.Contains(p.body, "bare") {
+		t.Errorf("GET / = %d %q", p.status, p.body)
+	}
+	for _, p := range []string{"/vendor/x.php", "/.env", "/.gitignore", "/.git/HEAD"} {
+		if g := get(t, base+p); g.status != 404 && g.status != 403 {
+			t.Errorf("GET %s = %d %q (web root is the app root)", p, g.status, g.body)
+		}
+	}
 }

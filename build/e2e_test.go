@@ -144,8 +144,14 @@ func ctxT(t *testing.T) context.Context {
 // dirs, and waits until /health answers 200.
 func runImage(t *testing.T, ref string, writable ...string) (*testbed.Container, string) {
 	t.Helper()
+	return runSpec(t, testbed.ContainerSpec{Image: ref}, writable...)
+}
+
+func runSpec(t *testing.T, spec testbed.ContainerSpec, writable ...string) (*testbed.Container, string) {
+	t.Helper()
+	ref := spec.Image
 	port := freePort(t)
-	spec := testbed.ContainerSpec{Image: ref, ReadOnly: true, Env: []string{"GREETING_NAME=tester"}, HostPort: port, ContainerPort: 8080, Tmpfs: map[string]string{}}
+	spec = testbed.ContainerSpec{Image: ref, Local: spec.Local, ReadOnly: true, Env: []string{"GREETING_NAME=tester"}, HostPort: port, ContainerPort: 8080, Tmpfs: map[string]string{}}
 	for _, w := range writable {
 		spec.Tmpfs["/app/"+w] = "uid=1000,gid=1000,mode=0755"
 	}

@@ -177,17 +177,16 @@ func deliver(ctx context.Context, img *Image, target *name.Repository, out Outpu
 		repo = target.String()
 	}
 	refs := map[name.Reference]v1.Image{}
-	var first name.Tag
-	for i, t := range img.Tags {
+	var tags []name.Tag
+	for _, t := range img.Tags {
 		tag, err := name.NewTag(repo + ":" + t)
 		if err != nil {
 			return "", err
 		}
-		if i == 0 {
-			first = tag
-		}
+		tags = append(tags, tag)
 		refs[tag] = img.Image
 	}
+	first := tags[0]
 	switch out.Kind {
 	case "docker":
 		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
@@ -223,9 +222,9 @@ func deliver(ctx context.Context, img *Image, target *name.Repository, out Outpu
 				return "", fmt.Errorf("writing %s: %w", out.Path, err)
 			}
 		}
-		for tag := range refs {
+		for _, tag := range tags {
 			if err := p.AppendImage(img.Image, layout.WithAnnotations(map[string]string{
-				"org.opencontainers.image.ref.name": tag.(name.Tag).TagStr(),
+				"org.opencontainers.image.ref.name": tag.TagStr(),
 			})); err != nil {
 				return "", fmt.Errorf("writing %s: %w", out.Path, err)
 			}

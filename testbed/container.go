@@ -25,6 +25,8 @@ type ContainerSpec struct {
 	Tmpfs map[string]string
 	// HostPort publishes ContainerPort on 127.0.0.1:HostPort when set.
 	HostPort, ContainerPort int
+	// Local images are already in the daemon and not pulled.
+	Local bool
 }
 
 // Container is a running test container, removed when the test ends (its
@@ -52,14 +54,16 @@ func StartContainer(t testing.TB, spec ContainerSpec) *Container {
 	cli := Docker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	pull, err := cli.ImagePull(ctx, spec.Image, image.PullOptions{})
-	if err != nil {
-		t.Fatalf("pulling %s: %v", spec.Image, err)
-	}
-	err = jsonmessage.DisplayJSONMessagesStream(pull, &bytes.Buffer{}, 0, false, nil)
-	pull.Close()
-	if err != nil {
-		t.Fatalf("pulling %s: %v", spec.Image, err)
+	if !spec.Local {
+		pull, err := cli.ImagePull(ctx, spec.Image, image.PullOptions{})
+		if err != nil {
+			t.Fatalf("pulling %s: %v", spec.Image, err)
+		}
+		err = jsonmessage.DisplayJSONMessagesStream(pull, &bytes.Buffer{}, 0, false, nil)
+		pull.Close()
+		if err != nil {
+			t.Fatalf("pulling %s: %v", spec.Image, err)
+		}
 	}
 	cfg := &container.Config{Image: spec.Image, Env: spec.Env}
 	host := &container.HostConfig{ReadonlyRootfs: spec.ReadOnly, Tmpfs: spec.Tmpfs}

@@ -131,30 +131,37 @@ func TestBadInput(t *testing.T) {
 				args[i] = strings.ReplaceAll(args[i], "{DIR}", dir)
 			}
 			stdout, stderr, code := runMain(t, args...)
-			if code != exitUserInput {
-				t.Errorf("exit code %d, want %d; stderr:\n%s", code, exitUserInput, stderr)
-			}
-			if stdout != "" {
-				t.Errorf("stdout should be empty on error, got %q", stdout)
-			}
-			for _, bad := range []string{"panic", "goroutine ", ".go:"} {
-				if strings.Contains(stderr, bad) {
-					t.Errorf("stderr has %q (a crash or stack trace):\n%s", bad, stderr)
-				}
-			}
-			first, rest, _ := strings.Cut(strings.TrimSuffix(stderr, "\n"), "\n")
-			if !strings.HasPrefix(first, "phpbuild: ") {
-				t.Errorf("first line %q does not start with \"phpbuild: \"", first)
-			}
-			if rest != "" && !tc.multi {
-				t.Errorf("message is more than one line:\n%s", stderr)
-			}
-			for _, want := range tc.want {
-				if !strings.Contains(first, want) {
-					t.Errorf("first line %q does not contain %q", first, want)
-				}
-			}
+			checkBadInput(t, stdout, stderr, code, tc.want, tc.multi)
 		})
+	}
+}
+
+// checkBadInput asserts what every bad input gets: exit 2, nothing on
+// stdout, one "phpbuild: ..." line holding each of want, no stack trace.
+func checkBadInput(t *testing.T, stdout, stderr string, code int, want []string, multi bool) {
+	t.Helper()
+	if code != exitUserInput {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", code, exitUserInput, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout should be empty on error, got %q", stdout)
+	}
+	for _, bad := range []string{"panic", "goroutine ", ".go:"} {
+		if strings.Contains(stderr, bad) {
+			t.Errorf("stderr has %q (a crash or stack trace):\n%s", bad, stderr)
+		}
+	}
+	first, rest, _ := strings.Cut(strings.TrimSuffix(stderr, "\n"), "\n")
+	if !strings.HasPrefix(first, "phpbuild: ") {
+		t.Errorf("first line %q does not start with \"phpbuild: \"", first)
+	}
+	if rest != "" && !multi {
+		t.Errorf("message is more than one line:\n%s", stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(first, w) {
+			t.Errorf("first line %q does not contain %q", first, w)
+		}
 	}
 }
 
