@@ -213,7 +213,10 @@ func newConfigView(s ConfigSettings) (*configView, error) {
 			return nil, fmt.Errorf("config settings: health script %q is not a plain absolute path", s.HealthScript)
 		}
 	}
-	denied, err := webDenied(s.WebRoot, s.Denied)
+	// composer's vendor/ is denied where it is reachable: under a web root
+	// that is the app root. Elsewhere /vendor/ is the app's own (Laravel
+	// publishes assets to public/vendor/).
+	denied, err := webDenied(s.WebRoot, append(slices.Clone(s.Denied), "vendor"))
 	if err != nil {
 		return nil, err
 	}

@@ -133,7 +133,6 @@ func TestConfigDefaults(t *testing.T) {
 			"location ~ ^/fpm-(ping|status)$ {\n            allow 127.0.0.1;\n            deny all;",
 			"location ~ /\\.(?!well-known/) {\n            return 404;",
 			"location ~ /composer\\.(json|lock)$ {\n            return 404;",
-			"location ~ /vendor/ {\n            return 404;",
 			"location ~ \\.volt$ {\n            return 404;",
 		},
 		fpmConf: {
@@ -226,7 +225,7 @@ func assertRegexBeforePHP(t *testing.T, conf string) {
 	if php < 0 {
 		t.Fatalf("no PHP location:\n%s", conf)
 	}
-	for _, deny := range []string{`location ~ /\.(?!well-known/)`, `location ~ /composer\.`, `location ~ /vendor/`, `location ~ \.volt$`} {
+	for _, deny := range []string{`location ~ /\.(?!well-known/)`, `location ~ /composer\.`, `location ~ \.volt$`} {
 		if i := strings.Index(conf, deny); i < 0 || i > php {
 			t.Errorf("%q is missing or after the PHP location:\n%s", deny, conf)
 		}
@@ -280,7 +279,7 @@ func TestConfigOverrides(t *testing.T) {
 				"root /app;\n",
 				"location ^~ /storage/ {\n            return 404;",
 				"location ^~ /var/ {\n            return 404;",
-				"location ~ /vendor/ {\n            return 404;",
+				"location ^~ /vendor/ {\n            return 404;",
 				"location ~ /composer\\.(json|lock)$ {\n            return 404;",
 			}},
 		},
