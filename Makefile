@@ -37,6 +37,7 @@ demo: testbed build
 	  echo; echo "==> bin/phpbuild detect testdata/apps/$$app"; bin/phpbuild detect testdata/apps/$$app || exit $$?; \
 	  echo; echo "==> bin/phpbuild plan testdata/apps/$$app"; bin/phpbuild plan testdata/apps/$$app || exit $$?; \
 	done
+	demo/run.sh
 
 clean:
 	rm -rf bin

@@ -123,7 +123,8 @@ func Run(ctx context.Context, dir string, target *name.Repository, push, force b
 	return res, nil
 }
 
-// Push uploads img's missing blobs (mounting those already in another repo
+// Push uploads img's missing blobs (progress, when not nil, receives
+// updates and is never closed) (mounting those already in another repo
 // of the registry), puts the manifest by digest, then each tag, the SHA
 // last: a build whose push failed has no SHA tag and is built again.
 func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, progress chan<- v1.Update, opts ...remote.Option) ([]string, error) {
@@ -132,10 +133,24 @@ func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 		return nil, err
 	}
 	ro := append(append([]remote.Option{}, opts...), remote.WithContext(ctx), remote.WithJobs(4))
+	var forwarded chan struct{}
 	if progress != nil {
-		ro = append(ro, remote.WithProgress(progress))
+		// remote.Write closes its progress channel; the caller's stays open.
+		updates := make(chan v1.Update, 16)
+		forwarded = make(chan struct{})
+		go func() {
+			defer close(forwarded)
+			for u := range updates {
+				progress <- u
+			}
+		}()
+		ro = append(ro, remote.WithProgress(updates))
 	}
-	if err := remote.Write(repo.Digest(d.String()), img, ro...); err != nil {
+	err = remote.Write(repo.Digest(d.String()), img, ro...)
+	if forwarded != nil {
+		<-forwarded
+	}
+	if err != nil {
 		return nil, runtimes.RegistryError(fmt.Errorf("pushing to %s: %w", repo, err))
 	}
 	ordered := append([]string{}, tags...)
