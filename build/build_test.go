@@ -1,6 +1,7 @@
 package build_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/build"
 )
 
@@ -163,6 +167,26 @@ func TestBuildPlainApp(t *testing.T) {
 			t.Errorf("v2 page = %q", p.body)
 		}
 	})
+}
+
+// TestBuildFailurePushesNothing: composer cannot install the lock, the
+// build fails naming composer.lock, and the repo gets no tag.
+func TestBuildFailurePushesNothing(t *testing.T) {
+	rt := testRuntimes(t)
+	ctx := ctxT(t)
+	dir := gitApp(t, "plain")
+	lock := readFile(t, filepath.Join(dir, "composer.lock"))
+	write(t, dir, "composer.lock", strings.Replace(lock, `"name": "phpbuild-testdata/greeter"`, `"name": "phpbuild-testdata/nonesuch"`, 1))
+	commit(t, dir, "a lock composer cannot install", "2026-01-06T00:00:00Z")
+	repo := testRepo(t, "failed")
+	_, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt)...)
+	var bad *badinput.Error
+	if !errors.As(err, &bad) || !strings.HasSuffix(bad.File, "composer.lock") {
+		t.Fatalf("err = %v, want a bad-input error naming composer.lock", err)
+	}
+	if tags, err := remote.List(repo); err == nil && len(tags) > 0 {
+		t.Errorf("a failed build left tags %q", tags)
+	}
 }
 
 func readFile(t *testing.T, p string) string {
