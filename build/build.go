@@ -311,10 +311,6 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 		return nil, &runtimes.TransientError{Err: fmt.Errorf("connecting to buildkitd at %s: %w", o.buildkitHost, err)}
 	}
 	defer bk.Close()
-	appFS, err := fsutil.NewFS(app.Dir)
-	if err != nil {
-		return nil, err
-	}
 	out := produced{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -325,7 +321,12 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := o.solve(ctx, bk, st, appFS, dir, app); err != nil {
+			// Each solve syncs through its own session: one FS each.
+			appFS, err := fsutil.NewFS(app.Dir)
+			if err == nil {
+				err = o.solve(ctx, bk, st, appFS, dir, app)
+			}
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s layer: %w", name, err))
 				mu.Unlock()
