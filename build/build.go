@@ -123,7 +123,7 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 		}
 	}()
 	start := time.Now()
-	out, err := o.produce(ctx, app, rt, ls, toBuild, prev, tmp)
+	out, err := o.produce(ctx, app, rt, ls, toBuild, keys, prev, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -253,13 +253,13 @@ func imageTags(c *Commit) []string {
 
 // produce runs the BuildKit steps of the layers in toBuild, concurrently,
 // each exported to its own dir under tmp.
-func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Runtime, all, toBuild []layers.Layer, prev *cacheImage, tmp string) (produced, error) {
+func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Runtime, all, toBuild []layers.Layer, keys map[string]string, prev *cacheImage, tmp string) (produced, error) {
 	states := map[string]llb.State{}
 	buildImg := llb.Image(rt.BuildImage, llb.WithCustomName("build image "+rt.BuildImage))
 	var vendorOut *llb.State
 	for _, l := range all {
 		if v, ok := l.(*layers.Vendor); ok && slices.Contains(toBuild, l) {
-			st := vendorStep(buildImg, v, app.Composer.Lock != nil)
+			st := vendorStep(buildImg, v, app.Composer.Lock != nil, keys["vendor"])
 			vendorOut = &st
 		}
 	}
@@ -272,9 +272,9 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 			if len(outputs) == 0 {
 				outputs = []string{app.WebRoot}
 			}
-			states["assets"] = assetsStep(buildImg, l, outputs)
+			states["assets"] = assetsStep(buildImg, l, outputs, keys["assets"])
 		case *layers.Volt:
-			st, err := voltStep(buildImg, l)
+			st, err := voltStep(buildImg, l, keys["volt"])
 			if err != nil {
 				return nil, err
 			}
@@ -300,7 +300,7 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 			if err != nil {
 				return nil, err
 			}
-			states["app"] = autoloadStep(buildImg, files, vendorDir, app.Project.Build.ClassmapAuthoritative, scripts)
+			states["app"] = autoloadStep(buildImg, files, keys["app"], vendorDir, app.Project.Build.ClassmapAuthoritative, scripts)
 		}
 	}
 	if len(states) == 0 {

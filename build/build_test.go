@@ -104,6 +104,9 @@ func TestBuildPlainApp(t *testing.T) {
 		if !strings.Contains(out, "Uid:\t1000") {
 			t.Errorf("PID 1 is not the app user:\n%s", out)
 		}
+		if out, code := ctr.Exec(t, "/usr/local/bin/launcher", "health"); code != 0 || !strings.Contains(out, "GET /health → 200") {
+			t.Errorf("launcher health (the image's HEALTHCHECK) = %d %q", code, out)
+		}
 	})
 	t.Run("stop finishes in-flight requests", func(t *testing.T) {
 		done := make(chan page, 1)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -175,6 +176,14 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 	cfg.ExposedPorts = map[string]struct{}{port + "/tcp": {}}
 	cfg.StopSignal = "SIGQUIT"
 	cfg.Volumes = map[string]struct{}{runtimes.RunDir: {}}
+	// Docker and Swarm run it; a release tunes the timings per environment.
+	cfg.Healthcheck = &v1.HealthConfig{
+		Test:        []string{"CMD", runtimes.LauncherPath, "health"},
+		Interval:    10 * time.Second,
+		Timeout:     5 * time.Second,
+		StartPeriod: 5 * time.Second,
+		Retries:     3,
+	}
 	keys, err := json.Marshal(cached)
 	if err != nil {
 		return nil, err

@@ -21,11 +21,14 @@ import (
 // source is the app's files, synced from the client. Only the listed
 // files travel: .env files and everything outside a layer's inputs never
 // reach buildkitd.
-func source(files []string) llb.State {
+// key is the layer key, which covers exactly these files' contents: it is
+// the source's unique ID, so that buildkitd never takes files synced for a
+// different content as these (see runtimes.contentID).
+func source(files []string, key string) llb.State {
 	paths := append([]string{}, files...)
 	sort.Strings(paths)
 	return llb.Local("app", llb.FollowPaths(paths), llb.SharedKeyHint("phpbuild-app"),
-		llb.WithCustomNamef("app files (%d)", len(paths)))
+		llb.LocalUniqueID("phpbuild-"+key), llb.WithCustomNamef("app files (%d)", len(paths)))
 }
 
 func sh(script string) llb.RunOption {
@@ -67,20 +70,20 @@ func runMount(img, in llb.State, script, name string, cacheID string) llb.State 
 
 // vendorStep installs the locked packages. The autoloader is left to the
 // app step, which has the app's own classes to map.
-func vendorStep(img llb.State, v *layers.Vendor, lock bool) llb.State {
+func vendorStep(img llb.State, v *layers.Vendor, lock bool, key string) llb.State {
 	cmd := "install"
 	if !lock {
 		cmd = "update"
 	}
 	script := fmt.Sprintf("COMPOSER_MIRROR_PATH_REPOS=1 composer %s --no-dev --prefer-dist --no-autoloader --no-scripts --no-interaction --no-progress", cmd)
-	return runStep(img, source(v.Files), script, "vendor: composer "+cmd, "composer")
+	return runStep(img, source(v.Files, key), script, "vendor: composer "+cmd, "composer")
 }
 
 // autoloadStep dumps composer's autoloader over the app's files and the
 // vendor dir, then runs the scripts composer runs after an install.
 // vendorDir holds the vendor dir at /vendor.
-func autoloadStep(img llb.State, appFiles []string, vendorDir llb.State, classmapAuthoritative bool, scripts []string) llb.State {
-	in := llb.Merge([]llb.State{source(appFiles), vendorDir}, llb.WithCustomName("app files + vendor"))
+func autoloadStep(img llb.State, appFiles []string, key string, vendorDir llb.State, classmapAuthoritative bool, scripts []string) llb.State {
+	in := llb.Merge([]llb.State{source(appFiles, key), vendorDir}, llb.WithCustomName("app files + vendor"))
 	script := "composer dump-autoload --no-dev --optimize --no-interaction"
 	if classmapAuthoritative {
 		script += " --classmap-authoritative"
@@ -100,7 +103,7 @@ func autoloadStep(img llb.State, appFiles []string, vendorDir llb.State, classma
 
 // assetsStep runs the node build. Only its output dirs are kept, never
 // node_modules.
-func assetsStep(img llb.State, a *layers.Assets, outputs []string) llb.State {
+func assetsStep(img llb.State, a *layers.Assets, outputs []string, key string) llb.State {
 	var install, run string
 	switch a.PackageManager {
 	case "yarn":
@@ -117,7 +120,7 @@ func assetsStep(img llb.State, a *layers.Assets, outputs []string) llb.State {
 	// Detection requires a script named build; a.BuildScript is its command.
 	script := fmt.Sprintf("command -v %s >/dev/null || { echo \"phpbuild: the build image has no %s; use npm (package-lock.json)\" >&2; exit 3; }\n%s\n%sbuild",
 		pm, pm, install, run)
-	changes := runStep(img, source(a.Files), script, "assets: "+pm+" run build ("+a.BuildScript+")", "npm")
+	changes := runStep(img, source(a.Files, key), script, "assets: "+pm+" run build ("+a.BuildScript+")", "npm")
 	ci := &llb.CopyInfo{CopyDirContentsOnly: true, AllowWildcard: true, AllowEmptyWildcard: true, CreateDestPath: true,
 		ExcludePatterns: []string{"node_modules", "**/node_modules"}}
 	for _, o := range outputs {
@@ -171,7 +174,7 @@ printf("compiled %d templates\n", count($cfg['templates']));
 
 // voltStep precompiles the templates at the path the app runs from, so the
 // compiled names, which embed it, match run time.
-func voltStep(img llb.State, v *layers.Volt) (llb.State, error) {
+func voltStep(img llb.State, v *layers.Volt, key string) (llb.State, error) {
 	cfg := struct {
 		phalcon.VoltOptions
 		Templates []string `json:"templates"`
@@ -197,7 +200,7 @@ func voltStep(img llb.State, v *layers.Volt) (llb.State, error) {
 	opts := []llb.RunOption{llb.Args([]string{"php", "/phpbuild/volt.php"}), llb.Dir(v.AppPath),
 		llb.WithCustomNamef("volt: compile %d templates", len(cfg.Templates)),
 		llb.AddMount("/phpbuild", tool, llb.Readonly)}
-	in := source(v.Files)
+	in := source(v.Files, key)
 	run := img.Run(opts...)
 	out := run.AddMount(v.AppPath, in)
 	return llb.Diff(in, out, llb.WithCustomName("volt: compiled templates")), nil

@@ -149,6 +149,10 @@ func (c *Config) Env() []string {
 		"PHP_MEMORY_LIMIT=" + limit,
 		"PHPBUILD_RUN_DIR=" + runtimes.RunDir,
 	}
+	if c.Settings.HealthPath != "" {
+		// `launcher health`, the image's HEALTHCHECK, asks this route.
+		env = append(env, "PHPBUILD_HEALTH_PATH="+c.Settings.HealthPath)
+	}
 	if n := c.Settings.FPM["pm.max_children"]; n != "" {
 		env = append(env, "PHP_FPM_MAX_CHILDREN="+n)
 	}

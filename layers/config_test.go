@@ -89,7 +89,7 @@ func TestConfigFilesAndEnv(t *testing.T) {
 	if files[fpmINI] != files[cliINI] {
 		t.Errorf("php-fpm and CLI get different php.ini settings")
 	}
-	if diff := cmp.Diff([]string{"PHPBUILD_RUN_DIR=/run/phpbuild", "PHP_MEMORY_LIMIT=128M", "PORT=8080"}, c.Env()); diff != "" {
+	if diff := cmp.Diff([]string{"PHPBUILD_HEALTH_PATH=/health", "PHPBUILD_RUN_DIR=/run/phpbuild", "PHP_MEMORY_LIMIT=128M", "PORT=8080"}, c.Env()); diff != "" {
 		t.Errorf("Env (-want +got):\n%s", diff)
 	}
 	health := files[HealthScript]
@@ -303,7 +303,7 @@ func TestConfigOverrides(t *testing.T) {
 			files:   withProject("[php.ini]\nmemory_limit = \"256M\"\n", minimalApp),
 			want:    map[string][]string{fpmINI: {"\nmemory_limit = ${PHP_MEMORY_LIMIT}\n"}},
 			notWant: map[string][]string{fpmINI: {"256M"}},
-			env:     []string{"PHPBUILD_RUN_DIR=/run/phpbuild", "PHP_MEMORY_LIMIT=256M", "PORT=8080"},
+			env:     []string{"PHPBUILD_HEALTH_PATH=/health", "PHPBUILD_RUN_DIR=/run/phpbuild", "PHP_MEMORY_LIMIT=256M", "PORT=8080"},
 		},
 		{
 			name:  "body size reaches php.ini",
@@ -327,7 +327,7 @@ func TestConfigOverrides(t *testing.T) {
 				"\npm.max_children = {{FPM_MAX_CHILDREN}}\n",
 			}},
 			notWant: map[string][]string{fpmConf: {"10s", "= 12"}},
-			env:     []string{"PHPBUILD_RUN_DIR=/run/phpbuild", "PHP_FPM_MAX_CHILDREN=12", "PHP_MEMORY_LIMIT=128M", "PORT=8080"},
+			env:     []string{"PHPBUILD_HEALTH_PATH=/health", "PHPBUILD_RUN_DIR=/run/phpbuild", "PHP_FPM_MAX_CHILDREN=12", "PHP_MEMORY_LIMIT=128M", "PORT=8080"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -186,10 +186,10 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	base := llb.Image(p.minor.Base+"@"+baseDigest.String(), llb.WithCustomName("base "+p.minor.Base))
 	compiled := map[string]llb.State{}
 	for _, c := range p.compiled {
-		src := llb.Local("ext-"+c.name, llb.SharedKeyHint("phpbuild-ext-"+c.name))
+		src := llb.Local("ext-"+c.name, llb.SharedKeyHint("phpbuild-ext-"+c.name), contentID(sources[c.name]))
 		compiled[c.name] = compileState(base, p, c, src)
 	}
-	run := runState(base, p, llb.Local("launcher"), compiled)
+	run := runState(base, p, llb.Local("launcher", contentID(launcherSHA)), compiled)
 	recipe, err := definitionDigest(ctx, buildState(run, p))
 	if err != nil {
 		return nil, err
@@ -350,6 +350,14 @@ func definitionDigest(ctx context.Context, st llb.State) (string, error) {
 // localID replaces the random per-process ID BuildKit gives local sources:
 // with it, the same inputs marshal to the same ops in every run.
 var localID = llb.LocalUniqueID("phpbuild-runtime")
+
+// contentID names a local source by its content's digest. buildkitd treats
+// two local sources with the same ID as one vertex and may hand a new
+// build the files an earlier one synced: an ID that stayed the same while
+// the files changed gave run images a stale launcher.
+func contentID(sha256 string) llb.ConstraintsOpt {
+	return llb.LocalUniqueID("phpbuild-sha256-" + sha256)
+}
 
 func solveState(ctx context.Context, c gwclient.Client, st llb.State) (*gwclient.Result, error) {
 	def, err := st.Marshal(ctx, localID)

@@ -436,8 +436,9 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 			continue
 		}
 		// Entries come newest PHP first; among equals, one without an
-		// unneeded Phalcon is leaner.
-		if best == nil || (!wantPhalcon && best.Phalcon != "" && e.Phalcon == "" && e.PHPMinor == best.PHPMinor) {
+		// unneeded Phalcon is leaner, and the last built has the newest
+		// launcher and base.
+		if best == nil || betterEntry(e, best, wantPhalcon) {
 			best = e
 		}
 	}
@@ -473,6 +474,23 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 
 // ErrNoBuiltRuntime: the runtime repo has no runtime for the app yet.
 var ErrNoBuiltRuntime = errors.New("no built runtime satisfies the app")
+
+// betterEntry prefers, among runtimes of one PHP minor, the one without an
+// unneeded Phalcon, then the newer PHP patch, then the later build.
+func betterEntry(e, best *Entry, wantPhalcon bool) bool {
+	if e.PHPMinor != best.PHPMinor {
+		return false // the first minor found is the highest
+	}
+	if !wantPhalcon && (e.Phalcon == "") != (best.Phalcon == "") {
+		return e.Phalcon == ""
+	}
+	ev, err1 := semver.StrictNewVersion(e.PHP)
+	bv, err2 := semver.StrictNewVersion(best.PHP)
+	if err1 == nil && err2 == nil && !ev.Equal(bv) {
+		return ev.GreaterThan(bv)
+	}
+	return e.Built > best.Built // RFC 3339 UTC sorts as time does
+}
 
 func entrySatisfies(e *Entry, reqs []requirement, want *Runtime, wantPhalcon bool) bool {
 	php, err := semver.StrictNewVersion(e.PHP)

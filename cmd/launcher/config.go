@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -43,6 +44,9 @@ type settings struct {
 	Nginx       string
 	StopTimeout time.Duration
 	Workers     workerSizing
+	// Env is the children's environment: the launcher's own, plus the
+	// release's env snapshot.
+	Env []string
 }
 
 // system names the files worker sizing reads, so tests can point them at a
@@ -343,6 +347,13 @@ var staleFiles = []string{fpmSocket, "php-fpm.pid", "nginx.pid"}
 
 // prepareRunDir makes the run dir ready for a fresh start of both servers.
 func prepareRunDir(dir string) error {
+	// `docker exec … launcher` (an old image without a subcommand, or a
+	// mistake) must not take the running servers' socket and pid files.
+	for _, name := range []string{"php-fpm.pid", "nginx.pid"} {
+		if pid, ok := livePID(filepath.Join(dir, name)); ok && pid != os.Getpid() {
+			return fmt.Errorf("%s names running process %d: a launcher is already serving from %s", name, pid, dir)
+		}
+	}
 	for _, name := range staleFiles {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing what a previous run left: %w", err)
@@ -369,4 +380,18 @@ func prepareRunDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// livePID reads a pid file and reports whether that process exists.
+func livePID(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	err = syscall.Kill(pid, 0)
+	return pid, err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -9,14 +9,38 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		os.Exit(health(os.Getenv, os.Stdout))
+	}
 	os.Exit(launch(os.Getenv, hostSystem, os.Stderr))
 }
 
 func launch(getenv func(string) string, sys system, log io.Writer) int {
+	// The release's env snapshot, when one is mounted, is the app's
+	// configuration: it also decides PHP_MEMORY_LIMIT for sizing.
+	extra, err := readEnvFile(envOr(getenv, "PHPBUILD_ENV_FILE", "/app/.env"))
+	if err != nil {
+		fmt.Fprintf(log, "launcher: %v\n", err)
+		return 1
+	}
+	fromFile := map[string]string{}
+	for _, kv := range withEnv(nil, extra) {
+		k, v, _ := strings.Cut(kv, "=")
+		fromFile[k] = v
+	}
+	base := getenv
+	getenv = func(k string) string {
+		if v, ok := fromFile[k]; ok {
+			return v
+		}
+		return base(k)
+	}
 	s, err := loadSettings(getenv, sys)
+	s.Env = withEnv(os.Environ(), extra)
 	if err == nil {
 		err = renderConfig(s)
 	}

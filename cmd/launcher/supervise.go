@@ -62,9 +62,13 @@ type supervisor struct {
 	stopTimeout time.Duration
 	log         io.Writer
 	sigs        chan os.Signal
+	env         []string
 }
 
 func newSupervisor(s settings, log io.Writer) *supervisor {
+	if s.Env == nil {
+		s.Env = os.Environ()
+	}
 	return &supervisor{
 		fpm: &child{name: "php-fpm", argv: []string{s.PHPFPM,
 			"--nodaemonize", "--fpm-config", s.RunDir + "/php-fpm.conf"}},
@@ -75,6 +79,7 @@ func newSupervisor(s settings, log io.Writer) *supervisor {
 		workers:     s.Workers.Children,
 		stopTimeout: s.StopTimeout,
 		log:         log,
+		env:         s.Env,
 	}
 }
 
@@ -205,7 +210,7 @@ func accepts(socket string) bool {
 
 func (s *supervisor) start(c *child) error {
 	pid, err := syscall.ForkExec(c.argv[0], c.argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
+		Env:   s.env,
 		Files: []uintptr{0, 1, 2},
 		// A process group of its own: Ctrl-C in a terminal reaches only
 		// the launcher, which then stops the children in order.

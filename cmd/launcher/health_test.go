@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestHealth(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/health":
+			fmt.Fprint(w, `{"status":"ok"}`)
+		case "/moved":
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		default:
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	}))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		code int
+		out  string
+	}{
+		{"ok", map[string]string{}, 0, `GET /health → 200 {"status":"ok"}`},
+		{"error status", map[string]string{"PHPBUILD_HEALTH_PATH": "/boom"}, 1, "GET /boom → 500 broken"},
+		{"other expected status", map[string]string{"PHPBUILD_HEALTH_PATH": "/boom", "PHPBUILD_HEALTH_STATUS": "500"}, 0, "→ 500"},
+		{"redirect is a failure", map[string]string{"PHPBUILD_HEALTH_PATH": "/moved"}, 1, "redirected to /elsewhere"},
+		{"nothing listening", map[string]string{"PORT": "1"}, 1, "connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"PORT": port}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			var out bytes.Buffer
+			code := health(func(k string) string { return env[k] }, &out)
+			if code != tc.code || !strings.Contains(out.String(), tc.out) {
+				t.Errorf("health = %d %q, want %d and %q", code, out.String(), tc.code, tc.out)
+			}
+		})
+	}
+}
+
+func TestReadEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".env")
+	body := "# written by phpbuild release\nAPP_ENV=\"prod\"\nLITERAL='a \\n $B \"q\"'\nMULTI=\"a\\nb\"\nQUOTED=\"say \\\"hi\\\" \\$HOME \\\\ x\"\nEMPTY=\"\"\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readEnvFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"APP_ENV=prod", `LITERAL=a \n $B "q"`, "MULTI=a\nb", `QUOTED=say "hi" $HOME \ x`, "EMPTY="}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, err := readEnvFile(filepath.Join(dir, "missing")); err != nil || got != nil {
+		t.Errorf("a missing file: %q, %v; want nothing, no error", got, err)
+	}
+	os.WriteFile(p, []byte("OK=\"1\"\nBROKEN=1\n"), 0o600)
+	if _, err := readEnvFile(p); err == nil || !strings.Contains(err.Error(), ".env:2:") {
+		t.Errorf("err = %v, want one naming line 2", err)
+	}
+	merged := withEnv([]string{"PATH=/bin", "APP_ENV=dev", "PHPBUILD_RUN_DIR=/run/phpbuild"}, []string{"APP_ENV=prod", "PHPBUILD_RUN_DIR=/tmp", "NEW=1"})
+	if want := []string{"PATH=/bin", "APP_ENV=prod", "PHPBUILD_RUN_DIR=/run/phpbuild", "NEW=1"}; !slices.Equal(merged, want) {
+		t.Errorf("withEnv = %q, want %q", merged, want)
+	}
+}
+
+func TestPrepareRunDirRefusesARunningServer(t *testing.T) {
+	dir := t.TempDir()
+	// The test's parent (go test) is alive and not this process.
+	if err := os.WriteFile(filepath.Join(dir, "nginx.pid"), []byte(fmt.Sprintf("%d\n", os.Getppid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareRunDir(dir); err == nil || !strings.Contains(err.Error(), "already serving") {
+		t.Errorf("prepareRunDir = %v, want a refusal", err)
+	}
+	// A pid no process has is what a killed run leaves: removed.
+	os.WriteFile(filepath.Join(dir, "nginx.pid"), []byte("999999999\n"), 0o644)
+	if err := prepareRunDir(dir); err != nil {
+		t.Errorf("prepareRunDir with a stale pid file = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nginx.pid")); !os.IsNotExist(err) {
+		t.Errorf("stale nginx.pid left behind: %v", err)
+	}
+}
