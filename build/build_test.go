@@ -170,6 +170,24 @@ func TestBuildPlainApp(t *testing.T) {
 			t.Errorf("v2 page = %q", p.body)
 		}
 	})
+
+	t.Run("a dependency's code change rebuilds vendor with the new code", func(t *testing.T) {
+		// Same file list, new content: what buildkitd once served stale.
+		greeter := filepath.Join(dir, "packages/greeter/src/Greeter.php")
+		write(t, dir, "packages/greeter/src/Greeter.php", strings.Replace(readFile(t, greeter), "Hello, %s!", "Howdy, %s!", 1))
+		commit(t, dir, "greeter says howdy", "2026-01-04T00:00:00Z")
+		var rec recorder
+		if _, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.built(); !slices.Equal(got, []string{"vendor", "app"}) {
+			t.Errorf("built %q, want vendor and app (its autoloader)", got)
+		}
+		_, base := runImage(t, repo.Tag(git(t, dir, "rev-parse", "HEAD")).String(), "var/cache")
+		if p := get(t, base+"/"); !strings.Contains(p.body, "Howdy, tester!") {
+			t.Errorf("page after the dependency change = %q", p.body)
+		}
+	})
 }
 
 // TestBuildFailurePushesNothing: composer cannot install the lock, the
