@@ -9,12 +9,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		os.Exit(health(os.Getenv, os.Stdout))
+	}
+	if len(os.Args) > 2 && os.Args[1] == "exec" {
+		os.Exit(execWithEnv(os.Args[2:], os.Getenv, os.Stderr))
 	}
 	os.Exit(launch(os.Getenv, hostSystem, os.Stderr))
 }
@@ -53,4 +58,22 @@ func launch(getenv func(string) string, sys system, log io.Writer) int {
 	}
 	fmt.Fprintf(log, "launcher: port %d, %v\n", s.Port, s.Workers)
 	return newSupervisor(s, log).run()
+}
+
+// execWithEnv is `launcher exec CMD...`: CMD with the release's env
+// snapshot in its environment, as php-fpm gets it; release hooks run so.
+func execWithEnv(argv []string, getenv func(string) string, log io.Writer) int {
+	extra, err := readEnvFile(envOr(getenv, "PHPBUILD_ENV_FILE", "/app/.env"))
+	if err != nil {
+		fmt.Fprintf(log, "launcher: %v\n", err)
+		return 1
+	}
+	bin, err := exec.LookPath(argv[0])
+	if err != nil {
+		fmt.Fprintf(log, "launcher: %v\n", err)
+		return 127
+	}
+	err = syscall.Exec(bin, argv, withEnv(os.Environ(), extra))
+	fmt.Fprintf(log, "launcher: exec %s: %v\n", argv[0], err)
+	return 126
 }

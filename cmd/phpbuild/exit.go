@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/release"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -35,7 +36,7 @@ func report(w io.Writer, err error) int {
 	switch {
 	case errors.As(err, &ue), badinput.Is(err):
 		return exitUserInput
-	case runtimes.IsTransient(err):
+	case runtimes.IsTransient(err), errors.As(err, new(*release.TransientError)), errors.As(err, new(*release.LockedError)):
 		return exitTransient
 	case errors.Is(err, context.Canceled):
 		return exitCanceled

@@ -25,7 +25,7 @@ Exit codes: 0 ok, 1 failure, 2 bad input (a file, flag or constraint to fix),
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%s: %w (see --help)", c.CommandPath(), err)}
 	})
-	root.AddCommand(newBuild(), newDetect(), newPlan(), newRuntime())
+	root.AddCommand(newBuild(), newDetect(), newPlan(), newRuntime(), newRelease(), newRollback(), newReleases(), newStatus(), newUnlock())
 	return root
 }
 

@@ -1,0 +1,235 @@
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/project"
+)
+
+// Environment is one [environments.NAME] of project.toml with every
+// default applied.
+type Environment struct {
+	Name   string
+	Target string // "docker" or "swarm"
+	// Host is the docker daemon: "" means DOCKER_HOST or the local socket.
+	Host     string
+	App      string
+	Port     int
+	Image    name.Repository
+	EnvFiles []string // absolute
+	Secrets  []string
+	Health   Health
+	Drain    time.Duration
+	Keep     int
+	Volumes  map[string]string
+	Hooks    project.Hooks
+
+	desc *project.Descriptor
+}
+
+// Health is how a new container proves it serves.
+type Health struct {
+	Path        string // "" means the image's own (PHPBUILD_HEALTH_PATH)
+	Status      int
+	Timeout     time.Duration
+	Interval    time.Duration
+	Deadline    time.Duration
+	StartPeriod time.Duration
+}
+
+// Defaults for what project.toml leaves out.
+const (
+	DefaultPort  = 8080
+	DefaultKeep  = 5
+	defaultDrain = 10 * time.Second
+)
+
+var appName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// LoadEnvironment reads environment name from dir's project.toml.
+func LoadEnvironment(dir, envName string) (*Environment, error) {
+	desc, err := project.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := desc.Env[envName]
+	if !ok {
+		var names []string
+		for n := range desc.Env {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		known := "none is defined"
+		if len(names) > 0 {
+			known = "defined: " + strings.Join(names, ", ")
+		}
+		return nil, &badinput.Error{File: desc.Path(), Field: "environments." + envName, Err: fmt.Errorf("no such environment (%s)", known)}
+	}
+	prefix := "environments." + envName
+	env := &Environment{Name: envName, Target: e.Target, Host: e.Host, App: e.App, Port: e.Port, Secrets: e.Secrets,
+		Keep: e.Keep, Volumes: e.Volumes, Hooks: e.Hooks, desc: desc}
+	if env.Target == "" {
+		env.Target = "docker"
+	}
+	if env.App == "" {
+		env.App = strings.ToLower(filepath.Base(dir))
+		if abs, err := filepath.Abs(dir); err == nil {
+			env.App = strings.ToLower(filepath.Base(abs))
+		}
+	}
+	if !appName.MatchString(env.App) {
+		return nil, desc.FieldError(prefix+".app", "%q is not a usable name: lower-case letters, digits, '.', '_' and '-'", env.App)
+	}
+	if env.Port == 0 {
+		env.Port = DefaultPort
+	}
+	if env.Keep == 0 {
+		env.Keep = DefaultKeep
+	}
+	if e.Image == "" {
+		return nil, desc.FieldError(prefix+".image", "missing: the repository phpbuild build pushes to, e.g. registry.example.com/team/app")
+	}
+	if env.Image, err = name.NewRepository(e.Image); err != nil {
+		return nil, desc.FieldError(prefix+".image", "%v", err)
+	}
+	for _, f := range e.EnvFiles {
+		env.EnvFiles = append(env.EnvFiles, filepath.Join(dir, filepath.FromSlash(f)))
+	}
+	for _, s := range e.Secrets {
+		if !envKey.MatchString(s) {
+			return nil, desc.FieldError(prefix+".secrets", "%q is not an environment variable name", s)
+		}
+	}
+	if env.Drain, err = duration(e.DrainTimeout, defaultDrain); err != nil {
+		return nil, desc.FieldError(prefix+".drain_timeout", "%v", err)
+	}
+	h := e.Health
+	env.Health = Health{Path: h.Path, Status: h.Status}
+	if env.Health.Status == 0 {
+		env.Health.Status = 200
+	}
+	for _, d := range []struct {
+		field string
+		v     string
+		def   time.Duration
+		to    *time.Duration
+	}{
+		{"timeout", h.Timeout, 2 * time.Second, &env.Health.Timeout},
+		{"interval", h.Interval, time.Second, &env.Health.Interval},
+		{"deadline", h.Deadline, 60 * time.Second, &env.Health.Deadline},
+		{"start_period", h.StartPeriod, 0, &env.Health.StartPeriod},
+	} {
+		if *d.to, err = duration(d.v, d.def); err != nil {
+			return nil, desc.FieldError(prefix+".health."+d.field, "%v", err)
+		}
+	}
+	return env, nil
+}
+
+var envKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func duration(v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration like \"30s\"", v)
+	}
+	return d, nil
+}
+
+// Snapshot is an environment's configuration for one release: the env
+// files merged (a later file wins) and the secrets, as the file the
+// container reads. Its digest names it.
+type Snapshot struct {
+	Vars   []EnvVar
+	Data   []byte
+	Digest string // sha256:…
+	// Secret names the keys whose values come from the process env; they
+	// are never printed.
+	Secret map[string]bool
+}
+
+// ErrMissingSecret is a secret project.toml names that the releasing
+// process's environment does not have.
+var ErrMissingSecret = errors.New("secret not set in the environment of phpbuild")
+
+// ReadSnapshot builds the env snapshot of env; getenv reads secrets.
+func ReadSnapshot(env *Environment, getenv func(string) (string, bool)) (*Snapshot, error) {
+	byKey := map[string]EnvVar{}
+	for _, f := range env.EnvFiles {
+		vars, err := ReadEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vars {
+			byKey[v.Key] = v
+		}
+	}
+	s := &Snapshot{Secret: map[string]bool{}}
+	for _, k := range env.Secrets {
+		v, ok := getenv(k)
+		if !ok {
+			return nil, env.desc.FieldError("environments."+env.Name+".secrets", "%s: %w", k, ErrMissingSecret)
+		}
+		byKey[k] = EnvVar{Key: k, Value: v}
+		s.Secret[k] = true
+	}
+	for _, v := range byKey {
+		s.Vars = append(s.Vars, v)
+	}
+	slices.SortFunc(s.Vars, func(a, b EnvVar) int { return strings.Compare(a.Key, b.Key) })
+	s.Data = FormatEnv(s.Vars)
+	sum := sha256.Sum256(s.Data)
+	s.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	return s, nil
+}
+
+// Diff lists what changes from old to s, one line per key, values of
+// secrets redacted.
+func (s *Snapshot) Diff(old []EnvVar) []string {
+	was := map[string]string{}
+	for _, v := range old {
+		was[v.Key] = v.Value
+	}
+	show := func(k, v string) string {
+		if s.Secret[k] {
+			return "(secret)"
+		}
+		return fmt.Sprintf("%q", v)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range s.Vars {
+		seen[v.Key] = true
+		o, ok := was[v.Key]
+		switch {
+		case !ok:
+			out = append(out, "+ "+v.Key+"="+show(v.Key, v.Value))
+		case o != v.Value:
+			out = append(out, "~ "+v.Key+"="+show(v.Key, v.Value))
+		}
+	}
+	for _, v := range old {
+		if !seen[v.Key] {
+			out = append(out, "- "+v.Key)
+		}
+	}
+	return out
+}
+
+var lookupEnv = os.LookupEnv
