@@ -8,116 +8,25 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/phpbuild/phpbuild/build"
-	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/internal/buildtest"
 	"github.com/phpbuild/phpbuild/testbed"
 )
 
-// secretValue is in every test app's .env; it must never reach an image.
-const secretValue = "phpbuild-test-secret-6f1c2a"
 
-var (
-	runtimeOnce sync.Once
-	runtimeRepo name.Repository
-	runtimeErr  error
-)
-
-// testRuntimes builds, once per test binary, the PHP 8.4 runtime the
-// testdata apps resolve to, into a fixed repo: after the first run it is
-// found by key in a fraction of a second.
-func testRuntimes(t *testing.T) name.Repository {
-	t.Helper()
-	reg := testbed.Registry(t)
-	host := testbed.BuildkitHost(t)
-	launcher := launcherBinary(t)
-	runtimeOnce.Do(func() {
-		runtimeRepo, runtimeErr = name.NewRepository(reg + "/phpbuild-test/build-runtimes")
-		if runtimeErr != nil {
-			return
-		}
-		b, err := runtimes.NewBuilder(runtimes.WithBuildkitHost(host), runtimes.WithLauncher(launcher))
-		if err != nil {
-			runtimeErr = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		defer cancel()
-		_, runtimeErr = b.Build(ctx, runtimeRepo, runtimes.BuildSpec{PHPMinor: "8.4"})
-	})
-	if runtimeErr != nil {
-		t.Fatalf("building the test runtime: %v", runtimeErr)
-	}
-	return runtimeRepo
-}
-
-// launcherBinary builds cmd/launcher statically, as `make build` does.
-func launcherBinary(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "launcher")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../cmd/launcher")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the launcher: %v\n%s", err, b)
-	}
-	return out
-}
-
-// gitApp copies testdata/apps/NAME into a new git repo with one commit at a
-// fixed time, tagged v1.0.0, plus an ignored .env holding secretValue.
-func gitApp(t *testing.T, app string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), app)
-	if out, err := exec.Command("cp", "-a", filepath.Join("..", "testdata", "apps", app), dir).CombinedOutput(); err != nil {
-		t.Fatalf("copying %s: %v\n%s", app, err, out)
-	}
-	write(t, dir, ".gitignore", ".env\n")
-	write(t, dir, ".env", "DB_PASSWORD="+secretValue+"\n")
-	git(t, dir, "init", "-q", "-b", "main")
-	git(t, dir, "add", "-A")
-	commit(t, dir, "first", "2026-01-02T03:04:05Z")
-	git(t, dir, "tag", "v1.0.0")
-	return dir
-}
-
-func write(t *testing.T, dir, rel, body string) {
-	t.Helper()
-	p := filepath.Join(dir, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
+func testRuntimes(t *testing.T) name.Repository { return buildtest.Runtimes(t) }
+func launcherBinary(t *testing.T) string        { return buildtest.LauncherBinary(t) }
+func gitApp(t *testing.T, app string) string    { return buildtest.GitApp(t, app) }
+func write(t *testing.T, dir, rel, body string) { buildtest.Write(t, dir, rel, body) }
 func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return buildtest.Git(t, dir, args...)
 }
-
-func commit(t *testing.T, dir, msg, when string) {
-	t.Helper()
-	cmd := exec.Command("git", "-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-a", "-m", msg)
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE="+when, "GIT_COMMITTER_DATE="+when)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git commit: %v\n%s", err, out)
-	}
-}
+func commit(t *testing.T, dir, msg, when string) { buildtest.Commit(t, dir, msg, when) }
 
 func testRepo(t *testing.T, purpose string) name.Repository {
 	t.Helper()

@@ -1,0 +1,138 @@
+// Package buildtest makes what integration tests of build and release
+// need: a built test runtime and testdata apps as git repositories.
+package buildtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/testbed"
+)
+
+// SecretValue is in every test app's .env; it must never reach an image.
+const SecretValue = "phpbuild-test-secret-6f1c2a"
+
+// repoRoot is the module root, found from this file.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// LauncherBinary builds cmd/launcher statically, as `make build` does.
+func LauncherBinary(t testing.TB) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "launcher")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/launcher")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the launcher: %v\n%s", err, b)
+	}
+	return out
+}
+
+var (
+	runtimeOnce sync.Once
+	runtimeRepo name.Repository
+	runtimeErr  error
+)
+
+// Runtimes builds, once per test binary, the PHP 8.4 runtime the testdata
+// apps resolve to, into a fixed repo: after the first run it is found by
+// key in a fraction of a second.
+func Runtimes(t testing.TB) name.Repository {
+	t.Helper()
+	reg := testbed.Registry(t)
+	host := testbed.BuildkitHost(t)
+	launcher := LauncherBinary(t)
+	runtimeOnce.Do(func() {
+		runtimeRepo, runtimeErr = name.NewRepository(reg + "/phpbuild-test/build-runtimes")
+		if runtimeErr != nil {
+			return
+		}
+		b, err := runtimes.NewBuilder(runtimes.WithBuildkitHost(host), runtimes.WithLauncher(launcher))
+		if err != nil {
+			runtimeErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		_, runtimeErr = b.Build(ctx, runtimeRepo, runtimes.BuildSpec{PHPMinor: "8.4"})
+	})
+	if runtimeErr != nil {
+		t.Fatalf("building the test runtime: %v", runtimeErr)
+	}
+	return runtimeRepo
+}
+
+// GitApp copies testdata/apps/NAME into a new git repo with one commit at
+// a fixed time, tagged v1.0.0, plus an ignored .env holding SecretValue.
+func GitApp(t testing.TB, app string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), app)
+	if out, err := exec.Command("cp", "-a", filepath.Join(repoRoot(), "testdata", "apps", app), dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v\n%s", app, err, out)
+	}
+	Write(t, dir, ".gitignore", ".env\n")
+	Write(t, dir, ".env", "DB_PASSWORD="+SecretValue+"\n")
+	Git(t, dir, "init", "-q", "-b", "main")
+	Git(t, dir, "add", "-A")
+	Commit(t, dir, "first", "2026-01-02T03:04:05Z")
+	Git(t, dir, "tag", "v1.0.0")
+	return dir
+}
+
+// Write writes dir/rel, making its parent dirs.
+func Write(t testing.TB, dir, rel, body string) {
+	t.Helper()
+	p := filepath.Join(dir, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Git runs git in dir and returns its trimmed output.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Commit commits every change in dir at the given time.
+func Commit(t testing.TB, dir, msg, when string) {
+	t.Helper()
+	Git(t, dir, "add", "-A")
+	cmd := exec.Command("git", "-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", msg)
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE="+when, "GIT_COMMITTER_DATE="+when)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git commit: %v\n%s", err, out)
+	}
+}
+
+// Repo is a new repo in the test bed's registry, unique to the test.
+func Repo(t testing.TB, purpose string) name.Repository {
+	t.Helper()
+	repo, err := name.NewRepository(fmt.Sprintf("%s/phpbuild-test/%s-%d", testbed.Registry(t), purpose, time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}

@@ -1,0 +1,386 @@
+package release_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/build"
+	"github.com/phpbuild/phpbuild/internal/buildtest"
+	"github.com/phpbuild/phpbuild/release"
+	"github.com/phpbuild/phpbuild/testbed"
+)
+
+const secret = "phpbuild-release-secret-93be1d"
+
+// fixture is the plain app with two built images, v1 and v2, and an
+// environment "test" on the test bed's dockerd.
+type fixture struct {
+	dir, app string
+	port     int
+	v1, v2   string // image SHA tags
+	getenv   func(string) (string, bool)
+	base     string
+	repo     string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	rt := buildtest.Runtimes(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	f := &fixture{dir: buildtest.GitApp(t, "plain"), port: freePort(t)}
+	f.app = fmt.Sprintf("t%d", time.Now().UnixNano()%1e9)
+	repo := buildtest.Repo(t, "release")
+	opts := []build.Option{build.WithRuntimeRepo(rt), build.WithBuildkitHost(testbed.BuildkitHost(t))}
+	r1, err := build.Run(ctx, f.dir, &repo, true, false, nil, nil, opts...)
+	if err != nil {
+		t.Fatalf("building v1: %v", err)
+	}
+	page := filepath.Join(f.dir, "src", "Page.php")
+	b, _ := os.ReadFile(page)
+	buildtest.Write(t, f.dir, "src/Page.php", strings.Replace(string(b), "'<h1>'", "'<h1>v2 '", 1))
+	buildtest.Commit(t, f.dir, "v2", "2026-01-03T00:00:00Z")
+	r2, err := build.Run(ctx, f.dir, &repo, true, false, nil, nil, opts...)
+	if err != nil {
+		t.Fatalf("building v2: %v", err)
+	}
+	f.v1, f.v2, f.repo = r1.SHA, r2.SHA, repo.String()
+	f.writeProject(t, "")
+	buildtest.Write(t, f.dir, "deploy/test.env", "# test environment\nGREETING_NAME=one\nexport APP_ENV=test\n")
+	f.getenv = func(k string) (string, bool) {
+		if k == "TEST_DB_PASSWORD" {
+			return secret, true
+		}
+		return "", false
+	}
+	f.base = fmt.Sprintf("http://127.0.0.1:%d", f.port)
+	t.Cleanup(func() { f.cleanup(t) })
+	return f
+}
+
+// writeProject writes project.toml's environment, with extra lines in its
+// table.
+func (f *fixture) writeProject(t *testing.T, extra string) {
+	t.Helper()
+	old, _ := os.ReadFile(filepath.Join(f.dir, "project.toml"))
+	base, _, _ := strings.Cut(string(old), "\n[environments.test]")
+	buildtest.Write(t, f.dir, "project.toml", base+fmt.Sprintf(`
+[environments.test]
+app = %q
+port = %d
+image = %q
+env_files = ["deploy/test.env"]
+secrets = ["TEST_DB_PASSWORD"]
+drain_timeout = "5s"
+keep = 3
+%s
+[environments.test.health]
+interval = "200ms"
+deadline = "20s"
+`, f.app, f.port, f.repo, extra))
+}
+
+func (f *fixture) env(t *testing.T) *release.Environment {
+	t.Helper()
+	env, err := release.LoadEnvironment(f.dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func (f *fixture) release(t *testing.T, image string) (*release.Record, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return release.Release(ctx, f.env(t), release.Options{Image: image, Getenv: f.getenv})
+}
+
+func (f *fixture) cleanup(t *testing.T) {
+	cli := testbed.Docker(t)
+	ctx := context.Background()
+	cs, _ := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "dev.phpbuild.app="+f.app))})
+	for _, c := range cs {
+		cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+	}
+	cli.NetworkRemove(ctx, "phpbuild-"+f.app+"-test")
+	os.RemoveAll(filepath.Join(release.StateRoot, f.app))
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func get(url string) (int, string, error) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// load sends GETs through the proxy at about rate per second until stop,
+// counting failures and which version answered.
+type load struct {
+	ok, failed, connErrs atomic.Int64
+	mu                   sync.Mutex
+	seen                 map[string]int
+	errs                 []string
+	stop                 chan struct{}
+	done                 sync.WaitGroup
+}
+
+func startLoad(url string, rate int, versionOf func(string) string) *load {
+	l := &load{seen: map[string]int{}, stop: make(chan struct{})}
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	l.done.Add(1)
+	go func() {
+		defer l.done.Done()
+		defer tick.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-tick.C:
+			}
+			l.done.Add(1)
+			go func() {
+				defer l.done.Done()
+				resp, err := c.Get(url)
+				if err != nil {
+					l.connErrs.Add(1)
+					l.note(err.Error())
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					l.failed.Add(1)
+					l.note(fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b))))
+					return
+				}
+				l.ok.Add(1)
+				l.mu.Lock()
+				l.seen[versionOf(string(b))]++
+				l.mu.Unlock()
+			}()
+		}
+	}()
+	return l
+}
+
+func (l *load) note(s string) {
+	l.mu.Lock()
+	if len(l.errs) < 5 {
+		l.errs = append(l.errs, s)
+	}
+	l.mu.Unlock()
+}
+
+func (l *load) finish() { close(l.stop); l.done.Wait() }
+
+func version(body string) string {
+	switch {
+	case strings.Contains(body, "<h1>v2 Hello, one!"):
+		return "v2"
+	case strings.Contains(body, "<h1>Hello, one!"):
+		return "v1"
+	}
+	return "other: " + body
+}
+
+func TestReleaseAndRollbackUnderLoad(t *testing.T) {
+	f := newFixture(t)
+	rec, err := f.release(t, f.v1)
+	if err != nil {
+		t.Fatalf("first release: %v", err)
+	}
+	if code, body, err := get(f.base + "/"); err != nil || code != 200 || version(body) != "v1" {
+		t.Fatalf("after releasing v1: %d %q %v", code, body, err)
+	}
+	t.Logf("first release %s: %s %v", rec.ID, rec.Duration, rec.Steps)
+
+	cycles := 2
+	if testing.Short() {
+		cycles = 1
+	}
+	if n := os.Getenv("PHPBUILD_RELEASE_CYCLES"); n != "" {
+		fmt.Sscan(n, &cycles)
+	}
+	l := startLoad(f.base+"/", 120, version)
+	for i := 0; i < cycles; i++ {
+		r2, err := f.release(t, f.v2)
+		if err != nil {
+			l.finish()
+			t.Fatalf("cycle %d: release v2: %v", i, err)
+		}
+		if _, body, _ := get(f.base + "/"); version(body) != "v2" {
+			t.Errorf("cycle %d: after the release, the proxy answers %q", i, body)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		back, err := release.Rollback(ctx, f.env(t), "", release.Options{Getenv: f.getenv})
+		cancel()
+		if err != nil {
+			l.finish()
+			t.Fatalf("cycle %d: rollback: %v", i, err)
+		}
+		if _, body, _ := get(f.base + "/"); version(body) != "v1" {
+			t.Errorf("cycle %d: after the rollback, the proxy answers %q", i, body)
+		}
+		t.Logf("cycle %d: release %s %v; rollback %s %v", i, r2.Duration, r2.Steps, back.Duration, back.Steps)
+	}
+	time.Sleep(300 * time.Millisecond)
+	l.finish()
+	t.Logf("load: %d ok, %d failed, %d connection errors; versions %v", l.ok.Load(), l.failed.Load(), l.connErrs.Load(), l.seen)
+	if l.failed.Load() != 0 || l.connErrs.Load() != 0 {
+		t.Errorf("%d failed requests and %d connection errors during releases and rollbacks: %q", l.failed.Load(), l.connErrs.Load(), l.errs)
+	}
+	for v := range l.seen {
+		if v != "v1" && v != "v2" {
+			t.Errorf("an unexpected response: %s", v)
+		}
+	}
+
+	t.Run("the env snapshot is 0600 and no secret leaks", func(t *testing.T) {
+		cli := testbed.Docker(t)
+		entries, err := os.ReadDir(filepath.Join(release.StateRoot, f.app, "test", "snapshots"))
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("snapshots: %v %v", entries, err)
+		}
+		for _, e := range entries {
+			fi, _ := e.Info()
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %v, want 0600", e.Name(), fi.Mode().Perm())
+			}
+		}
+		st, err := release.GetStatus(context.Background(), f.env(t))
+		if err != nil || st.Current == nil {
+			t.Fatalf("status: %+v %v", st, err)
+		}
+		for _, ref := range []string{st.Current.Digest} {
+			ins, _, err := cli.ImageInspectWithRaw(context.Background(), ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(ins)
+			if strings.Contains(string(b), secret) {
+				t.Errorf("the image config of %s holds the secret", ref)
+			}
+		}
+		ins, err := cli.ContainerInspect(context.Background(), st.Serving)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(ins)
+		if strings.Contains(string(b), secret) {
+			t.Errorf("docker inspect of %s shows the secret", st.Serving)
+		}
+	})
+
+	t.Run("a failing health check keeps the old release serving", func(t *testing.T) {
+		p := filepath.Join(f.dir, "project.toml")
+		buildtest.Write(t, f.dir, "project.toml", strings.Replace(readFile(t, p), `deadline = "20s"`, "deadline = \"2s\"\nstatus = 418", 1))
+		defer f.writeProject(t, "")
+		_, err := f.release(t, f.v2)
+		var he *release.HealthError
+		if !errors.As(err, &he) || !strings.Contains(err.Error(), "want status 418") {
+			t.Fatalf("err = %v, want a health error showing the failing responses", err)
+		}
+		if _, body, _ := get(f.base + "/"); version(body) != "v1" {
+			t.Errorf("after a failed release the proxy answers %q, want v1", body)
+		}
+		hist, _ := release.History(context.Background(), f.env(t))
+		if last := hist[len(hist)-1]; last.Result != "health-failed" {
+			t.Errorf("the log's last record is %+v", last)
+		}
+	})
+
+	t.Run("bad env input is refused before anything changes", func(t *testing.T) {
+		before := containers(t, f.app)
+		buildtest.Write(t, f.dir, "deploy/test.env", "GREETING_NAME=one\nBROKEN=\"no end\n")
+		_, err := f.release(t, f.v2)
+		var bad *badinput.Error
+		if !errors.As(err, &bad) || !strings.HasSuffix(bad.File, "test.env") || bad.Line != 2 {
+			t.Errorf("syntax error: %v, want test.env:2", err)
+		}
+		buildtest.Write(t, f.dir, "deploy/test.env", "GREETING_NAME=one\n")
+		env := f.env(t)
+		_, err = release.Release(context.Background(), env, release.Options{Image: f.v2, Getenv: func(string) (string, bool) { return "", false }})
+		if !errors.Is(err, release.ErrMissingSecret) || !strings.Contains(err.Error(), "TEST_DB_PASSWORD") {
+			t.Errorf("missing secret: %v", err)
+		}
+		if after := containers(t, f.app); after != before {
+			t.Errorf("containers changed: %s → %s", before, after)
+		}
+	})
+
+	t.Run("a second release at once waits or fails on the lock", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = f.release(t, f.v2)
+			}()
+			time.Sleep(100 * time.Millisecond)
+		}
+		wg.Wait()
+		var locked *release.LockedError
+		n := 0
+		for _, err := range errs {
+			if errors.As(err, &locked) {
+				n++
+			} else if err != nil {
+				t.Errorf("release: %v", err)
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d of 2 concurrent releases hit the lock (errors %v), want 1", n, errs)
+		}
+	})
+}
+
+func containers(t *testing.T, app string) string {
+	cli := testbed.Docker(t)
+	cs, _ := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "dev.phpbuild.app="+app))})
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.Names...)
+	}
+	return strings.Join(names, ",")
+}
+
+func readFile(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
