@@ -18,7 +18,6 @@ import (
 	"github.com/phpbuild/phpbuild/testbed"
 )
 
-
 func testRuntimes(t *testing.T) name.Repository { return buildtest.Runtimes(t) }
 func launcherBinary(t *testing.T) string        { return buildtest.LauncherBinary(t) }
 func gitApp(t *testing.T, app string) string    { return buildtest.GitApp(t, app) }
