@@ -1,6 +1,7 @@
 package release_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -340,6 +343,49 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 		}
 	})
 
+	t.Run("kill -9 mid-release, then the next release succeeds", func(t *testing.T) {
+		bin := phpbuildBinary(t)
+		cmd := exec.Command(bin, "release", f.dir, "--env", "test", "--image", f.v2)
+		cmd.Env = append(os.Environ(), "TEST_DB_PASSWORD="+secret)
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		var seen []string
+		for sc.Scan() {
+			seen = append(seen, sc.Text())
+			if strings.HasPrefix(sc.Text(), "started ") {
+				break // the new container runs, the lock is held, nothing switched
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if len(seen) == 0 || !strings.HasPrefix(seen[len(seen)-1], "started ") {
+			t.Fatalf("the release never started a container: %q", seen)
+		}
+		if _, body, _ := get(f.base + "/"); version(body) != "v1" {
+			t.Errorf("after the kill the proxy answers %q, want v1 still", body)
+		}
+		rec, err := f.release(t, f.v2)
+		if err != nil {
+			t.Fatalf("the release after a killed one: %v", err)
+		}
+		st, err := release.GetStatus(context.Background(), f.env(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Current == nil || st.Current.ID != rec.ID || st.Lock != nil || !strings.HasSuffix(st.Serving, rec.ID) {
+			t.Errorf("state after recovery: %+v", st)
+		}
+		if _, body, _ := get(f.base + "/"); version(body) != "v2" {
+			t.Errorf("the proxy answers %q, want v2", body)
+		}
+		if got := containers(t, f.app); strings.Count(got, ",") != 1 {
+			t.Errorf("containers left: %s; want the proxy and the current app container", got)
+		}
+	})
+
 	t.Run("a second release at once waits or fails on the lock", func(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
@@ -365,6 +411,17 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 			t.Errorf("%d of 2 concurrent releases hit the lock (errors %v), want 1", n, errs)
 		}
 	})
+}
+
+// phpbuildBinary builds the CLI, to kill it for real.
+func phpbuildBinary(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "phpbuild")
+	cmd := exec.Command("go", "build", "-o", out, "../cmd/phpbuild")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building phpbuild: %v\n%s", err, b)
+	}
+	return out
 }
 
 func containers(t *testing.T, app string) string {
