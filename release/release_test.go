@@ -343,6 +343,27 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 		}
 	})
 
+	t.Run("hooks: a failing pre_release aborts with nothing switched; backups are kept", func(t *testing.T) {
+		f.writeProject(t, "[environments.test.hooks]\nbackup = \"echo \\\"dump of $GREETING_NAME\\\" > /backup/dump.sql\"\npre_release = \"echo migrating; exit 3\"\n")
+		defer f.writeProject(t, "")
+		_, err := f.release(t, f.v2)
+		if err == nil || !strings.Contains(err.Error(), "hook pre_release exited with code 3") || !strings.Contains(err.Error(), "migrating") {
+			t.Fatalf("err = %v, want the failed hook and its output", err)
+		}
+		if _, body, _ := get(f.base + "/"); version(body) != "v1" {
+			t.Errorf("after a failed hook the proxy answers %q, want v1", body)
+		}
+		hist, _ := release.History(context.Background(), f.env(t))
+		last := hist[len(hist)-1]
+		dump, err := os.ReadFile(filepath.Join(release.StateRoot, f.app, "test", "backups", last.ID, "dump.sql"))
+		if err != nil || strings.TrimSpace(string(dump)) != "dump of one" {
+			t.Errorf("backup of %s: %q %v; want the hook's output, made with the release's env", last.ID, dump, err)
+		}
+		if last.Result != "hook-failed" {
+			t.Errorf("last record %+v", last)
+		}
+	})
+
 	t.Run("kill -9 mid-release, then the next release succeeds", func(t *testing.T) {
 		bin := phpbuildBinary(t)
 		cmd := exec.Command(bin, "release", f.dir, "--env", "test", "--image", f.v2)
