@@ -14,7 +14,11 @@ step "bin/phpbuild runtime build --php 8.4 --repo $PHPBUILD_RUNTIME_REPO   (minu
 bin/phpbuild runtime build --php 8.4 --launcher bin/launcher --progress plain
 
 work="$(mktemp -d)"
-trap 'docker rm -f phpbuild-demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+cleanup() {
+  /usr/bin/docker rm -f phpbuild-demo >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 cp -a testdata/apps/plain "$work/app"
 cd "$work/app"
 git init -q -b main
@@ -45,3 +49,42 @@ bin/phpbuild build "$work/app" --image "$image" --progress plain
 
 step "the same commit again: nothing to build"
 bin/phpbuild build "$work/app" --image "$image" --progress plain
+
+step "release to a local staging environment (front proxy on 127.0.0.1:18081)"
+/usr/bin/docker rm -f phpbuild-demo >/dev/null 2>&1 || true
+# A fresh environment each demo run: its containers, network and host state.
+/usr/bin/docker rm -f $(/usr/bin/docker ps -aq --filter label=dev.phpbuild.app=demo) >/dev/null 2>&1 || true
+/usr/bin/docker network rm phpbuild-demo-staging >/dev/null 2>&1 || true
+rm -rf /var/lib/phpbuild/demo
+mkdir -p "$work/app/deploy"
+cat >> "$work/app/project.toml" <<TOML
+
+[environments.staging]
+app = "demo"
+port = 18081
+image = "$image"
+env_files = ["deploy/staging.env"]
+secrets = ["DEMO_DB_PASSWORD"]
+drain_timeout = "5s"
+TOML
+printf 'GREETING_NAME=staging\n' > "$work/app/deploy/staging.env"
+export DEMO_DB_PASSWORD=not-a-real-secret
+bin/phpbuild release "$work/app" --env staging
+curl -sS http://127.0.0.1:18081/; echo
+
+step "change only an env value (GREETING_NAME), plan it, release it under load: no request fails"
+printf 'GREETING_NAME=staging, second release\n' > "$work/app/deploy/staging.env"
+bin/phpbuild release "$work/app" --env staging --plan
+( ok=0; fail=0; end=$((SECONDS + 12))
+  while [ $SECONDS -lt $end ]; do
+    if curl -fsS -o /dev/null http://127.0.0.1:18081/; then ok=$((ok + 1)); else fail=$((fail + 1)); fi
+  done
+  echo "load during the release: $ok ok, $fail failed" ) &
+loader=$!
+sleep 1
+bin/phpbuild release "$work/app" --env staging
+wait $loader
+curl -sS http://127.0.0.1:18081/; echo
+bin/phpbuild releases "$work/app" --env staging
+/usr/bin/docker rm -f $(/usr/bin/docker ps -aq --filter label=dev.phpbuild.app=demo) >/dev/null 2>&1 || true
+/usr/bin/docker network rm phpbuild-demo-staging >/dev/null 2>&1 || true
