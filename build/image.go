@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/phpbuild/phpbuild/internal/envlist"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
@@ -159,7 +160,7 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 		return nil, err
 	}
 	cfg := *cf.Config.DeepCopy()
-	cfg.Env = mergeEnv(cfg.Env, m.env)
+	cfg.Env = envlist.Set(cfg.Env, m.env, nil)
 	port := "8080"
 	for _, e := range cfg.Env {
 		if v, ok := strings.CutPrefix(e, "PORT="); ok {
@@ -223,22 +224,4 @@ func ociAnnotations(m imageMeta) map[string]string {
 		a["org.opencontainers.image.source"] = m.source
 	}
 	return a
-}
-
-// mergeEnv sets each of over's KEY=VALUE in env, keeping env's order.
-func mergeEnv(env, over []string) []string {
-	out := append([]string{}, env...)
-	for _, kv := range over {
-		k, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for i, e := range out {
-			if ek, _, _ := strings.Cut(e, "="); ek == k {
-				out[i], replaced = kv, true
-			}
-		}
-		if !replaced {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

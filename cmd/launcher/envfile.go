@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/phpbuild/phpbuild/internal/envlist"
 )
 
 // readEnvFile reads the env snapshot phpbuild release writes (one
@@ -71,21 +73,5 @@ func readEnvFile(path string) ([]string, error) {
 // withEnv sets each KEY=value of over in base; the launcher's own
 // settings (PHPBUILD_*) stay as the image set them.
 func withEnv(base, over []string) []string {
-	out := append([]string{}, base...)
-	for _, kv := range over {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PHPBUILD_") {
-			continue
-		}
-		replaced := false
-		for i, e := range out {
-			if ek, _, _ := strings.Cut(e, "="); ek == k {
-				out[i], replaced = kv, true
-			}
-		}
-		if !replaced {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return envlist.Set(base, over, func(k string) bool { return strings.HasPrefix(k, "PHPBUILD_") })
 }

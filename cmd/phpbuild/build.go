@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phpbuild/phpbuild/build"
-	"github.com/phpbuild/phpbuild/runtimes"
 )
 
 func newBuild() *cobra.Command {
@@ -80,10 +79,7 @@ which drops the SHA tag. The refs pushed go to stdout, progress to stderr.`,
 			if err != nil {
 				return err
 			}
-			host := os.Getenv("BUILDKIT_HOST")
-			if host == "" {
-				host = runtimes.DefaultBuildkitHost
-			}
+			host := buildkitHost()
 			stderr := cmd.ErrOrStderr()
 			var mu sync.Mutex
 			opts := []build.Option{

@@ -98,10 +98,7 @@ inputs are already recorded in REPO is not built again.`,
 			if err != nil {
 				return err
 			}
-			host := os.Getenv("BUILDKIT_HOST")
-			if host == "" {
-				host = runtimes.DefaultBuildkitHost
-			}
+			host := buildkitHost()
 			status, wait, err := showProgress(ctx, cmd.ErrOrStderr(), mode)
 			if err != nil {
 				return err
@@ -237,4 +234,12 @@ func showProgress(ctx context.Context, w io.Writer, mode progressui.DisplayMode)
 		close(done)
 	}()
 	return ch, func() { <-done }, nil
+}
+
+// buildkitHost is $BUILDKIT_HOST, as for buildctl, or buildkitd's default.
+func buildkitHost() string {
+	if h := os.Getenv("BUILDKIT_HOST"); h != "" {
+		return h
+	}
+	return runtimes.DefaultBuildkitHost
 }
