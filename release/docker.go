@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -260,7 +261,7 @@ func (h *host) writeState(ctx context.Context, rel string, data []byte, mode int
 func (h *host) readState(ctx context.Context, rel string) ([]byte, error) {
 	rc, _, err := h.cli.CopyFromContainer(ctx, h.proxyName(), path.Join("/state", rel))
 	if err != nil {
-		if client.IsErrNotFound(err) || strings.Contains(err.Error(), "No such") {
+		if cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "No such") {
 			return nil, errNoState
 		}
 		return nil, fmt.Errorf("reading %s on the docker host: %w", rel, err)

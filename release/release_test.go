@@ -287,7 +287,7 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 			t.Fatalf("status: %+v %v", st, err)
 		}
 		for _, ref := range []string{st.Current.Digest} {
-			ins, _, err := cli.ImageInspectWithRaw(context.Background(), ref)
+			ins, err := cli.ImageInspect(context.Background(), ref)
 			if err != nil {
 				t.Fatal(err)
 			}
