@@ -315,7 +315,17 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, 0, len(states))
+	// llb marshals shared ops in place (it sorts their mounts): marshal
+	// every state here, one after the other, and solve concurrently.
+	defs := map[string]*llb.Definition{}
 	for name, st := range states {
+		def, err := st.Marshal(ctx, localID)
+		if err != nil {
+			return nil, err
+		}
+		defs[name] = def
+	}
+	for name, def := range defs {
 		dir := filepath.Join(tmp, name)
 		out[name] = dir
 		wg.Add(1)
@@ -324,7 +334,7 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 			// Each solve syncs through its own session: one FS each.
 			appFS, err := fsutil.NewFS(app.Dir)
 			if err == nil {
-				err = o.solve(ctx, bk, st, appFS, dir, app)
+				err = o.solve(ctx, bk, def, appFS, dir, app)
 			}
 			if err != nil {
 				mu.Lock()
@@ -347,11 +357,7 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 }
 
 // solve runs one step and exports its output to dir.
-func (o *options) solve(ctx context.Context, bk *client.Client, st llb.State, appFS fsutil.FS, dir string, app *detect.App) error {
-	def, err := st.Marshal(ctx, localID)
-	if err != nil {
-		return err
-	}
+func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definition, appFS fsutil.FS, dir string, app *detect.App) error {
 	cfg := config.LoadDefaultConfigFile(nopWriter{}) // libraries are silent
 	opt := client.SolveOpt{
 		LocalMounts: map[string]fsutil.FS{"app": appFS},
@@ -364,7 +370,7 @@ func (o *options) solve(ctx context.Context, bk *client.Client, st llb.State, ap
 	ch := make(chan *client.SolveStatus)
 	done := make(chan struct{})
 	go func() { tap.Run(ch); close(done) }()
-	_, err = bk.Solve(ctx, def, opt, ch)
+	_, err := bk.Solve(ctx, def, opt, ch)
 	<-done
 	if err == nil {
 		return nil
