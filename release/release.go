@@ -82,8 +82,8 @@ func Release(ctx context.Context, env *Environment, o Options) (*Record, error) 
 	if o.Getenv == nil {
 		o.Getenv = os.LookupEnv
 	}
-	if env.Target != "docker" {
-		return nil, env.desc.FieldError("environments."+env.Name+".target", "%q is not supported yet: use \"docker\"", env.Target)
+	if env.Target != "docker" && env.Target != "swarm" {
+		return nil, env.desc.FieldError("environments."+env.Name+".target", "%q is not supported: use \"docker\" or \"swarm\"", env.Target)
 	}
 	snap, err := ReadSnapshot(env, o.Getenv)
 	if err != nil {
@@ -92,6 +92,9 @@ func Release(ctx context.Context, env *Environment, o Options) (*Record, error) 
 	ref, err := imageRef(env, o.Image)
 	if err != nil {
 		return nil, err
+	}
+	if env.Target == "swarm" {
+		return runSwarm(ctx, env, o, "release", ref, snap.Data, snap.Digest)
 	}
 	return run(ctx, env, o, "release", ref, snap.Data, snap.Digest)
 }
@@ -113,6 +116,9 @@ func Rollback(ctx context.Context, env *Environment, id string, o Options) (*Rec
 		return nil, err
 	}
 	o.Version, o.SHA = target.Version, target.SHA
+	if env.Target == "swarm" {
+		return runSwarm(ctx, env, o, "rollback", target.Digest, nil, target.Env)
+	}
 	return run(ctx, env, o, "rollback", target.Digest, nil, target.Env)
 }
 
@@ -230,7 +236,7 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 	}
 	snapPath := h.stateDir() + "/" + snapRel
 
-	for _, hook := range []struct{ name, cmd string }{{"backup", env.Hooks.Backup}, {"pre_release", env.Hooks.PreRelease}} {
+	for _, hook := range hooksBefore(env, kind) {
 		if hook.cmd == "" {
 			continue
 		}
@@ -284,6 +290,17 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 		h.retain(ctx)
 	}
 	return res, err
+}
+
+// hooksBefore are the hooks run before the new container starts. A
+// rollback takes a backup but runs no pre_release: the older image's
+// migrations would not undo the newer ones.
+func hooksBefore(env *Environment, kind string) []struct{ name, cmd string } {
+	hooks := []struct{ name, cmd string }{{"backup", env.Hooks.Backup}}
+	if kind != "rollback" {
+		hooks = append(hooks, struct{ name, cmd string }{"pre_release", env.Hooks.PreRelease})
+	}
+	return hooks
 }
 
 func firstLine(s string) string {

@@ -11,7 +11,8 @@ import (
 // Status is what an environment runs now.
 type Status struct {
 	Current *Record `json:"current"`
-	// Serving is the container the front proxy sends traffic to.
+	// Serving is the container (swarm: the service) the front proxy sends
+	// traffic to.
 	Serving string `json:"serving"`
 	// Health is docker's view of it: healthy, unhealthy, starting.
 	Health string `json:"health"`
@@ -53,7 +54,9 @@ func GetStatus(ctx context.Context, env *Environment) (*Status, error) {
 			st.Current = &hist[i]
 		}
 	}
-	if st.Serving != "" {
+	if st.Serving != "" && env.Target == "swarm" {
+		st.Health = h.serviceHealth(ctx)
+	} else if st.Serving != "" {
 		if ins, err := h.cli.ContainerInspect(ctx, st.Serving); err == nil && ins.State != nil {
 			st.Health = ins.State.Status
 			if ins.State.Health != nil {
@@ -138,6 +141,10 @@ func PlanRelease(ctx context.Context, env *Environment, o Options) (*Plan, error
 		if hk.c != "" {
 			p.Steps = append(p.Steps, "hook "+hk.n+": "+hk.c)
 		}
+	}
+	if env.Target == "swarm" {
+		p.Steps = append(p.Steps, swarmPlanSteps(env, snap.Digest)...)
+		return p, nil
 	}
 	p.Steps = append(p.Steps,
 		"start the new container on the private network",
