@@ -75,7 +75,6 @@ func TestBuildPhalconApp(t *testing.T) {
 	if src == "" || version == "" {
 		t.Skip("SKIPPED: set PHPBUILD_PHALCON_SOURCE (a cphalcon ext/ tarball) and PHPBUILD_PHALCON_VERSION (the version it reports) to build the Phalcon app")
 	}
-	ctx := ctxT(t)
 	rtRepo, err := name.NewRepository(testbed.Registry(t) + "/phpbuild-test/phalcon-runtimes")
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +93,7 @@ func TestBuildPhalconApp(t *testing.T) {
 	if _, err := b.Build(rctx, rtRepo, runtimes.BuildSpec{PHPMinor: "8.2", Phalcon: version, PhalconSource: req.Source}); err != nil {
 		t.Fatalf("phalcon runtime: %v", err)
 	}
+	ctx := ctxT(t) // after the runtime, whose first build takes most of an hour
 	dir := gitApp(t, "phalcon")
 	repo := testRepo(t, "phalcon")
 	var rec recorder

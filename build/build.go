@@ -512,7 +512,7 @@ func makeLayer(l layers.Layer, app *detect.App, out produced, epoch time.Time) (
 		}
 		for _, w := range l.Writable {
 			entries = overlay(entries, []layers.Entry{{Path: path.Join(layers.AppPath, w), Type: tar.TypeDir, Mode: 0o755}})
-			layers.Chown(entries, path.Join(layers.AppPath, w))
+			entries = layers.Chown(entries, path.Join(layers.AppPath, w))
 		}
 	default:
 		return nil, fmt.Errorf("no producer for the %s layer", l.Name())

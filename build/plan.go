@@ -120,6 +120,11 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 		return nil, err
 	}
 	for _, l := range ls {
+		if a, ok := l.(*layers.App); ok {
+			for _, f := range a.Secrets {
+				p.Warnings = append(p.Warnings, f+": holds a private key; left out of the image (remove it from git, and rotate it if it was ever pushed)")
+			}
+		}
 		key, err := l.Key(ctx)
 		if badinput.Is(err) {
 			return nil, err // names the file already

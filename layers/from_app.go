@@ -1,8 +1,11 @@
 package layers
 
 import (
+	"bytes"
 	"maps"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,10 +243,32 @@ func NewApp(app *detect.App) (*App, error) {
 			continue
 		case exclude.Match(f):
 			continue
+		case holdsPrivateKey(filepath.Join(app.Dir, filepath.FromSlash(f))):
+			a.Secrets = append(a.Secrets, f)
+			continue
 		}
 		a.Files = append(a.Files, f)
 	}
 	return a, nil
+}
+
+// privateKeySizeLimit bounds the scan: key files are small, and reading
+// every large asset on each plan would cost more than it finds.
+const privateKeySizeLimit = 64 << 10
+
+// holdsPrivateKey reports a PEM or OpenSSH private key in a small file: a
+// committed deploy key must never ship in an image.
+func holdsPrivateKey(p string) bool {
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > privateKeySizeLimit {
+		return false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return false
+	}
+	i := bytes.Index(b, []byte("-----BEGIN "))
+	return i >= 0 && bytes.Contains(b[i:], []byte("PRIVATE KEY-----"))
 }
 
 func isComposerFile(f string) bool { return slices.Contains(composerFiles, f) }

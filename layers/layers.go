@@ -97,6 +97,8 @@ type App struct {
 	Files    []string
 	Writable []string
 	AppPath  string
+	// Secrets are files left out because they hold a private key.
+	Secrets []string
 	// Vendor is set for composer apps: the app layer carries composer's
 	// autoloader, dumped over the app's classes and the vendor dir, so it
 	// changes with the vendor layer too.

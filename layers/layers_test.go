@@ -250,3 +250,29 @@ func TestPathRepoGlobs(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateKeysNeverShip: a committed deploy key is left out of the app
+// layer and named, whatever the file is called.
+func TestPrivateKeysNeverShip(t *testing.T) {
+	key := "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+	dir := apptest.Write(t, map[string]string{
+		"index.php":         "<?php echo 1;\n",
+		"deploy/id_rsa":     key,
+		"config/server.txt": "notes\n" + strings.Replace(key, "OPENSSH", "RSA", 2),
+		"config/cert.pem":   "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+	})
+	app, err := detect.Detect(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewApp(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"config/server.txt", "deploy/id_rsa"}, a.Secrets); diff != "" {
+		t.Errorf("secrets (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"config/cert.pem", "index.php"}, a.Files); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+}

@@ -59,6 +59,9 @@ func NewTar(entries []Entry, epoch time.Time) (v1.Layer, error) {
 
 func normalize(entries []Entry) ([]Entry, error) {
 	byPath := map[string]Entry{}
+	// implied are the parent dirs added for entries below them; a dir the
+	// caller lists (a writable one, owned by the app user) replaces one.
+	implied := map[string]bool{}
 	for _, e := range entries {
 		p := path.Clean("/" + e.Path)
 		if p == "/" {
@@ -68,15 +71,19 @@ func normalize(entries []Entry) ([]Entry, error) {
 		if old, ok := byPath[p]; ok {
 			// A directory listed twice is fine; anything else is a bug in
 			// the caller, which would make the layer's content ambiguous.
-			if old.Type == tar.TypeDir && e.Type == tar.TypeDir {
+			if old.Type != tar.TypeDir || e.Type != tar.TypeDir {
+				return nil, fmt.Errorf("layer tar: %s listed twice", p)
+			}
+			if !implied[p] {
 				continue
 			}
-			return nil, fmt.Errorf("layer tar: %s listed twice", p)
 		}
 		byPath[p] = e
+		delete(implied, p)
 		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
 			if _, ok := byPath[d]; !ok {
 				byPath[d] = Entry{Path: d, Type: tar.TypeDir, Mode: 0o755}
+				implied[d] = true
 			}
 		}
 	}
@@ -213,12 +220,25 @@ func WalkEntries(root, dest string, skip func(rel string) bool) ([]Entry, error)
 	return TreeEntries(root, rels, dest)
 }
 
-// Chown gives entries under dir (and dir itself) to the app user.
-func Chown(entries []Entry, dir string) {
+// Chown gives dir and everything below it to the app user, listing the
+// dirs between dir and its entries so that none is left to root.
+func Chown(entries []Entry, dir string) []Entry {
 	dir = path.Clean(dir)
+	listed := map[string]bool{}
+	for _, e := range entries {
+		listed[path.Clean(e.Path)] = true
+	}
+	inside := func(p string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+	for _, e := range entries {
+		for d := path.Dir(path.Clean(e.Path)); inside(d) && !listed[d]; d = path.Dir(d) {
+			entries = append(entries, Entry{Path: d, Type: tar.TypeDir, Mode: 0o755})
+			listed[d] = true
+		}
+	}
 	for i := range entries {
-		if entries[i].Path == dir || strings.HasPrefix(entries[i].Path, dir+"/") {
+		if inside(path.Clean(entries[i].Path)) {
 			entries[i].UID, entries[i].GID = appUID, appUID
 		}
 	}
+	return entries
 }
