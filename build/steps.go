@@ -138,7 +138,11 @@ const voltScript = `<?php
 use Phalcon\Mvc\View\Engine\Volt\Compiler;
 
 $cfg = json_decode(file_get_contents('/phpbuild/volt.json'), true);
-$compiler = new Compiler();
+// {% extends %} and {% include %} resolve against the view's dirs, as
+// they do at run time; the app's views root is among these.
+$view = new \Phalcon\Mvc\View();
+$view->setViewsDir($cfg['viewsDirs']);
+$compiler = new Compiler($view);
 $options = ['separator' => $cfg['separator'], 'extension' => $cfg['extension'], 'prefix' => $cfg['prefix'], 'stat' => true];
 if ($cfg['path'] !== '') {
     $options['path'] = $cfg['path'];
@@ -178,7 +182,8 @@ func voltStep(img llb.State, v *layers.Volt, key string) (llb.State, error) {
 	cfg := struct {
 		phalcon.VoltOptions
 		Templates []string `json:"templates"`
-	}{VoltOptions: v.Options}
+		ViewsDirs []string `json:"viewsDirs"`
+	}{VoltOptions: v.Options, ViewsDirs: viewsDirs(v)}
 	if cfg.Path != "" {
 		cfg.Path = path.Join(v.AppPath, cfg.Path) + "/"
 	}
@@ -211,4 +216,33 @@ func voltStep(img llb.State, v *layers.Volt, key string) (llb.State, error) {
 func vendorFrom(ref string) llb.State {
 	img := llb.Image(ref, llb.WithCustomName("vendor of "+ref))
 	return llb.Scratch().File(llb.Copy(img, path.Join(layers.AppPath, "vendor"), "/vendor", &llb.CopyInfo{CopyDirContentsOnly: false, AllowWildcard: false, CreateDestPath: true}))
+}
+
+// viewsDirs are the dirs {% extends %} paths may be relative to: every dir
+// holding templates and each of its parents inside the app, deepest first.
+func viewsDirs(v *layers.Volt) []string {
+	seen := map[string]bool{}
+	var dirs []string
+	for _, f := range v.Files {
+		if !strings.HasSuffix(f, ".volt") {
+			continue
+		}
+		for d := path.Dir(f); d != "."; d = path.Dir(d) {
+			if !seen[d] {
+				seen[d] = true
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	slices.SortFunc(dirs, func(a, b string) int {
+		if n := strings.Count(b, "/") - strings.Count(a, "/"); n != 0 {
+			return n
+		}
+		return strings.Compare(a, b)
+	})
+	out := make([]string, 0, len(dirs)+1)
+	for _, d := range dirs {
+		out = append(out, path.Join(v.AppPath, d)+"/")
+	}
+	return append(out, v.AppPath+"/")
 }

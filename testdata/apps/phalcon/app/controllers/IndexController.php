@@ -9,6 +9,6 @@ class IndexController extends Controller
     public function indexAction()
     {
         $this->view->greeting = getenv('GREETING_NAME') ?: 'phalcon';
-        $this->view->phalconVersion = \Phalcon\Support\Version::get();
+        $this->view->phalconVersion = (new \Phalcon\Support\Version())->get();
     }
 }
