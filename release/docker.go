@@ -209,7 +209,12 @@ exec nginx -c /state/proxy/nginx.conf -g 'daemon off;'`)
 // switchTo points the proxy at container and reloads nginx gracefully:
 // new requests go to it, requests in flight finish where they are.
 func (h *host) switchTo(ctx context.Context, upstream string) error {
-	if err := h.writeState(ctx, "proxy/nginx.conf.new", proxyConf(upstream), 0o644, 0); err != nil {
+	return h.reloadProxy(ctx, proxyConf(upstream))
+}
+
+// reloadProxy checks conf, puts it in place and reloads nginx gracefully.
+func (h *host) reloadProxy(ctx context.Context, conf []byte) error {
+	if err := h.writeState(ctx, "proxy/nginx.conf.new", conf, 0o644, 0); err != nil {
 		return err
 	}
 	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c",

@@ -180,47 +180,12 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 		return nil, err
 	}
 	defer h.Close()
-	rec := &Record{ID: newID(start), Kind: kind, Image: ref, Env: envDigest, User: currentUser(), Started: start.UTC().Format(time.RFC3339),
-		Message: o.Message, Version: o.Version, SHA: o.SHA, Steps: map[string]string{}}
-	step := func(name string, t0 time.Time) { rec.Steps[name] = time.Since(t0).Round(time.Millisecond).String() }
-
-	t0 := time.Now()
-	pulled, err := h.ensureImage(ctx, ref)
+	a, err := h.begin(ctx, o, kind, ref, envDigest, start, h.ensureNetwork)
 	if err != nil {
 		return nil, err
 	}
-	if pulled > 0 {
-		o.logf("pulled %s in %s", ref, pulled.Round(time.Millisecond))
-	}
-	step("pull", t0)
-	ins, err := h.cli.ImageInspect(ctx, ref)
-	if err != nil {
-		return nil, fmt.Errorf("inspecting %s: %w", ref, err)
-	}
-	rec.Digest = repoDigest(ref, ins.RepoDigests)
-	if err := h.ensureNetwork(ctx); err != nil {
-		return nil, err
-	}
-	if err := h.ensureProxy(ctx, rec.Digest); err != nil {
-		return nil, err
-	}
-	unlock, err := h.lock(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-
-	finish := func(result string, cause error) (*Record, error) {
-		rec.Result = result
-		rec.Duration = time.Since(start).Round(time.Millisecond).String()
-		if cause != nil {
-			rec.Error = firstLine(cause.Error())
-		}
-		if err := h.appendLog(ctx, rec); err != nil && cause == nil {
-			cause = err
-		}
-		return rec, cause
-	}
+	defer a.unlock()
+	rec, step, finish := a.rec, a.step, func(result string, cause error) (*Record, error) { return a.finish(ctx, result, cause) }
 
 	// A release killed midway leaves a container nothing serves from.
 	serving := h.upstream(ctx)
@@ -248,7 +213,7 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 		step(hook.name, t0)
 	}
 
-	t0 = time.Now()
+	t0 := time.Now()
 	name := h.appName(rec.ID)
 	if err := h.startApp(ctx, rec, name, snapPath); err != nil {
 		return finish("failed", err)
@@ -301,6 +266,67 @@ func hooksBefore(env *Environment, kind string) []struct{ name, cmd string } {
 		hooks = append(hooks, struct{ name, cmd string }{"pre_release", env.Hooks.PreRelease})
 	}
 	return hooks
+}
+
+// attempt is one release or rollback under way: its record, and the lock
+// it holds.
+type attempt struct {
+	h      *host
+	rec    *Record
+	start  time.Time
+	unlock func()
+}
+
+// begin pulls ref, makes sure the environment's network (ensureNet) and
+// front proxy exist, and takes the lock. Errors before the lock are not
+// logged: nothing has happened yet.
+func (h *host) begin(ctx context.Context, o Options, kind, ref, envDigest string, start time.Time, ensureNet func(context.Context) error) (*attempt, error) {
+	a := &attempt{h: h, start: start, rec: &Record{ID: newID(start), Kind: kind, Image: ref, Env: envDigest, User: currentUser(),
+		Started: start.UTC().Format(time.RFC3339), Message: o.Message, Version: o.Version, SHA: o.SHA, Steps: map[string]string{}}}
+	t0 := time.Now()
+	pulled, err := h.ensureImage(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if pulled > 0 {
+		o.logf("pulled %s in %s", ref, pulled.Round(time.Millisecond))
+	}
+	a.step("pull", t0)
+	ins, err := h.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("inspecting %s: %w", ref, err)
+	}
+	// By digest, so that neither a moved tag nor a registry changes what
+	// runs or what a rollback restores.
+	a.rec.Digest = repoDigest(ref, ins.RepoDigests)
+	if err := ensureNet(ctx); err != nil {
+		return nil, err
+	}
+	if err := h.ensureProxy(ctx, a.rec.Digest); err != nil {
+		return nil, err
+	}
+	if a.unlock, err = h.lock(ctx, o); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// step records how long the step that began at t0 took.
+func (a *attempt) step(name string, t0 time.Time) {
+	a.rec.Steps[name] = time.Since(t0).Round(time.Millisecond).String()
+}
+
+// finish records the result in the release log and returns it with cause.
+func (a *attempt) finish(ctx context.Context, result string, cause error) (*Record, error) {
+	a.rec.Result = result
+	a.rec.Duration = time.Since(a.start).Round(time.Millisecond).String()
+	if cause != nil {
+		a.rec.Error = firstLine(cause.Error())
+	}
+	if err := a.h.appendLog(ctx, a.rec); err != nil && cause == nil {
+		cause = err
+	}
+	return a.rec, cause
 }
 
 func firstLine(s string) string {

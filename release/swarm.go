@@ -99,49 +99,12 @@ func runSwarm(ctx context.Context, env *Environment, o Options, kind, ref string
 	if err := h.checkManager(ctx); err != nil {
 		return nil, err
 	}
-	rec := &Record{ID: newID(start), Kind: kind, Image: ref, Env: envDigest, User: currentUser(), Started: start.UTC().Format(time.RFC3339),
-		Message: o.Message, Version: o.Version, SHA: o.SHA, Steps: map[string]string{}}
-	step := func(name string, t0 time.Time) { rec.Steps[name] = time.Since(t0).Round(time.Millisecond).String() }
-
-	t0 := time.Now()
-	pulled, err := h.ensureImage(ctx, ref)
+	a, err := h.begin(ctx, o, kind, ref, envDigest, start, h.ensureOverlay)
 	if err != nil {
 		return nil, err
 	}
-	if pulled > 0 {
-		o.logf("pulled %s in %s", ref, pulled.Round(time.Millisecond))
-	}
-	step("pull", t0)
-	ins, err := h.cli.ImageInspect(ctx, ref)
-	if err != nil {
-		return nil, fmt.Errorf("inspecting %s: %w", ref, err)
-	}
-	// By digest, so that Swarm neither asks a registry nor lets a moved
-	// tag change what a rollback restores.
-	rec.Digest = repoDigest(ref, ins.RepoDigests)
-	if err := h.ensureOverlay(ctx); err != nil {
-		return nil, err
-	}
-	if err := h.ensureProxy(ctx, rec.Digest); err != nil {
-		return nil, err
-	}
-	unlock, err := h.lock(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-
-	finish := func(result string, cause error) (*Record, error) {
-		rec.Result = result
-		rec.Duration = time.Since(start).Round(time.Millisecond).String()
-		if cause != nil {
-			rec.Error = firstLine(cause.Error())
-		}
-		if err := h.appendLog(ctx, rec); err != nil && cause == nil {
-			cause = err
-		}
-		return rec, cause
-	}
+	defer a.unlock()
+	rec, step, finish := a.rec, a.step, func(result string, cause error) (*Record, error) { return a.finish(ctx, result, cause) }
 
 	// The state dir keeps a copy of the snapshot too: hooks mount it, and
 	// `release --plan` diffs against it (Swarm never gives a secret back).
@@ -176,7 +139,7 @@ func runSwarm(ctx context.Context, env *Environment, o Options, kind, ref string
 	if err != nil {
 		return finish("failed", err)
 	}
-	t0 = time.Now()
+	t0 := time.Now()
 	d, err := h.deploy(ctx, rec, secret)
 	if err != nil {
 		return finish("failed", err)
@@ -584,18 +547,7 @@ func (h *host) routeToService(ctx context.Context) error {
 	if h.upstream(ctx) == h.service() {
 		return nil
 	}
-	if err := h.writeState(ctx, "proxy/nginx.conf.new", swarmProxyConf(h.service()), 0o644, 0); err != nil {
-		return err
-	}
-	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c",
-		"nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && nginx -s reload -c /state/proxy/nginx.conf")
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("reloading the front proxy: %s", strings.TrimSpace(out))
-	}
-	return nil
+	return h.reloadProxy(ctx, swarmProxyConf(h.service()))
 }
 
 // swarmProxyConf sends everything to the healthy tasks of service, found
