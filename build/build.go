@@ -378,6 +378,11 @@ func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definit
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if lost(err) {
+		// buildkitd died or restarted mid-build: no step failed, the
+		// connection did.
+		return &runtimes.TransientError{Err: fmt.Errorf("buildkitd at %s went away during the build (%v); nothing was pushed, build again once it is back", o.buildkitHost, firstLine(err.Error()))}
+	}
 	return explainStep(tap, err, app)
 }
 
@@ -423,6 +428,18 @@ func explainStep(tap *runtimes.StatusTap, err error, app *detect.App) error {
 		return &badinput.Error{File: filepath.Join(app.Dir, "package.json"), Field: "scripts.build", Err: fmt.Errorf("the asset build failed; last output:%s", f.Tail(15))}
 	}
 	return fmt.Errorf("step %q failed: %s%s", f.Name, f.Error, f.Tail(15))
+}
+
+// lost reports the gRPC connection to buildkitd breaking.
+func lost(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "code = Unavailable") || strings.Contains(s, "error reading from server: EOF") ||
+		strings.Contains(s, "connection reset by peer") || strings.Contains(s, "transport is closing")
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 func networkTrouble(logs string) bool {
