@@ -108,13 +108,9 @@ func (h *host) ensureNetwork(ctx context.Context) error {
 	return nil
 }
 
-// proxyConf is the front proxy's nginx config: everything to upstream,
-// which is a container name on the private network ("" before the first
-// release: 503).
-func proxyConf(upstream string) []byte {
-	var b strings.Builder
-	b.WriteString(`# phpbuild front proxy; rewritten and reloaded (nginx -s reload) at each switch.
-worker_processes 1;
+// proxyHead opens every front proxy config: one worker writing only to
+// /tmp, no access log, the app deciding body sizes; it leaves http open.
+const proxyHead = `worker_processes 1;
 pid /tmp/phpbuild-proxy.pid;
 error_log stderr warn;
 events { worker_connections 4096; }
@@ -123,7 +119,14 @@ http {
     client_max_body_size 0;
     client_body_temp_path /tmp/proxy-client;
     proxy_temp_path /tmp/proxy-temp;
-`)
+`
+
+// proxyConf is the front proxy's nginx config: everything to upstream,
+// which is a container name on the private network ("" before the first
+// release: 503).
+func proxyConf(upstream string) []byte {
+	var b strings.Builder
+	b.WriteString("# phpbuild front proxy; rewritten and reloaded (nginx -s reload) at each switch.\n" + proxyHead)
 	if upstream == "" {
 		b.WriteString("    server { listen 8080; location / { return 503; } }\n}\n")
 		return []byte(b.String())

@@ -201,16 +201,8 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 	}
 	snapPath := h.stateDir() + "/" + snapRel
 
-	for _, hook := range hooksBefore(env, kind) {
-		if hook.cmd == "" {
-			continue
-		}
-		t0 := time.Now()
-		o.logf("hook %s: %s", hook.name, hook.cmd)
-		if err := h.hook(ctx, rec, hook.name, hook.cmd, snapPath); err != nil {
-			return finish("hook-failed", err)
-		}
-		step(hook.name, t0)
+	if err := a.runHooks(ctx, o, hooksBefore(env, kind), snapPath, true); err != nil {
+		return finish("hook-failed", err)
 	}
 
 	t0 := time.Now()
@@ -242,13 +234,8 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 	t0 = time.Now()
 	h.drain(ctx, name)
 	step("drain", t0)
-	if env.Hooks.PostRelease != "" {
-		t0 := time.Now()
-		o.logf("hook post_release: %s", env.Hooks.PostRelease)
-		if err := h.hook(ctx, rec, "post_release", env.Hooks.PostRelease, snapPath); err != nil {
-			return finish("ok", fmt.Errorf("released, but the post_release hook failed: %w", err))
-		}
-		step("post_release", t0)
+	if err := a.runHooks(ctx, o, []hookCmd{{"post_release", env.Hooks.PostRelease}}, snapPath, true); err != nil {
+		return finish("ok", fmt.Errorf("released, but the post_release hook failed: %w", err))
 	}
 	res, err := finish("ok", nil)
 	if err == nil {
@@ -257,15 +244,39 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 	return res, err
 }
 
+// hookCmd is one of project.toml's hooks.
+type hookCmd struct{ name, cmd string }
+
 // hooksBefore are the hooks run before the new container starts. A
 // rollback takes a backup but runs no pre_release: the older image's
 // migrations would not undo the newer ones.
-func hooksBefore(env *Environment, kind string) []struct{ name, cmd string } {
-	hooks := []struct{ name, cmd string }{{"backup", env.Hooks.Backup}}
+func hooksBefore(env *Environment, kind string) []hookCmd {
+	hooks := []hookCmd{{"backup", env.Hooks.Backup}}
 	if kind != "rollback" {
-		hooks = append(hooks, struct{ name, cmd string }{"pre_release", env.Hooks.PreRelease})
+		hooks = append(hooks, hookCmd{"pre_release", env.Hooks.PreRelease})
 	}
 	return hooks
+}
+
+// runHooks runs, in one-off containers, each hook that has a command,
+// timing each as a step. haveSnap false means the env snapshot the hooks
+// would run with is gone from the host.
+func (a *attempt) runHooks(ctx context.Context, o Options, hooks []hookCmd, snapPath string, haveSnap bool) error {
+	for _, hk := range hooks {
+		if hk.cmd == "" {
+			continue
+		}
+		if !haveSnap {
+			return fmt.Errorf("the env snapshot %s of that release is gone from the host's state dir, and hook %s needs it", a.rec.Env, hk.name)
+		}
+		t0 := time.Now()
+		o.logf("hook %s: %s", hk.name, hk.cmd)
+		if err := a.h.hook(ctx, a.rec, hk.name, hk.cmd, snapPath); err != nil {
+			return err
+		}
+		a.step(hk.name, t0)
+	}
+	return nil
 }
 
 // attempt is one release or rollback under way: its record, and the lock

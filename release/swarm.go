@@ -120,19 +120,8 @@ func runSwarm(ctx context.Context, env *Environment, o Options, kind, ref string
 	}
 	snapPath := h.stateDir() + "/" + snapRel
 
-	for _, hook := range hooksBefore(env, kind) {
-		if hook.cmd == "" {
-			continue
-		}
-		if snap == nil {
-			return finish("failed", fmt.Errorf("the env snapshot %s of that release is gone from the host's state dir, and hook %s needs it", envDigest, hook.name))
-		}
-		t0 := time.Now()
-		o.logf("hook %s: %s", hook.name, hook.cmd)
-		if err := h.hook(ctx, rec, hook.name, hook.cmd, snapPath); err != nil {
-			return finish("hook-failed", err)
-		}
-		step(hook.name, t0)
+	if err := a.runHooks(ctx, o, hooksBefore(env, kind), snapPath, snap != nil); err != nil {
+		return finish("hook-failed", err)
 	}
 
 	secret, err := h.ensureSecret(ctx, envDigest, snap)
@@ -174,16 +163,8 @@ func runSwarm(ctx context.Context, env *Environment, o Options, kind, ref string
 	t0 = time.Now()
 	h.waitDrained(ctx, d.id, rec.ID)
 	step("drain", t0)
-	if env.Hooks.PostRelease != "" {
-		if snap == nil {
-			return finish("ok", fmt.Errorf("released, but the post_release hook needs the env snapshot %s, which is gone from the host's state dir", envDigest))
-		}
-		t0 := time.Now()
-		o.logf("hook post_release: %s", env.Hooks.PostRelease)
-		if err := h.hook(ctx, rec, "post_release", env.Hooks.PostRelease, snapPath); err != nil {
-			return finish("ok", fmt.Errorf("released, but the post_release hook failed: %w", err))
-		}
-		step("post_release", t0)
+	if err := a.runHooks(ctx, o, []hookCmd{{"post_release", env.Hooks.PostRelease}}, snapPath, snap != nil); err != nil {
+		return finish("ok", fmt.Errorf("released, but the post_release hook failed: %w", err))
 	}
 	res, err := finish("ok", nil)
 	if err == nil {
@@ -556,16 +537,7 @@ func (h *host) routeToService(ctx context.Context) error {
 // several addresses it tries the next one on a connection error.
 func swarmProxyConf(service string) []byte {
 	return fmt.Appendf(nil, `# phpbuild front proxy (swarm target); written once, Swarm's DNS does the switching.
-worker_processes 1;
-pid /tmp/phpbuild-proxy.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_max_body_size 0;
-    client_body_temp_path /tmp/proxy-client;
-    proxy_temp_path /tmp/proxy-temp;
-    # upstream: %s
+`+proxyHead+`    # upstream: %s
     resolver 127.0.0.11 valid=1s ipv6=off;
     resolver_timeout 2s;
     server {
