@@ -313,7 +313,11 @@ func (h *host) execAs(ctx context.Context, ctr, user string, env []string, cmd .
 
 // logs are a container's last lines of output.
 func (h *host) logs(ctx context.Context, id string, n int) string {
-	rc, err := h.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)})
+	return readLogs(h.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)}))
+}
+
+// readLogs demultiplexes a container's or task's log stream into text.
+func readLogs(rc io.ReadCloser, err error) string {
 	if err != nil {
 		return fmt.Sprintf("(logs: %v)", err)
 	}

@@ -79,17 +79,10 @@ func (e *HealthError) Error() string {
 // drain and stop of the old container. Nothing is switched unless the new
 // container is healthy.
 func Release(ctx context.Context, env *Environment, o Options) (*Record, error) {
-	if o.Getenv == nil {
-		o.Getenv = os.LookupEnv
-	}
 	if env.Target != "docker" && env.Target != "swarm" {
 		return nil, env.desc.FieldError("environments."+env.Name+".target", "%q is not supported: use \"docker\" or \"swarm\"", env.Target)
 	}
-	snap, err := ReadSnapshot(env, o.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	ref, err := imageRef(env, o.Image)
+	snap, ref, err := releaseInputs(env, o)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +113,24 @@ func Rollback(ctx context.Context, env *Environment, id string, o Options) (*Rec
 		return runSwarm(ctx, env, o, "rollback", target.Digest, nil, target.Env)
 	}
 	return run(ctx, env, o, "rollback", target.Digest, nil, target.Env)
+}
+
+// releaseInputs reads what a release is made of, before anything on the
+// host is touched: the env snapshot (env files and secrets) and the image.
+func releaseInputs(env *Environment, o Options) (*Snapshot, string, error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = lookupEnv
+	}
+	snap, err := ReadSnapshot(env, getenv)
+	if err != nil {
+		return nil, "", err
+	}
+	ref, err := imageRef(env, o.Image)
+	if err != nil {
+		return nil, "", err
+	}
+	return snap, ref, nil
 }
 
 func pickRollback(hist []Record, id string) (*Record, error) {

@@ -109,14 +109,7 @@ type Plan struct {
 // PlanRelease reads the env files and secrets and compares them with the
 // current release's; nothing on the host changes.
 func PlanRelease(ctx context.Context, env *Environment, o Options) (*Plan, error) {
-	if o.Getenv == nil {
-		o.Getenv = lookupEnv
-	}
-	snap, err := ReadSnapshot(env, o.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	ref, err := imageRef(env, o.Image)
+	snap, ref, err := releaseInputs(env, o)
 	if err != nil {
 		return nil, err
 	}

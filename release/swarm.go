@@ -1,7 +1,6 @@
 package release
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // The swarm target runs the app as the service APP-ENV, replaced by
@@ -491,14 +489,7 @@ func (h *host) taskHealthError(ctx context.Context, svc string, t *swarm.Task, n
 }
 
 func (h *host) taskLogs(ctx context.Context, taskID string, n int) string {
-	rc, err := h.cli.TaskLogs(ctx, taskID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)})
-	if err != nil {
-		return fmt.Sprintf("(logs: %v)", err)
-	}
-	defer rc.Close()
-	var out bytes.Buffer
-	stdcopy.StdCopy(&out, &out, rc)
-	return strings.TrimRight(out.String(), "\n")
+	return readLogs(h.cli.TaskLogs(ctx, taskID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)}))
 }
 
 // waitDrained waits until the service's other tasks have stopped: Swarm
