@@ -9,7 +9,7 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 
 include Makefile.testbed
 
-.PHONY: all build test lint unit demo clean
+.PHONY: all build test lint unit demo clean bench
 
 all: build
 
@@ -41,3 +41,11 @@ demo: testbed build
 
 clean:
 	rm -rf bin
+
+# phpbuild against bench/Dockerfile on the same test bed (not part of
+# `make test`): writes bench/results.md and .json and the README table.
+BENCH_RUNS ?= 3
+bench: testbed
+	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_BENCH=1 PHPBUILD_BENCH_RUNS=$(BENCH_RUNS) \
+	  $(GO) test -run '^$$' -bench BenchmarkVsDockerfile -benchtime 1x -timeout 40m -v ./bench
+	@cat bench/results.md

@@ -171,6 +171,36 @@ func TestBuildPlainApp(t *testing.T) {
 		}
 	})
 
+	t.Run("git states: a detached HEAD builds as is, a shallow clone warns", func(t *testing.T) {
+		detached := filepath.Join(t.TempDir(), "detached")
+		if out, err := exec.Command("git", "clone", "-q", dir, detached).CombinedOutput(); err != nil {
+			t.Fatalf("git clone: %v\n%s", err, out)
+		}
+		git(t, detached, "checkout", "-q", "--detach", "v1.0.0")
+		res, err := build.Run(ctx, detached, nil, false, false, []build.Output{{Kind: "oci", Path: filepath.Join(t.TempDir(), "oci")}}, nil, buildOpts(t, rt)...)
+		if err != nil {
+			t.Fatalf("detached HEAD: %v", err)
+		}
+		if res.Version != "1.0.0" || len(res.Warnings) != 0 {
+			t.Errorf("detached HEAD at v1.0.0: version %q, warnings %q; want 1.0.0 and none", res.Version, res.Warnings)
+		}
+
+		shallow := filepath.Join(t.TempDir(), "shallow")
+		if out, err := exec.Command("git", "clone", "-q", "--depth", "1", "file://"+dir, shallow).CombinedOutput(); err != nil {
+			t.Fatalf("git clone --depth 1: %v\n%s", err, out)
+		}
+		res, err = build.Run(ctx, shallow, nil, false, false, []build.Output{{Kind: "oci", Path: filepath.Join(t.TempDir(), "oci")}}, nil, buildOpts(t, rt)...)
+		if err != nil {
+			t.Fatalf("shallow clone: %v", err)
+		}
+		if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "shallow clone") || !strings.Contains(res.Warnings[0], "fetch-depth: 0") {
+			t.Errorf("shallow clone warnings %q, want one naming the shallow clone and the fix", res.Warnings)
+		}
+		if !strings.HasPrefix(res.Version, "0.0.0-dev.1.g") {
+			t.Errorf("shallow clone without its tag: version %q, want 0.0.0-dev.1.g…", res.Version)
+		}
+	})
+
 	t.Run("a dependency's code change rebuilds vendor with the new code", func(t *testing.T) {
 		// Same file list, new content: what buildkitd once served stale.
 		greeter := filepath.Join(dir, "packages/greeter/src/Greeter.php")

@@ -250,14 +250,14 @@ func validEnvName(s string) bool {
 func FormatEnv(vars []EnvVar) []byte {
 	sorted := slices.Clone(vars)
 	slices.SortStableFunc(sorted, func(a, b EnvVar) int { return strings.Compare(a.Key, b.Key) })
-	var b bytes.Buffer
+	b := []byte{} // never nil: a nil snapshot means "a rollback's, already on the host"
 	for _, v := range sorted {
-		b.WriteString(v.Key)
-		b.WriteByte('=')
-		b.WriteString(quoteEnvValue(v.Value))
-		b.WriteByte('\n')
+		b = append(b, v.Key...)
+		b = append(b, '=')
+		b = append(b, quoteEnvValue(v.Value)...)
+		b = append(b, '\n')
 	}
-	return b.Bytes()
+	return b
 }
 
 var doubleQuoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "\n", `\n`, "\r", `\r`)

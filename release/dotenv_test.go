@@ -189,6 +189,9 @@ func TestFormatEnv(t *testing.T) {
 			if diff := cmp.Diff(tc.want, string(FormatEnv(tc.in))); diff != "" {
 				t.Errorf("FormatEnv (-want +got):\n%s", diff)
 			}
+			if FormatEnv(tc.in) == nil {
+				t.Error("FormatEnv returned nil, which run takes for a rollback's snapshot")
+			}
 		})
 	}
 }

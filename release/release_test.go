@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
+	"github.com/phpbuild/phpbuild/internal/loadgen"
 	"github.com/phpbuild/phpbuild/release"
 	"github.com/phpbuild/phpbuild/testbed"
 )
@@ -146,68 +146,6 @@ func get(url string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// load sends GETs through the proxy at about rate per second until stop,
-// counting failures and which version answered.
-type load struct {
-	ok, failed, connErrs atomic.Int64
-	mu                   sync.Mutex
-	seen                 map[string]int
-	errs                 []string
-	stop                 chan struct{}
-	done                 sync.WaitGroup
-}
-
-func startLoad(url string, rate int, versionOf func(string) string) *load {
-	l := &load{seen: map[string]int{}, stop: make(chan struct{})}
-	tr := &http.Transport{MaxIdleConnsPerHost: 16}
-	c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	l.done.Add(1)
-	go func() {
-		defer l.done.Done()
-		defer tick.Stop()
-		for {
-			select {
-			case <-l.stop:
-				return
-			case <-tick.C:
-			}
-			l.done.Add(1)
-			go func() {
-				defer l.done.Done()
-				resp, err := c.Get(url)
-				if err != nil {
-					l.connErrs.Add(1)
-					l.note(err.Error())
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					l.failed.Add(1)
-					l.note(fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b))))
-					return
-				}
-				l.ok.Add(1)
-				l.mu.Lock()
-				l.seen[versionOf(string(b))]++
-				l.mu.Unlock()
-			}()
-		}
-	}()
-	return l
-}
-
-func (l *load) note(s string) {
-	l.mu.Lock()
-	if len(l.errs) < 5 {
-		l.errs = append(l.errs, s)
-	}
-	l.mu.Unlock()
-}
-
-func (l *load) finish() { close(l.stop); l.done.Wait() }
-
 func version(body string) string {
 	switch {
 	case strings.Contains(body, "<h1>v2 Hello, one!"):
@@ -236,11 +174,11 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 	if n := os.Getenv("PHPBUILD_RELEASE_CYCLES"); n != "" {
 		fmt.Sscan(n, &cycles)
 	}
-	l := startLoad(f.base+"/", 120, version)
+	l := loadgen.Start(f.base+"/", 120, version)
 	for i := 0; i < cycles; i++ {
 		r2, err := f.release(t, f.v2)
 		if err != nil {
-			l.finish()
+			l.Finish()
 			t.Fatalf("cycle %d: release v2: %v", i, err)
 		}
 		if _, body, _ := get(f.base + "/"); version(body) != "v2" {
@@ -250,7 +188,7 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 		back, err := release.Rollback(ctx, f.env(t), "", release.Options{Getenv: f.getenv})
 		cancel()
 		if err != nil {
-			l.finish()
+			l.Finish()
 			t.Fatalf("cycle %d: rollback: %v", i, err)
 		}
 		if _, body, _ := get(f.base + "/"); version(body) != "v1" {
@@ -259,12 +197,12 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 		t.Logf("cycle %d: release %s %v; rollback %s %v", i, r2.Duration, r2.Steps, back.Duration, back.Steps)
 	}
 	time.Sleep(300 * time.Millisecond)
-	l.finish()
-	t.Logf("load: %d ok, %d failed, %d connection errors; versions %v", l.ok.Load(), l.failed.Load(), l.connErrs.Load(), l.seen)
-	if l.failed.Load() != 0 || l.connErrs.Load() != 0 {
-		t.Errorf("%d failed requests and %d connection errors during releases and rollbacks: %q", l.failed.Load(), l.connErrs.Load(), l.errs)
+	l.Finish()
+	t.Logf("load: %d ok, %d failed, %d connection errors; versions %v", l.OK.Load(), l.Failed.Load(), l.ConnErrs.Load(), l.Seen())
+	if l.Failed.Load() != 0 || l.ConnErrs.Load() != 0 {
+		t.Errorf("%d failed requests and %d connection errors during releases and rollbacks: %q", l.Failed.Load(), l.ConnErrs.Load(), l.Errors())
 	}
-	for v := range l.seen {
+	for v := range l.Seen() {
 		if v != "v1" && v != "v2" {
 			t.Errorf("an unexpected response: %s", v)
 		}
@@ -430,6 +368,18 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%d of 2 concurrent releases hit the lock (errors %v), want 1", n, errs)
+		}
+	})
+	t.Run("an environment without env files or secrets releases", func(t *testing.T) {
+		p := filepath.Join(f.dir, "project.toml")
+		body := strings.Replace(readFile(t, p), "env_files = [\"deploy/test.env\"]\n", "", 1)
+		buildtest.Write(t, f.dir, "project.toml", strings.Replace(body, "secrets = [\"TEST_DB_PASSWORD\"]\n", "", 1))
+		defer f.writeProject(t, "")
+		if _, err := f.release(t, f.v1); err != nil {
+			t.Fatalf("release with an empty env snapshot: %v", err)
+		}
+		if code, body, err := get(f.base + "/"); err != nil || code != 200 || !strings.Contains(body, "<h1>Hello") {
+			t.Errorf("after the release: %d %q %v", code, body, err)
 		}
 	})
 }

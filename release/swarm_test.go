@@ -25,6 +25,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
+	"github.com/phpbuild/phpbuild/internal/loadgen"
 	"github.com/phpbuild/phpbuild/release"
 	"github.com/phpbuild/phpbuild/testbed"
 )
@@ -129,7 +130,7 @@ func TestSwarmReleaseAndRollbackUnderLoad(t *testing.T) {
 			t.Fatalf("PHPBUILD_RELEASE_CYCLES=%q: want a count of at least 1", n)
 		}
 	}
-	l := startLoad(f.base+"/", 120, version)
+	l := loadgen.Start(f.base+"/", 120, version)
 	var v2, back *release.Record
 	for i := 0; i < cycles; i++ {
 		// v2 comes with its own env snapshot, so the rollback must put the
@@ -138,7 +139,7 @@ func TestSwarmReleaseAndRollbackUnderLoad(t *testing.T) {
 		v2, err = f.release(t, f.v2)
 		buildtest.Write(t, f.dir, "deploy/test.env", "# test environment\nGREETING_NAME=one\nexport APP_ENV=test\n")
 		if err != nil {
-			l.finish()
+			l.Finish()
 			t.Fatalf("cycle %d: release v2: %v", i, err)
 		}
 		if _, body, _ := get(f.base + "/"); version(body) != "v2" {
@@ -146,7 +147,7 @@ func TestSwarmReleaseAndRollbackUnderLoad(t *testing.T) {
 		}
 		back, err = f.rollback(t)
 		if err != nil {
-			l.finish()
+			l.Finish()
 			t.Fatalf("cycle %d: rollback: %v", i, err)
 		}
 		if _, body, _ := get(f.base + "/"); version(body) != "v1" {
@@ -158,11 +159,11 @@ func TestSwarmReleaseAndRollbackUnderLoad(t *testing.T) {
 		t.Logf("cycle %d: release %s %v; rollback %s %v", i, v2.Duration, v2.Steps, back.Duration, back.Steps)
 	}
 	time.Sleep(300 * time.Millisecond)
-	l.finish()
-	t.Logf("load: %d ok, %d failed, %d connection errors; versions %v", l.ok.Load(), l.failed.Load(), l.connErrs.Load(), l.seen)
+	l.Finish()
+	t.Logf("load: %d ok, %d failed, %d connection errors; versions %v", l.OK.Load(), l.Failed.Load(), l.ConnErrs.Load(), l.Seen())
 	checkLoad(t, l)
-	if l.seen["v1"] == 0 || l.seen["v2"] == 0 {
-		t.Errorf("the load saw versions %v, want both", l.seen)
+	if l.Seen()["v1"] == 0 || l.Seen()["v2"] == 0 {
+		t.Errorf("the load saw versions %v, want both", l.Seen())
 	}
 
 	t.Run("the env snapshot is a versioned secret at /app/.env, 0400 for the app user", func(t *testing.T) {
@@ -226,13 +227,13 @@ func TestSwarmReleaseAndRollbackUnderLoad(t *testing.T) {
 		p := filepath.Join(f.dir, "project.toml")
 		buildtest.Write(t, f.dir, "project.toml", strings.Replace(readFile(t, p), `deadline = "20s"`, "deadline = \"2s\"\nstatus = 418", 1))
 		defer f.writeProject(t, swarmTarget)
-		l := startLoad(f.base+"/", 120, version)
+		l := loadgen.Start(f.base+"/", 120, version)
 		t0 := time.Now()
 		_, err := f.release(t, f.v2)
 		took := time.Since(t0)
 		time.Sleep(300 * time.Millisecond)
-		l.finish()
-		t.Logf("failed release in %s; load: %d ok, %d failed, %d connection errors; versions %v", took.Round(time.Millisecond), l.ok.Load(), l.failed.Load(), l.connErrs.Load(), l.seen)
+		l.Finish()
+		t.Logf("failed release in %s; load: %d ok, %d failed, %d connection errors; versions %v", took.Round(time.Millisecond), l.OK.Load(), l.Failed.Load(), l.ConnErrs.Load(), l.Seen())
 		var he *release.HealthError
 		if !errors.As(err, &he) || !strings.Contains(err.Error(), "want status 418") {
 			t.Fatalf("err = %v, want a health error showing the failing responses", err)
@@ -242,8 +243,8 @@ func TestSwarmReleaseAndRollbackUnderLoad(t *testing.T) {
 			t.Errorf("after a failed release the proxy answers %q, want v1", body)
 		}
 		checkLoad(t, l)
-		if len(l.seen) != 1 || l.seen["v1"] == 0 {
-			t.Errorf("during the failed release the load saw %v, want v1 only", l.seen)
+		if len(l.Seen()) != 1 || l.Seen()["v1"] == 0 {
+			t.Errorf("during the failed release the load saw %v, want v1 only", l.Seen())
 		}
 		hist, _ := release.History(context.Background(), f.env(t))
 		if last := hist[len(hist)-1]; last.Result != "health-failed" {
@@ -286,12 +287,12 @@ func TestSwarmNames(t *testing.T) {
 	}
 }
 
-func checkLoad(t *testing.T, l *load) {
+func checkLoad(t *testing.T, l *loadgen.Load) {
 	t.Helper()
-	if l.failed.Load() != 0 || l.connErrs.Load() != 0 {
-		t.Errorf("%d failed requests and %d connection errors: %q", l.failed.Load(), l.connErrs.Load(), l.errs)
+	if l.Failed.Load() != 0 || l.ConnErrs.Load() != 0 {
+		t.Errorf("%d failed requests and %d connection errors: %q", l.Failed.Load(), l.ConnErrs.Load(), l.Errors())
 	}
-	for v := range l.seen {
+	for v := range l.Seen() {
 		if v != "v1" && v != "v2" {
 			t.Errorf("an unexpected response: %s", v)
 		}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ type Buildkitd struct {
 	cmd  *exec.Cmd
 	conf string
 	log  string
+
+	remove     func()
+	removeOnce sync.Once
 }
 
 // buildkitdBinary is the test bed's buildkitd: $PHPBUILD_BUILDKITD, or the
@@ -33,20 +37,33 @@ func buildkitdBinary() string {
 	if p := os.Getenv("PHPBUILD_BUILDKITD"); p != "" {
 		return p
 	}
+	return filepath.Join(buildkitBinDir(), "buildkitd")
+}
+
+// Buildctl is the test bed's buildctl, built with its buildkitd.
+func Buildctl() string {
+	if p := os.Getenv("PHPBUILD_BUILDKITD"); p != "" {
+		return filepath.Join(filepath.Dir(p), "buildctl")
+	}
+	return filepath.Join(buildkitBinDir(), "buildctl")
+}
+
+func buildkitBinDir() string {
 	cache := os.Getenv("XDG_CACHE_HOME")
 	if cache == "" {
 		home, _ := os.UserHomeDir()
 		cache = filepath.Join(home, ".cache")
 	}
-	return filepath.Join(cache, "phpbuild-testbed", "buildkit-v0.28.1", "buildkitd")
+	return filepath.Join(cache, "phpbuild-testbed", "buildkit-v0.28.1")
 }
 
 var rootLine = regexp.MustCompile(`(?m)^root = .*$`)
 var addressLine = regexp.MustCompile(`(?m)^  address = .*$`)
 
 // StartBuildkitd starts a private buildkitd, stopped when the test ends.
-// root "" makes a new, empty state dir.
-func StartBuildkitd(t testing.TB, root string) *Buildkitd {
+// root "" makes a new, empty state dir. httpRegistries (host:port) are
+// reached over plain HTTP, like the test bed's registry.
+func StartBuildkitd(t testing.TB, root string, httpRegistries ...string) *Buildkitd {
 	t.Helper()
 	BuildkitHost(t) // the test bed's own must be up: its config is the template
 	conf, err := os.ReadFile(filepath.Join(envOr("PHPBUILD_TESTBED_DIR", "/var/lib/phpbuild-testbed"), "buildkitd.toml"))
@@ -67,19 +84,29 @@ func StartBuildkitd(t testing.TB, root string) *Buildkitd {
 	b := &Buildkitd{Host: "unix://" + sock, Root: root, conf: filepath.Join(dir, "buildkitd.toml"), log: filepath.Join(dir, "buildkitd.log")}
 	c := rootLine.ReplaceAllString(string(conf), fmt.Sprintf("root = %q", root))
 	c = addressLine.ReplaceAllString(c, fmt.Sprintf("  address = [%q]", b.Host))
+	for _, r := range httpRegistries {
+		c += fmt.Sprintf("\n[registry.%q]\n  http = true\n  insecure = true\n", r)
+	}
 	if err := os.WriteFile(b.conf, []byte(c), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b.Start(t)
-	t.Cleanup(func() {
+	b.remove = func() {
 		b.Stop()
 		os.Remove(sock)
 		if own {
 			unmountUnder(root)
 			os.RemoveAll(root) // best effort, see above
 		}
-	})
+	}
+	t.Cleanup(b.Remove)
 	return b
+}
+
+// Remove stops buildkitd and deletes the state dir StartBuildkitd made;
+// the test's cleanup does it too, at the latest.
+func (b *Buildkitd) Remove() {
+	b.removeOnce.Do(b.remove)
 }
 
 // Stop stops buildkitd gracefully (SIGTERM, so it unmounts its

@@ -105,6 +105,9 @@ type Proxy struct {
 	requests atomic.Int64
 	injected [numFaults]atomic.Int64
 
+	uploadMu sync.Mutex
+	uploaded map[string]int64 // request body bytes passed through, by repository
+
 	closing   chan struct{}
 	closeOnce sync.Once
 }
@@ -129,7 +132,7 @@ func New(target string, rule Rule, opts ...Option) *Proxy {
 			panic("faultproxy: " + err.Error())
 		}
 	}
-	p := &Proxy{target: u, rule: rule, stall: o.stall, closing: make(chan struct{})}
+	p := &Proxy{target: u, rule: rule, stall: o.stall, closing: make(chan struct{}), uploaded: map[string]int64{}}
 	p.tr = http.DefaultTransport.(*http.Transport).Clone()
 	p.tr.Proxy = nil
 	p.rp = &httputil.ReverseProxy{
@@ -205,8 +208,52 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	case Stall:
 		p.hold(w, r)
 	default:
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &countingBody{ReadCloser: r.Body, p: p, repo: repository(r.URL.Path)}
+		}
 		p.rp.ServeHTTP(w, r)
 	}
+}
+
+// Uploaded is how many request body bytes (blobs, manifests) the proxy has
+// passed through to repository repo ("team/app").
+func (p *Proxy) Uploaded(repo string) int64 {
+	p.uploadMu.Lock()
+	defer p.uploadMu.Unlock()
+	return p.uploaded[repo]
+}
+
+// repository is the repository a registry API path names:
+// /v2/<repo>/(blobs|manifests|tags)/….
+func repository(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return ""
+	}
+	for _, sep := range []string{"/blobs/", "/manifests/", "/tags/"} {
+		if i := strings.LastIndex(rest, sep); i > 0 {
+			return rest[:i]
+		}
+	}
+	return ""
+}
+
+// countingBody adds what is read from a request body to its repository's
+// count.
+type countingBody struct {
+	io.ReadCloser
+	p    *Proxy
+	repo string
+}
+
+func (c *countingBody) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	if n > 0 {
+		c.p.uploadMu.Lock()
+		c.p.uploaded[c.repo] += int64(n)
+		c.p.uploadMu.Unlock()
+	}
+	return n, err
 }
 
 // hold stalls r, then passes it through if the stall time ran out.

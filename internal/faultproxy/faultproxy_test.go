@@ -100,6 +100,22 @@ func TestFaultProxyPassThrough(t *testing.T) {
 			t.Errorf("Injected(%v) = %d with no rule", f, n)
 		}
 	}
+	// Every blob, the config and the manifest went up once, and nothing else.
+	var want int64
+	layers, _ := img.Layers()
+	for _, l := range layers {
+		n, _ := l.Size()
+		want += n
+	}
+	cfg, _ := img.RawConfigFile()
+	mf, _ := img.RawManifest()
+	want += int64(len(cfg) + len(mf))
+	if got := p.Uploaded("fault/pass"); got != want {
+		t.Errorf("Uploaded(fault/pass) = %d, want %d (layers, config, manifest)", got, want)
+	}
+	if got := p.Uploaded("fault/other"); got != 0 {
+		t.Errorf("Uploaded(fault/other) = %d, want 0", got)
+	}
 }
 
 // TestFaultProxyRuleCount: the rule sees every request, numbered from 1,

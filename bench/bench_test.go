@@ -1,0 +1,524 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/go-connections/nat"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/phpbuild/phpbuild/internal/buildtest"
+	"github.com/phpbuild/phpbuild/internal/faultproxy"
+	"github.com/phpbuild/phpbuild/internal/loadgen"
+	"github.com/phpbuild/phpbuild/release"
+	"github.com/phpbuild/phpbuild/testbed"
+)
+
+// The figures, in the order the table shows them.
+const (
+	figCold        = "cold build (empty local cache)"
+	figNoop        = "no-op rebuild, same commit"
+	figCode        = "one-line PHP change, empty local cache"
+	figLock        = "composer.lock change, empty local cache"
+	figSize        = "image size, compressed"
+	figSizeRaw     = "image size, uncompressed"
+	figPushed      = "bytes pushed, code change: image"
+	figPushedCache = "bytes pushed, code change: image + build cache"
+	figSwitch      = "release: time to switch"
+	figFailed      = "release: failed requests under load"
+)
+
+// loadRate is the requests per second kept on the app while it is
+// switched.
+const loadRate = 50
+
+// BenchmarkVsDockerfile is `make bench`: phpbuild against bench/Dockerfile
+// on the bench app, each figure over PHPBUILD_BENCH_RUNS runs (default 3).
+// It writes bench/results.md and bench/results.json, and the table into
+// README.md between its bench markers.
+func BenchmarkVsDockerfile(b *testing.B) {
+	if os.Getenv("PHPBUILD_BENCH") == "" {
+		b.Skip("run by `make bench` (PHPBUILD_BENCH=1)")
+	}
+	runs := 3
+	if n, err := strconv.Atoi(os.Getenv("PHPBUILD_BENCH_RUNS")); err == nil && n > 0 {
+		runs = n
+	}
+	s := newSuite(b)
+	for i := 0; i < runs; i++ {
+		b.Logf("run %d of %d", i+1, runs)
+		s.run(b, i)
+	}
+	rep := &Report{
+		Date:    time.Now().Format("2006-01-02"),
+		Machine: machine(),
+		Runs:    runs,
+		App:     "testdata/apps/assets plus a composer path package (npm build, composer install)",
+		Notes: []string{
+			"Cold: a new buildkitd state dir for each contender. phpbuild's runtime images are in the registry; the Dockerfile's base image is in the registry (as a docker.io mirror), and it installs PHP, nginx, composer, node and npm from the Debian mirror.",
+			"No-op: the same commit again on the warm buildkitd. phpbuild finds the commit's tag and builds nothing; the Dockerfile build is all cache hits but exports and pushes again.",
+			"The code and composer.lock changes build on a new buildkitd state dir, as on an ephemeral CI runner: phpbuild reuses layers from the previous commit's image, the Dockerfile imports its registry cache (mode=max).",
+			"Bytes pushed: request bodies through a counting proxy in front of the registry. The build cache is the Dockerfile's --export-cache; phpbuild has none besides its images.",
+			fmt.Sprintf("Release: under %d requests/s; phpbuild release (pull, start, health check, proxy switch, drain) against docker stop && docker rm && docker run of the pre-pulled new Dockerfile image, timed until the new version answers.", loadRate),
+			"Ratios are of the medians.",
+		},
+	}
+	for _, n := range []string{figCold, figNoop, figCode, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figSwitch, figFailed} {
+		rep.Figures = append(rep.Figures, *s.figures[n])
+	}
+	md := rep.Markdown()
+	js, err := rep.JSON()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("\n%s", md)
+	for _, f := range rep.Figures {
+		if r, ok := f.Ratio(); ok {
+			b.ReportMetric(r, "ratio:"+strings.NewReplacer(" ", "_", ",", "", ":", "", ".", "").Replace(f.Name))
+		}
+	}
+	write(b, "results.md", []byte(md))
+	write(b, "results.json", append(js, '\n'))
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if out, ok := Splice(string(readme), "<!-- bench:begin -->", "<!-- bench:end -->", md); ok {
+		write(b, "../README.md", []byte(out))
+	} else {
+		b.Log("README.md has no bench markers; the table is in bench/results.md")
+	}
+}
+
+func write(b *testing.B, path string, body []byte) {
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// suite holds what every run shares.
+type suite struct {
+	reg      string // the test bed registry, host:port
+	proxy    *faultproxy.Proxy
+	bin      string // phpbuild
+	runtimes string // the runtime repo, through the proxy
+	stamp    int64
+	figures  map[string]*Figure
+	release  string // a dir with project.toml for `phpbuild release`
+	appName  string
+	port     int // phpbuild's front proxy
+	naive    int // the naive container's host port
+}
+
+func newSuite(b *testing.B) *suite {
+	s := &suite{reg: testbed.Registry(b), stamp: time.Now().Unix(), figures: map[string]*Figure{}}
+	testbed.DockerHost(b)
+	rt := buildtest.Runtimes(b)
+	s.proxy = faultproxy.New(s.reg, nil)
+	b.Cleanup(s.proxy.Close)
+	s.runtimes = s.proxy.Addr() + "/" + rt.RepositoryStr()
+	s.bin = filepath.Join(b.TempDir(), "phpbuild")
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", s.bin, "../cmd/phpbuild").CombinedOutput(); err != nil {
+		b.Fatalf("building phpbuild: %v\n%s", err, out)
+	}
+	for _, n := range []string{figCold, figNoop, figCode, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figSwitch, figFailed} {
+		s.figures[n] = &Figure{Name: n, Unit: Seconds}
+	}
+	for _, n := range []string{figSize, figSizeRaw, figPushed, figPushedCache} {
+		s.figures[n].Unit = Bytes
+	}
+	s.figures[figFailed].Unit = Requests
+	s.appName = fmt.Sprintf("bench%d", s.stamp%1e6)
+	s.port, s.naive = freePort(b), freePort(b)
+	s.release = b.TempDir()
+	buildtest.Write(b, s.release, "project.toml", fmt.Sprintf(`[environments.bench]
+app = %q
+port = %d
+image = "%s/bench/unused"
+drain_timeout = "5s"
+
+[environments.bench.health]
+interval = "200ms"
+deadline = "60s"
+`, s.appName, s.port, s.reg))
+	b.Cleanup(func() { s.cleanupContainers(b) })
+	return s
+}
+
+// add records one run's sample of fig for both contenders and shows it.
+func (s *suite) add(b *testing.B, fig string, phpbuild, dockerfile float64) {
+	f := s.figures[fig]
+	f.Phpbuild = append(f.Phpbuild, phpbuild)
+	f.Dockerfile = append(f.Dockerfile, dockerfile)
+	b.Logf("%-48s phpbuild %-10s Dockerfile %s", fig+":", f.Unit.format(phpbuild), f.Unit.format(dockerfile))
+}
+
+// images are one commit's images, by registry path (no host).
+type images struct{ phpbuild, dockerfile string }
+
+// run is one pass over every figure, with its own repos and buildkitds.
+func (s *suite) run(b *testing.B, i int) {
+	dir := benchApp(b)
+	id := fmt.Sprintf("bench/%d-%d", s.stamp, i)
+	pbRepo, dfRepo, dfCache := id+"-phpbuild", id+"-dockerfile", id+"-dockerfile-cache"
+
+	// Cold, then the same commit again on the warm daemon.
+	pbd, dfd := testbed.StartBuildkitd(b, "", s.proxy.Addr()), testbed.StartBuildkitd(b, "", s.proxy.Addr())
+	sha := buildtest.Git(b, dir, "rev-parse", "HEAD")
+	v1 := images{pbRepo + ":" + sha, dfRepo + ":" + sha}
+	s.add(b, figCold, s.phpbuild(b, pbd, dir, pbRepo), s.dockerfile(b, dfd, dir, dfRepo, dfCache, sha))
+	s.add(b, figNoop, s.phpbuild(b, pbd, dir, pbRepo), s.dockerfile(b, dfd, dir, dfRepo, dfCache, sha))
+	pbd.Remove()
+	dfd.Remove()
+	pc, pu := s.size(b, v1.phpbuild)
+	dc, du := s.size(b, v1.dockerfile)
+	s.add(b, figSize, pc, dc)
+	s.add(b, figSizeRaw, pu, du)
+
+	// A one-line PHP change, each on a new daemon.
+	page := filepath.Join(dir, "public", "index.php")
+	old, _ := os.ReadFile(page)
+	buildtest.Write(b, dir, "public/index.php", strings.Replace(string(old), "<h1>assets app</h1>", "<h1>assets app v2</h1>", 1))
+	buildtest.Commit(b, dir, "v2", "2026-01-03T00:00:00Z")
+	sha = buildtest.Git(b, dir, "rev-parse", "HEAD")
+	v2 := images{pbRepo + ":" + sha, dfRepo + ":" + sha}
+	pb0, df0, dc0 := s.proxy.Uploaded(pbRepo), s.proxy.Uploaded(dfRepo), s.proxy.Uploaded(dfCache)
+	pbd, dfd = testbed.StartBuildkitd(b, "", s.proxy.Addr()), testbed.StartBuildkitd(b, "", s.proxy.Addr())
+	s.add(b, figCode, s.phpbuild(b, pbd, dir, pbRepo), s.dockerfile(b, dfd, dir, dfRepo, dfCache, sha))
+	pbd.Remove()
+	dfd.Remove()
+	pbUp, dfUp, dcUp := s.proxy.Uploaded(pbRepo)-pb0, s.proxy.Uploaded(dfRepo)-df0, s.proxy.Uploaded(dfCache)-dc0
+	s.add(b, figPushed, float64(pbUp), float64(dfUp))
+	s.add(b, figPushedCache, float64(pbUp), float64(dfUp+dcUp))
+
+	// composer update bumped the path package: a new version in the lock.
+	bumpGreeter(b, dir)
+	buildtest.Commit(b, dir, "greeter 1.0.1", "2026-01-04T00:00:00Z")
+	sha = buildtest.Git(b, dir, "rev-parse", "HEAD")
+	pbd, dfd = testbed.StartBuildkitd(b, "", s.proxy.Addr()), testbed.StartBuildkitd(b, "", s.proxy.Addr())
+	s.add(b, figLock, s.phpbuild(b, pbd, dir, pbRepo), s.dockerfile(b, dfd, dir, dfRepo, dfCache, sha))
+	pbd.Remove()
+	dfd.Remove()
+	s.checkVendor(b, images{pbRepo + ":" + sha, dfRepo + ":" + sha})
+
+	pt, pf := s.releasePhpbuild(b, v1, v2)
+	dt, dfail := s.releaseNaive(b, v1, v2)
+	s.add(b, figSwitch, pt, dt)
+	s.add(b, figFailed, pf, dfail)
+}
+
+// benchApp is testdata/apps/assets with a composer path package, as a git
+// repo with one commit.
+func benchApp(b *testing.B) string {
+	dir := buildtest.GitApp(b, "assets")
+	root := filepath.Join("..", "testdata", "apps", "plain")
+	if out, err := exec.Command("cp", "-a", filepath.Join(root, "packages"), dir).CombinedOutput(); err != nil {
+		b.Fatalf("copying the path package: %v\n%s", err, out)
+	}
+	var cj map[string]any
+	readJSON(b, filepath.Join(dir, "composer.json"), &cj)
+	cj["require"].(map[string]any)["phpbuild-testdata/greeter"] = "^1.0"
+	cj["repositories"] = []any{map[string]any{"type": "path", "url": "packages/greeter", "options": map[string]any{"symlink": false}}}
+	writeJSON(b, filepath.Join(dir, "composer.json"), cj)
+	var lock, plain map[string]any
+	readJSON(b, filepath.Join(dir, "composer.lock"), &lock)
+	readJSON(b, filepath.Join(root, "composer.lock"), &plain)
+	lock["packages"] = plain["packages"]
+	writeJSON(b, filepath.Join(dir, "composer.lock"), lock)
+	buildtest.Commit(b, dir, "require the greeter", "2026-01-02T04:00:00Z")
+	return dir
+}
+
+// bumpGreeter makes greeter 1.0.1, with a code change, in the package and
+// the lock, as `composer update` would.
+func bumpGreeter(b *testing.B, dir string) {
+	src := filepath.Join(dir, "packages", "greeter", "src", "Greeter.php")
+	code, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buildtest.Write(b, dir, "packages/greeter/src/Greeter.php", string(code)+"// 1.0.1\n")
+	var pkg, lock map[string]any
+	readJSON(b, filepath.Join(dir, "packages", "greeter", "composer.json"), &pkg)
+	pkg["version"] = "1.0.1"
+	writeJSON(b, filepath.Join(dir, "packages", "greeter", "composer.json"), pkg)
+	readJSON(b, filepath.Join(dir, "composer.lock"), &lock)
+	p := lock["packages"].([]any)[0].(map[string]any)
+	p["version"] = "1.0.1"
+	p["dist"].(map[string]any)["reference"] = "0000000000000000000000000000000000000101"
+	writeJSON(b, filepath.Join(dir, "composer.lock"), lock)
+}
+
+func readJSON(b *testing.B, path string, v any) {
+	body, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(body, v)
+	}
+	if err != nil {
+		b.Fatalf("%s: %v", path, err)
+	}
+}
+
+func writeJSON(b *testing.B, path string, v any) {
+	body, err := json.MarshalIndent(v, "", "    ")
+	if err != nil {
+		b.Fatal(err)
+	}
+	write(b, path, append(body, '\n'))
+}
+
+// phpbuild builds and pushes dir to repo (a path in the registry) with
+// bk, and returns the seconds it took.
+func (s *suite) phpbuild(b *testing.B, bk *testbed.Buildkitd, dir, repo string) float64 {
+	cmd := exec.Command(s.bin, "build", dir, "--image", s.proxy.Addr()+"/"+repo, "--runtimes", s.runtimes, "--progress", "plain")
+	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+bk.Host)
+	return timed(b, cmd)
+}
+
+// dockerfile builds bench/Dockerfile on dir with buildctl and bk, pushing
+// repo:tag and the registry cache, and returns the seconds it took.
+func (s *suite) dockerfile(b *testing.B, bk *testbed.Buildkitd, dir, repo, cache, tag string) float64 {
+	here, _ := os.Getwd()
+	cacheRef := s.proxy.Addr() + "/" + cache + ":buildcache"
+	cmd := exec.Command(testbed.Buildctl(), "--addr", bk.Host, "build",
+		"--frontend", "dockerfile.v0", "--local", "context="+dir, "--local", "dockerfile="+here,
+		"--output", "type=image,name="+s.proxy.Addr()+"/"+repo+":"+tag+",push=true",
+		"--export-cache", "type=registry,ref="+cacheRef+",mode=max",
+		"--import-cache", "type=registry,ref="+cacheRef,
+		"--progress", "plain")
+	return timed(b, cmd)
+}
+
+// timed runs cmd and returns its wall time in seconds; a failure ends the
+// benchmark with its output's tail.
+func timed(b *testing.B, cmd *exec.Cmd) float64 {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start).Seconds()
+	if err != nil {
+		tail := out.String()
+		if len(tail) > 4000 {
+			tail = tail[len(tail)-4000:]
+		}
+		b.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, tail)
+	}
+	return took
+}
+
+// size is an image's compressed size (manifest, config and layers as
+// stored) and uncompressed size (its layers' tar streams).
+func (s *suite) size(b *testing.B, path string) (compressed, uncompressed float64) {
+	ref, err := name.ParseReference(s.reg+"/"+path, name.Insecure)
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		b.Fatalf("%s: %v", ref, err)
+	}
+	mf, _ := img.RawManifest()
+	cfg, _ := img.RawConfigFile()
+	compressed = float64(len(mf) + len(cfg))
+	layers, err := img.Layers()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range layers {
+		n, _ := l.Size()
+		compressed += float64(n)
+		rc, err := l.Uncompressed()
+		if err != nil {
+			b.Fatal(err)
+		}
+		u, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			b.Fatalf("%s: reading a layer: %v", ref, err)
+		}
+		uncompressed += float64(u)
+	}
+	return compressed, uncompressed
+}
+
+// checkVendor makes sure both images of the lock change hold greeter 1.0.1:
+// a bench of builds that do different work would mean nothing.
+func (s *suite) checkVendor(b *testing.B, imgs images) {
+	for _, c := range []struct{ path, file string }{
+		{imgs.phpbuild, "/app/vendor/composer/installed.json"},
+		{imgs.dockerfile, "/var/www/app/vendor/composer/installed.json"},
+	} {
+		out, _, code := testbed.DockerRun(b, s.reg+"/"+c.path, []string{"cat"}, c.file)
+		if code != 0 || !strings.Contains(out, `"1.0.1"`) {
+			b.Fatalf("%s: %s does not list greeter 1.0.1 (exit %d): %.300s", c.path, c.file, code, out)
+		}
+	}
+}
+
+// releasePhpbuild releases v1 without load, then v2 under load; it returns
+// the seconds `phpbuild release` took and the requests that failed.
+func (s *suite) releasePhpbuild(b *testing.B, v1, v2 images) (float64, float64) {
+	rel := func(img string) *exec.Cmd {
+		return exec.Command(s.bin, "release", s.release, "--env", "bench", "--image", s.reg+"/"+img)
+	}
+	timed(b, rel(v1.phpbuild))
+	url := fmt.Sprintf("http://127.0.0.1:%d/", s.port)
+	waitFor(b, url, "<h1>assets app</h1>")
+	l := loadgen.Start(url, loadRate, version)
+	time.Sleep(time.Second)
+	took := timed(b, rel(v2.phpbuild))
+	waitFor(b, url, "<h1>assets app v2</h1>")
+	time.Sleep(time.Second)
+	l.Finish()
+	b.Logf("phpbuild release in %.2f s; load: %v %q", took, l, l.Errors())
+	return took, float64(l.Lost())
+}
+
+// releaseNaive runs v1 of the Dockerfile image, then under load replaces
+// it with v2 the naive way: docker stop, docker rm, docker run. It returns
+// the seconds until v2 answered and the requests that failed.
+func (s *suite) releaseNaive(b *testing.B, v1, v2 images) (float64, float64) {
+	cli := testbed.Docker(b)
+	ctx := context.Background()
+	for _, img := range []string{v1.dockerfile, v2.dockerfile} {
+		rc, err := cli.ImagePull(ctx, s.reg+"/"+img, image.PullOptions{})
+		if err != nil {
+			b.Fatalf("pulling %s: %v", img, err)
+		}
+		io.Copy(io.Discard, rc)
+		rc.Close()
+	}
+	ctr := s.appName + "-naive"
+	run := func(img string) {
+		port := nat.Port("8080/tcp")
+		created, err := cli.ContainerCreate(ctx,
+			&container.Config{Image: s.reg + "/" + img, ExposedPorts: nat.PortSet{port: {}}, Labels: map[string]string{"dev.phpbuild.bench": s.appName}},
+			&container.HostConfig{PortBindings: nat.PortMap{port: {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(s.naive)}}}},
+			nil, nil, ctr)
+		if err != nil {
+			b.Fatalf("docker run %s: %v", img, err)
+		}
+		if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+			b.Fatalf("docker run %s: %v", img, err)
+		}
+	}
+	run(v1.dockerfile)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", s.naive)
+	waitFor(b, url, "<h1>assets app</h1>")
+	l := loadgen.Start(url, loadRate, version)
+	time.Sleep(time.Second)
+	start := time.Now()
+	if err := cli.ContainerStop(ctx, ctr, container.StopOptions{}); err != nil {
+		b.Fatalf("docker stop: %v", err)
+	}
+	if err := cli.ContainerRemove(ctx, ctr, container.RemoveOptions{}); err != nil {
+		b.Fatalf("docker rm: %v", err)
+	}
+	run(v2.dockerfile)
+	waitFor(b, url, "<h1>assets app v2</h1>")
+	took := time.Since(start).Seconds()
+	time.Sleep(time.Second)
+	l.Finish()
+	b.Logf("naive switch in %.2f s; load: %v %q", took, l, l.Errors())
+	cli.ContainerRemove(ctx, ctr, container.RemoveOptions{Force: true})
+	return took, float64(l.Lost())
+}
+
+func version(body string) string {
+	switch {
+	case strings.Contains(body, "<h1>assets app v2</h1>"):
+		return "v2"
+	case strings.Contains(body, "<h1>assets app</h1>"):
+		return "v1"
+	}
+	return "other"
+}
+
+// waitFor polls url until its body holds want, for up to a minute.
+func waitFor(b *testing.B, url, want string) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := c.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), want) {
+				return
+			}
+			last = fmt.Sprintf("%d %.200s", resp.StatusCode, body)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatalf("%s never answered %q; last: %s", url, want, last)
+}
+
+func (s *suite) cleanupContainers(b *testing.B) {
+	cli := testbed.Docker(b)
+	ctx := context.Background()
+	for _, label := range []string{"dev.phpbuild.app=" + s.appName, "dev.phpbuild.bench=" + s.appName} {
+		cs, _ := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
+		for _, c := range cs {
+			cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		}
+	}
+	cli.NetworkRemove(ctx, "phpbuild-"+s.appName+"-bench")
+	os.RemoveAll(filepath.Join(release.StateRoot, s.appName))
+}
+
+func freePort(b *testing.B) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// machine describes this machine for the report: cores, CPU model,
+// memory and kernel.
+func machine() string {
+	desc := fmt.Sprintf("%d cores", runtime.NumCPU())
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				desc += " (" + strings.TrimSpace(v) + ")"
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		for _, l := range strings.Split(string(b), "\n") {
+			if _, err := fmt.Sscanf(l, "MemTotal: %d kB", &kb); err == nil {
+				desc += fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		desc += ", Linux " + strings.TrimSpace(string(b))
+	}
+	return desc
+}
