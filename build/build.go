@@ -256,10 +256,13 @@ func imageTags(c *Commit) []string {
 func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Runtime, all, toBuild []layers.Layer, keys map[string]string, prev *cacheImage, tmp string) (produced, error) {
 	states := map[string]llb.State{}
 	buildImg := llb.Image(rt.BuildImage, llb.WithCustomName("build image "+rt.BuildImage))
+	// The vendor, volt and app steps need PHP and composer only: on a fresh
+	// buildkitd a code change then pulls the composer image, not node.
+	composerImg := llb.Image(rt.ComposerImage, llb.WithCustomName("composer image "+rt.ComposerImage))
 	var vendorOut *llb.State
 	for _, l := range all {
 		if v, ok := l.(*layers.Vendor); ok && slices.Contains(toBuild, l) {
-			st := vendorStep(buildImg, v, app.Composer.Lock != nil, keys["vendor"])
+			st := vendorStep(composerImg, v, app.Composer.Lock != nil, keys["vendor"])
 			vendorOut = &st
 		}
 	}
@@ -274,7 +277,7 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 			}
 			states["assets"] = assetsStep(buildImg, l, outputs, keys["assets"])
 		case *layers.Volt:
-			st, err := voltStep(buildImg, l, keys["volt"])
+			st, err := voltStep(composerImg, l, keys["volt"])
 			if err != nil {
 				return nil, err
 			}
@@ -300,7 +303,7 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 			if err != nil {
 				return nil, err
 			}
-			states["app"] = autoloadStep(buildImg, files, keys["app"], vendorDir, app.Project.Build.ClassmapAuthoritative, scripts)
+			states["app"] = autoloadStep(composerImg, files, keys["app"], vendorDir, app.Project.Build.ClassmapAuthoritative, scripts)
 		}
 	}
 	if len(states) == 0 {

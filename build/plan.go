@@ -49,10 +49,11 @@ type PlanRuntime struct {
 	Phalcon    *string  `json:"phalcon"`
 	Extensions []string `json:"extensions"`
 	Base       string   `json:"base"`
-	// RunImage and BuildImage are repo@digest of the built runtime, when the
+	// RunImage, BuildImage and ComposerImage are repo@digest of the built runtime, when the
 	// plan was resolved against a runtime repo.
-	RunImage   string `json:"runImage,omitempty"`
-	BuildImage string `json:"buildImage,omitempty"`
+	RunImage      string `json:"runImage,omitempty"`
+	BuildImage    string `json:"buildImage,omitempty"`
+	ComposerImage string `json:"composerImage,omitempty"`
 }
 
 // PlanLayer is one layer and its key.
@@ -99,12 +100,13 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 			EnvFiles: app.EnvFiles,
 		},
 		Runtime: PlanRuntime{
-			PHPMinor:   rt.PHPMinor,
-			PHP:        rt.PHP,
-			Extensions: rt.Extensions,
-			Base:       rt.Base,
-			RunImage:   rt.RunImage,
-			BuildImage: rt.BuildImage,
+			PHPMinor:      rt.PHPMinor,
+			PHP:           rt.PHP,
+			Extensions:    rt.Extensions,
+			Base:          rt.Base,
+			RunImage:      rt.RunImage,
+			BuildImage:    rt.BuildImage,
+			ComposerImage: rt.ComposerImage,
 		},
 		Warnings: append(append([]string{}, app.Warnings...), rt.Warnings...),
 	}

@@ -158,6 +158,13 @@ func TestRuntimeBuild(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "Composer") || !strings.Contains(out, "hello b") {
 				t.Errorf("build image: exit %d, stdout %q, stderr %q", code, out, errOut)
 			}
+			out, errOut, code = testbed.DockerRun(t, res.ComposerTag.String(), []string{"/bin/sh"}, "-c", "composer --version && git --version && php -r 'echo hello_phpbuild(\"c\");' && (command -v node || echo no-node)")
+			if code != 0 || !strings.Contains(out, "Composer") || !strings.Contains(out, "hello c") || !strings.HasSuffix(out, "no-node\n") {
+				t.Errorf("composer image: exit %d, stdout %q, stderr %q; want composer, git and PHP, and no node", code, out, errOut)
+			}
+			if bl, cl := layerDigests(t, res.BuildTag.String()), layerDigests(t, res.ComposerTag.String()); len(cl) >= len(bl) || !slices.Equal(bl[:len(cl)], cl) {
+				t.Errorf("the composer image's layers %v are not the first layers of the build image's %v", cl, bl)
+			}
 
 			start = time.Now()
 			again, err := b.Build(ctx, repo, spec)
@@ -299,4 +306,27 @@ func phalconVersionIn(t *testing.T, tarball string) string {
 	}
 	t.Fatalf("no PHP_PHALCON_VERSION in %s", tarball)
 	return ""
+}
+
+// layerDigests lists an image's layer digests, in order.
+func layerDigests(t *testing.T, ref string) []string {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range ls {
+		d, _ := l.Digest()
+		out = append(out, d.String())
+	}
+	return out
 }

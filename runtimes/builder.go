@@ -114,9 +114,10 @@ type BuildResult struct {
 	Entry Entry `json:"entry"`
 	// Reused is true when the manifest already had a runtime with the same
 	// inputs and nothing was built.
-	Reused   bool     `json:"reused"`
-	RunTag   name.Tag `json:"runTag"`
-	BuildTag name.Tag `json:"buildTag"`
+	Reused      bool     `json:"reused"`
+	RunTag      name.Tag `json:"runTag"`
+	BuildTag    name.Tag `json:"buildTag"`
+	ComposerTag name.Tag `json:"composerTag"`
 }
 
 // Build makes the runtime spec asks for in repo, or returns the recorded one
@@ -200,7 +201,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	if e, ok := Find(entries, key); ok {
-		return &BuildResult{Entry: e, Reused: true, RunTag: repo.Tag(runTag(e)), BuildTag: repo.Tag(runTag(e) + "-build")}, nil
+		return &BuildResult{Entry: e, Reused: true, RunTag: repo.Tag(runTag(e)), BuildTag: repo.Tag(runTag(e) + "-build"), ComposerTag: repo.Tag(runTag(e) + "-composer")}, nil
 	}
 
 	var probes map[string]string
@@ -220,24 +221,31 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	if err != nil {
 		return nil, err
 	}
-	buildDigest, err := b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
-		res, err := solveState(ctx, c, buildState(run, p))
+	derived := map[string]digest.Digest{}
+	for _, d := range []struct {
+		role string
+		st   llb.State
+	}{{"composer", composerState(run)}, {"build", buildState(run, p)}} {
+		dg, err := b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+			res, err := solveState(ctx, c, d.st)
+			if err != nil {
+				return nil, err
+			}
+			return res, addImageConfig(res, imageConfig(p, key, d.role, false))
+		})
 		if err != nil {
 			return nil, err
 		}
-		return res, addImageConfig(res, imageConfig(p, key, "build", false))
-	})
-	if err != nil {
-		return nil, err
+		derived[d.role] = dg
 	}
 
 	e := Entry{
 		Key: key, PHP: strings.TrimSpace(probes["php"]), PHPMinor: p.minor.Minor, Phalcon: riVersion(probes["phalcon"]),
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
-		Run: runDigest.String(), Build: buildDigest.String(), Built: b.o.now().UTC().Format(time.RFC3339),
+		Run: runDigest.String(), Build: derived["build"].String(), Composer: derived["composer"].String(), Built: b.o.now().UTC().Format(time.RFC3339),
 	}
-	res := &BuildResult{Entry: e, RunTag: repo.Tag(runTag(e)), BuildTag: repo.Tag(runTag(e) + "-build")}
-	for tag, d := range map[name.Tag]string{res.RunTag: e.Run, res.BuildTag: e.Build} {
+	res := &BuildResult{Entry: e, RunTag: repo.Tag(runTag(e)), BuildTag: repo.Tag(runTag(e) + "-build"), ComposerTag: repo.Tag(runTag(e) + "-composer")}
+	for tag, d := range map[name.Tag]string{res.RunTag: e.Run, res.BuildTag: e.Build, res.ComposerTag: e.Composer} {
 		desc, err := remote.Get(repo.Digest(d), append(b.o.remote, remote.WithContext(ctx))...)
 		if err != nil {
 			return nil, RegistryError(fmt.Errorf("reading pushed image %s: %w", d, err))

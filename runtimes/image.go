@@ -101,12 +101,21 @@ cp modules/%[1]s.so /out/%[1]s.so
 
 func compileStepName(ext string) string { return "compile ext-" + ext + " (phpize, configure, make)" }
 
-// buildState is the build image: the run image plus what app builds run.
+// composerState is the composer image: the run image plus composer and
+// what it fetches with. The vendor, volt and app steps run on it; it is the
+// build image's first layers, so a fresh buildkitd that only rebuilds the
+// app layer pulls a fraction of the build image.
+func composerState(run llb.State) llb.State {
+	return run.Run(sh(aptInstall([]string{"composer", "unzip", "git"})+"composer --version\n",
+		"install composer, git and unzip")...).Root()
+}
+
+// buildState is the build image: the composer image plus the PHP headers
+// and node, for asset builds.
 func buildState(run llb.State, p *plan) llb.State {
 	m := p.minor.Minor
-	pkgs := []string{"composer", "php" + m + "-dev", "unzip", "git", "nodejs", "npm"}
-	return run.Run(sh(aptInstall(pkgs)+"composer --version\nnode --version\nnpm --version\n",
-		"install composer, php"+m+"-dev, git, unzip, nodejs and npm")...).Root()
+	return composerState(run).Run(sh(aptInstall([]string{"php" + m + "-dev", "nodejs", "npm"})+"node --version\nnpm --version\n",
+		"install php"+m+"-dev, nodejs and npm")...).Root()
 }
 
 // verifyScript probes a run image; each probe writes its output and exit

@@ -36,8 +36,9 @@ const (
 	annotationRole  = "dev.phpbuild.runtime.role"
 	annotationEntry = "dev.phpbuild.runtime.entry" // on the run descriptor only
 
-	roleRun   = "run"
-	roleBuild = "build"
+	roleRun      = "run"
+	roleBuild    = "build"
+	roleComposer = "composer"
 )
 
 // Entry is one built runtime as recorded.
@@ -57,9 +58,13 @@ type Entry struct {
 	// BaseDigest what it resolved to when the runtime was built.
 	Base       string `json:"base"`
 	BaseDigest string `json:"baseDigest"`
-	// Run and Build are the manifest digests of the two images.
-	Run   string `json:"run"`
-	Build string `json:"build"`
+	// Run, Build and Composer are the manifest digests of the images: the
+	// run image, the build image, and the composer image (the run image plus
+	// composer; the build image's first layers). Entries recorded before
+	// composer images existed have none.
+	Run      string `json:"run"`
+	Build    string `json:"build"`
+	Composer string `json:"composer,omitempty"`
 	// Built is the RFC 3339 time of the build; informational only, the key
 	// decides reuse.
 	Built string `json:"built"`
@@ -70,6 +75,16 @@ func (e Entry) RunRef(repo name.Repository) name.Digest { return repo.Digest(e.R
 
 // BuildRef returns the repo@digest reference of the entry's build image.
 func (e Entry) BuildRef(repo name.Repository) name.Digest { return repo.Digest(e.Build) }
+
+// images are the entry's roles and image digests, the composer image only
+// when it has one.
+func (e Entry) images() []struct{ role, digest string } {
+	out := []struct{ role, digest string }{{roleRun, e.Run}, {roleBuild, e.Build}}
+	if e.Composer != "" {
+		out = append(out, struct{ role, digest string }{roleComposer, e.Composer})
+	}
+	return out
+}
 
 // Find returns the recorded entry with this key, or false.
 func Find(entries []Entry, key string) (Entry, bool) {
@@ -125,20 +140,18 @@ func Record(ctx context.Context, repo name.Repository, e Entry, opts ...remote.O
 	}
 
 	adds := kept
-	for _, c := range []struct {
-		role, digest string
-		annotations  map[string]string
-	}{
-		{roleRun, e.Run, map[string]string{annotationKey: e.Key, annotationRole: roleRun, annotationEntry: string(entryJSON)}},
-		{roleBuild, e.Build, map[string]string{annotationKey: e.Key, annotationRole: roleBuild}},
-	} {
+	for _, c := range e.images() {
+		annotations := map[string]string{annotationKey: e.Key, annotationRole: c.role}
+		if c.role == roleRun {
+			annotations[annotationEntry] = string(entryJSON)
+		}
 		child, err := fetchChild(repo.Digest(c.digest), opts)
 		if err != nil {
 			return fmt.Errorf("recording runtime in %s: %s image %s: %w", repo, c.role, c.digest, err)
 		}
 		adds = append(adds, mutate.IndexAddendum{
 			Add:        child,
-			Descriptor: v1.Descriptor{Annotations: c.annotations},
+			Descriptor: v1.Descriptor{Annotations: annotations},
 		})
 	}
 
@@ -155,7 +168,7 @@ func recordable(e Entry) error {
 	if e.Key == "" {
 		return errors.New("entry has no key")
 	}
-	for _, d := range []struct{ role, digest string }{{roleRun, e.Run}, {roleBuild, e.Build}} {
+	for _, d := range e.images() {
 		if _, err := v1.NewHash(d.digest); err != nil {
 			return fmt.Errorf("%s image digest %q: %w", d.role, d.digest, err)
 		}

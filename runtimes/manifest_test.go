@@ -93,6 +93,7 @@ func testEntry(t *testing.T, repo name.Repository, key, php, phalcon string) Ent
 		BaseDigest: "sha256:" + strings.Repeat("b", 64),
 		Run:        pushImage(t, repo),
 		Build:      pushImage(t, repo),
+		Composer:   pushImage(t, repo),
 		Built:      "2025-06-01T12:00:00Z",
 	}
 }
@@ -178,6 +179,11 @@ func TestRecordManifest(t *testing.T) {
 		entries: [][2]string{{"8.2.29", "5.9.3"}},
 		steps:   []step{{entry: 0}, {entry: 0}},
 		want:    []int{0},
+	}, {
+		name:    "an entry from before composer images, beside one with",
+		entries: [][2]string{{"8.2.29", ""}, {"8.4.11", ""}},
+		steps:   []step{{entry: 0, change: func(e *Entry) { e.Composer = "" }}, {entry: 1}},
+		want:    []int{1, 0},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,6 +198,9 @@ func TestRecordManifest(t *testing.T) {
 				if s.change != nil {
 					s.change(&e)
 					e.Run, e.Build = pushImage(t, repo), pushImage(t, repo)
+					if e.Composer != "" {
+						e.Composer = pushImage(t, repo)
+					}
 				}
 				record(t, repo, e)
 				recorded[s.entry] = e
@@ -215,8 +224,8 @@ func TestRecordManifest(t *testing.T) {
 	}
 }
 
-// checkIndex checks that the manifest tag's index lists exactly the run and
-// build image of each entry, annotated, and that each resolves by digest.
+// checkIndex checks that the manifest tag's index lists exactly the run,
+// build and composer image of each entry, annotated, and that each resolves by digest.
 func checkIndex(t *testing.T, repo name.Repository, entries []Entry) {
 	t.Helper()
 	m := indexManifest(t, repo)
@@ -236,6 +245,9 @@ func checkIndex(t *testing.T, repo name.Repository, entries []Entry) {
 		want = append(want,
 			child{e.Run, map[string]string{annotationKey: e.Key, annotationRole: roleRun, annotationEntry: string(j)}},
 			child{e.Build, map[string]string{annotationKey: e.Key, annotationRole: roleBuild}})
+		if e.Composer != "" {
+			want = append(want, child{e.Composer, map[string]string{annotationKey: e.Key, annotationRole: roleComposer}})
+		}
 	}
 	for _, d := range m.Manifests {
 		got = append(got, child{d.Digest.String(), d.Annotations})

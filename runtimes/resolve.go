@@ -36,7 +36,10 @@ type Runtime struct {
 	// built in a runtime repo; the catalog alone leaves them empty.
 	RunImage   string `json:"runImage,omitempty"`
 	BuildImage string `json:"buildImage,omitempty"`
-	RunDigest  string `json:"-"`
+	// ComposerImage runs the vendor, volt and app steps: the build image
+	// for runtimes recorded before composer images existed.
+	ComposerImage string `json:"composerImage,omitempty"`
+	RunDigest     string `json:"-"`
 }
 
 // ConflictError is a resolution that found no runtime. Its first line names
@@ -468,6 +471,10 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 	rt.PHP, rt.PHPMinor, rt.Phalcon, rt.Base = best.PHP, best.PHPMinor, best.Phalcon, best.Base
 	rt.RunImage = repo + "@" + best.Run
 	rt.BuildImage = repo + "@" + best.Build
+	rt.ComposerImage = rt.BuildImage
+	if best.Composer != "" {
+		rt.ComposerImage = repo + "@" + best.Composer
+	}
 	rt.RunDigest = best.Run
 	return &rt, nil
 }

@@ -20,7 +20,7 @@ import (
 
 // recipeVersion changes whenever the way runtime images are assembled
 // changes, so that new phpbuild releases do not reuse old runtimes.
-const recipeVersion = "phpbuild-runtime/1"
+const recipeVersion = "phpbuild-runtime/2"
 
 // BuildSpec is what `phpbuild runtime build` is asked for.
 type BuildSpec struct {
