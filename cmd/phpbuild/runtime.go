@@ -55,10 +55,10 @@ func newRuntimeBuild() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "build --php X.Y [--phalcon VERSION] [--ext NAME[@SOURCE]]... --repo REGISTRY/REPO",
-		Short: "Build, verify, push and record a run image and a build image for one PHP/Phalcon runtime",
-		Long: `Builds two images with BuildKit (BUILDKIT_HOST, default ` + runtimes.DefaultBuildkitHost + `):
-the run image (PHP, php-fpm, nginx, extensions, the launcher, user app uid 1000) and the build image
-(run image + composer, php-dev, git, unzip, nodejs, npm). Extensions given a SOURCE are compiled from
+		Short: "Build, verify, push and record the run, composer and build images of one PHP/Phalcon runtime",
+		Long: `Builds three images with BuildKit (BUILDKIT_HOST, default ` + runtimes.DefaultBuildkitHost + `):
+the run image (PHP, php-fpm, nginx, extensions, the launcher, user app uid 1000), the composer image
+(run image + composer, git, unzip) and the build image (composer image + php-dev, nodejs, npm). Extensions given a SOURCE are compiled from
 a PECL-style tarball or directory: a local PATH, https://URL#sha256=HEX, or oci://REF. Phalcon's source
 comes from --phalcon-source or PHPBUILD_PHALCON_SOURCE. The run image is verified (php -v, php -m,
 php --ri phalcon, php-fpm -t, nginx -t) before anything is tagged or recorded. A runtime whose
