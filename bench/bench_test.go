@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/go-connections/nat"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -146,7 +144,7 @@ func newSuite(b *testing.B) *suite {
 	}
 	s.figures[figFailed].Unit = Requests
 	s.appName = fmt.Sprintf("bench%d", s.stamp%1e6)
-	s.port, s.naive = freePort(b), freePort(b)
+	s.port, s.naive = testbed.FreePort(b), testbed.FreePort(b)
 	s.release = b.TempDir()
 	buildtest.Write(b, s.release, "project.toml", fmt.Sprintf(`[environments.bench]
 app = %q
@@ -475,25 +473,10 @@ func waitFor(b *testing.B, url, want string) {
 }
 
 func (s *suite) cleanupContainers(b *testing.B) {
-	cli := testbed.Docker(b)
-	ctx := context.Background()
-	for _, label := range []string{"dev.phpbuild.app=" + s.appName, "dev.phpbuild.bench=" + s.appName} {
-		cs, _ := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
-		for _, c := range cs {
-			cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
-		}
-	}
-	cli.NetworkRemove(ctx, "phpbuild-"+s.appName+"-bench")
+	testbed.RemoveLabeled(b, "dev.phpbuild.app="+s.appName)
+	testbed.RemoveLabeled(b, "dev.phpbuild.bench="+s.appName)
+	testbed.Docker(b).NetworkRemove(context.Background(), "phpbuild-"+s.appName+"-bench")
 	os.RemoveAll(filepath.Join(release.StateRoot, s.appName))
-}
-
-func freePort(b *testing.B) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // machine describes this machine for the report: cores, CPU model,

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -58,7 +57,7 @@ func runImage(t *testing.T, ref string, writable ...string) (*testbed.Container,
 func runSpec(t *testing.T, spec testbed.ContainerSpec, writable ...string) (*testbed.Container, string) {
 	t.Helper()
 	ref := spec.Image
-	port := freePort(t)
+	port := testbed.FreePort(t)
 	spec = testbed.ContainerSpec{Image: ref, Local: spec.Local, ReadOnly: true, Env: []string{"GREETING_NAME=tester"}, HostPort: port, ContainerPort: 8080, Tmpfs: map[string]string{}}
 	for _, w := range writable {
 		spec.Tmpfs["/app/"+w] = "uid=1000,gid=1000,mode=0755"
@@ -79,17 +78,6 @@ func runSpec(t *testing.T, spec testbed.ContainerSpec, writable ...string) (*tes
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// freePort is a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 type page struct {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 	rt := buildtest.Runtimes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	f := &fixture{dir: buildtest.GitApp(t, "plain"), port: freePort(t)}
+	f := &fixture{dir: buildtest.GitApp(t, "plain"), port: testbed.FreePort(t)}
 	f.app = fmt.Sprintf("t%d", time.Now().UnixNano()%1e9)
 	repo := buildtest.Repo(t, "release")
 	opts := []build.Option{build.WithRuntimeRepo(rt), build.WithBuildkitHost(testbed.BuildkitHost(t))}
@@ -116,23 +115,9 @@ func (f *fixture) release(t *testing.T, image string) (*release.Record, error) {
 }
 
 func (f *fixture) cleanup(t *testing.T) {
-	cli := testbed.Docker(t)
-	ctx := context.Background()
-	cs, _ := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "dev.phpbuild.app="+f.app))})
-	for _, c := range cs {
-		cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
-	}
-	cli.NetworkRemove(ctx, "phpbuild-"+f.app+"-test")
+	testbed.RemoveLabeled(t, "dev.phpbuild.app="+f.app)
+	testbed.Docker(t).NetworkRemove(context.Background(), "phpbuild-"+f.app+"-test")
 	os.RemoveAll(filepath.Join(release.StateRoot, f.app))
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func get(url string) (int, string, error) {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	dockerclient "github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
@@ -153,4 +155,27 @@ func (c *Container) Logs(t testing.TB) string {
 	var out bytes.Buffer
 	stdcopy.StdCopy(&out, &out, r)
 	return out.String()
+}
+
+// FreePort is a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// RemoveLabeled force-removes every container, running or not, that has
+// the label (key=value).
+func RemoveLabeled(t testing.TB, label string) {
+	t.Helper()
+	cli := Docker(t)
+	ctx := context.Background()
+	cs, _ := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
+	for _, c := range cs {
+		cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+	}
 }
