@@ -201,7 +201,9 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	if e, ok := Find(entries, key); ok {
-		return &BuildResult{Entry: e, Reused: true, RunTag: repo.Tag(runTag(e)), BuildTag: repo.Tag(runTag(e) + "-build"), ComposerTag: repo.Tag(runTag(e) + "-composer")}, nil
+		res := newResult(repo, e)
+		res.Reused = true
+		return res, nil
 	}
 
 	var probes map[string]string
@@ -225,7 +227,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	for _, d := range []struct {
 		role string
 		st   llb.State
-	}{{"composer", composerState(run)}, {"build", buildState(run, p)}} {
+	}{{roleComposer, composerState(run)}, {roleBuild, buildState(run, p)}} {
 		dg, err := b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 			res, err := solveState(ctx, c, d.st)
 			if err != nil {
@@ -242,10 +244,11 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	e := Entry{
 		Key: key, PHP: strings.TrimSpace(probes["php"]), PHPMinor: p.minor.Minor, Phalcon: riVersion(probes["phalcon"]),
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
-		Run: runDigest.String(), Build: derived["build"].String(), Composer: derived["composer"].String(), Built: b.o.now().UTC().Format(time.RFC3339),
+		Run: runDigest.String(), Build: derived[roleBuild].String(), Composer: derived[roleComposer].String(), Built: b.o.now().UTC().Format(time.RFC3339),
 	}
-	res := &BuildResult{Entry: e, RunTag: repo.Tag(runTag(e)), BuildTag: repo.Tag(runTag(e) + "-build"), ComposerTag: repo.Tag(runTag(e) + "-composer")}
-	for tag, d := range map[name.Tag]string{res.RunTag: e.Run, res.BuildTag: e.Build, res.ComposerTag: e.Composer} {
+	res := newResult(repo, e)
+	for _, im := range e.images() {
+		tag, d := imageTag(repo, e, im.role), im.digest
 		desc, err := remote.Get(repo.Digest(d), append(b.o.remote, remote.WithContext(ctx))...)
 		if err != nil {
 			return nil, RegistryError(fmt.Errorf("reading pushed image %s: %w", d, err))
@@ -258,6 +261,24 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	return res, nil
+}
+
+// newResult names the tags of e's images.
+func newResult(repo name.Repository, e Entry) *BuildResult {
+	res := &BuildResult{Entry: e, RunTag: imageTag(repo, e, roleRun), BuildTag: imageTag(repo, e, roleBuild)}
+	if e.Composer != "" {
+		res.ComposerTag = imageTag(repo, e, roleComposer)
+	}
+	return res
+}
+
+// imageTag is the tag of e's image in role: runTag, with "-build" or
+// "-composer" for those images.
+func imageTag(repo name.Repository, e Entry, role string) name.Tag {
+	if role == roleRun {
+		return repo.Tag(runTag(e))
+	}
+	return repo.Tag(runTag(e) + "-" + role)
 }
 
 // runTag is a tag people can read: the exact PHP and Phalcon, plus the
