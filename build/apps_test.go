@@ -1,24 +1,20 @@
 package build_test
 
 import (
-	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/build"
-	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/internal/buildtest"
 	"github.com/phpbuild/phpbuild/testbed"
 )
 
@@ -67,32 +63,10 @@ func TestBuildAssetsApp(t *testing.T) {
 	}
 }
 
-// TestBuildPhalconApp needs real Phalcon: PHPBUILD_PHALCON_SOURCE names a
-// tarball of cphalcon's ext/ (compiling it takes 15+ minutes once).
+// TestBuildPhalconApp builds the small Phalcon app on a runtime with real
+// Phalcon (buildtest.PhalconRuntimes; compiled once per machine).
 func TestBuildPhalconApp(t *testing.T) {
-	src := os.Getenv("PHPBUILD_PHALCON_SOURCE")
-	version := os.Getenv("PHPBUILD_PHALCON_VERSION")
-	if src == "" || version == "" {
-		t.Skip("SKIPPED: set PHPBUILD_PHALCON_SOURCE (a cphalcon ext/ tarball) and PHPBUILD_PHALCON_VERSION (the version it reports) to build the Phalcon app")
-	}
-	rtRepo, err := name.NewRepository(testbed.Registry(t) + "/phpbuild-test/phalcon-runtimes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	launcher := launcherBinary(t)
-	b, err := runtimes.NewBuilder(runtimes.WithBuildkitHost(testbed.BuildkitHost(t)), runtimes.WithLauncher(launcher))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
-	defer cancel()
-	req, err := runtimes.ParseExtensionFlag("phalcon@" + src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Build(rctx, rtRepo, runtimes.BuildSpec{PHPMinor: "8.2", Phalcon: version, PhalconSource: req.Source}); err != nil {
-		t.Fatalf("phalcon runtime: %v", err)
-	}
+	rtRepo, _ := buildtest.PhalconRuntimes(t)
 	ctx := ctxT(t) // after the runtime, whose first build takes most of an hour
 	dir := gitApp(t, "phalcon")
 	repo := testRepo(t, "phalcon")

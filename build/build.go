@@ -171,6 +171,13 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 			ev    LayerEvent
 		}{layer, ev})
 	}
+	for _, l := range ls {
+		if v, ok := l.(*layers.Volt); ok {
+			if err := checkVolt(v, added); err != nil {
+				return nil, err
+			}
+		}
+	}
 	cfgLayer := configOf(ls)
 	if img.Image, err = assemble(base, added, imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage}); err != nil {
 		return nil, err
@@ -206,18 +213,13 @@ func prepare(ctx context.Context, dir string, o *options) (*Commit, *detect.App,
 		return nil, nil, nil, badinput.New(dir, "the work tree has uncommitted changes (%s); commit them, or pass --allow-dirty for an image without a SHA tag",
 			strings.Join(commit.DirtyFiles, ", "))
 	}
-	app, err := detect.Detect(ctx, dir)
+	// Detection sees what the commit holds, as the image does: ignored
+	// files and empty dirs in the work tree (caches, local builds) would
+	// make the same commit detect, and build, differently on other machines.
+	app, err := detect.Detect(ctx, dir, detect.WithFiles(commit.Files))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	// The image holds what the commit holds: ignored files present in the
-	// work tree (caches, local builds) would make the same commit build
-	// differently on different machines.
-	tracked := map[string]bool{}
-	for _, f := range commit.Files {
-		tracked[f] = true
-	}
-	app.Files = slices.DeleteFunc(app.Files, func(f string) bool { return !tracked[f] })
 	if app.Composer != nil && app.Composer.Lock == nil && !app.Project.Build.AllowMissingLock {
 		return nil, nil, nil, badinput.New(filepath.Join(app.Dir, "composer.json"),
 			"no composer.lock next to it: run `composer update` and commit composer.lock, so every build installs the same packages (or set build.allow_missing_lock = true in project.toml)")
@@ -502,13 +504,19 @@ func makeLayer(l layers.Layer, app *detect.App, out produced, epoch time.Time) (
 			return nil, err
 		}
 		// Phalcon recompiles a template whose mtime is not older than its
-		// compiled file; templates ship with the epoch itself.
+		// compiled file. The templates ship here, with the epoch, and the
+		// compiled files with the epoch + 1 s: one layer, one build, so a
+		// later commit that reuses the layer cannot make them disagree.
 		for i := range made {
 			if made[i].Type == tar.TypeReg {
 				made[i].ModTime = epoch.Add(time.Second)
 			}
 		}
-		entries = made
+		templates, err := layers.TreeEntries(app.Dir, l.Templates(), layers.AppPath)
+		if err != nil {
+			return nil, err
+		}
+		entries = overlay(templates, made)
 	case *layers.Config:
 		files, err := l.Files()
 		if err != nil {

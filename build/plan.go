@@ -3,10 +3,13 @@ package build
 import (
 	"context"
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/layers"
+	"github.com/phpbuild/phpbuild/phalcon"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -30,9 +33,33 @@ type PlanApp struct {
 	EnvFiles []string  `json:"envFiles"`
 }
 
-// PlanVolt lists the Volt view dirs.
+// PlanVolt is how the templates are precompiled: the view dirs, and, for
+// a Phalcon runtime, the compiler's options and DI service names with where
+// each was found (project.toml, FILE:LINE of the app's PHP, or Phalcon).
 type PlanVolt struct {
-	Dirs []string `json:"dirs"`
+	Dirs     []string          `json:"dirs"`
+	Options  []PlanOption      `json:"options,omitempty"`
+	Services []phalcon.Service `json:"services,omitempty"`
+	// Ignored are service names found in the app's PHP that project.toml's
+	// volt.ignore_services removes.
+	Ignored []string `json:"ignored,omitempty"`
+	// Extensions are the functions and filters the app's PHP adds to the
+	// compiler, which the precompiler adds too.
+	Extensions []PlanExtension `json:"extensions,omitempty"`
+}
+
+// PlanExtension is one Volt function or filter and where the app adds it.
+type PlanExtension struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+}
+
+// PlanOption is one Volt option and where its value came from.
+type PlanOption struct {
+	Name   string `json:"name"`
+	Value  any    `json:"value"`
+	Source string `json:"source"`
 }
 
 // PlanNode is the node asset build; nil when the app has none.
@@ -122,9 +149,22 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 		return nil, err
 	}
 	for _, l := range ls {
-		if a, ok := l.(*layers.App); ok {
-			for _, f := range a.Secrets {
+		switch l := l.(type) {
+		case *layers.App:
+			for _, f := range l.Secrets {
 				p.Warnings = append(p.Warnings, f+": holds a private key; left out of the image (remove it from git, and rotate it if it was ever pushed)")
+			}
+			for _, f := range l.Stale {
+				p.Warnings = append(p.Warnings, f+": a compiled Volt template committed to git; left out of the image, where the volt layer compiles it afresh (remove it from git)")
+			}
+		case *layers.Volt:
+			p.App.Volt.Options, p.App.Volt.Services, p.App.Volt.Ignored = planVolt(l.Read)
+			for _, e := range l.Extensions {
+				p.App.Volt.Extensions = append(p.App.Volt.Extensions, PlanExtension{Kind: e.Kind, Name: e.Name, Source: e.At})
+			}
+			p.Warnings = append(p.Warnings, l.Read.Warnings...)
+			if w := hiddenVolt(l, app.Writable); w != "" {
+				p.Warnings = append(p.Warnings, w)
 			}
 		}
 		key, err := l.Key(ctx)
@@ -137,4 +177,43 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 		p.Layers = append(p.Layers, PlanLayer{Name: l.Name(), Key: key.String()})
 	}
 	return p, nil
+}
+
+func planVolt(v *phalcon.Volt) ([]PlanOption, []phalcon.Service, []string) {
+	o := v.Options
+	opts := []PlanOption{
+		{Name: "path", Value: o.Path, Source: v.Sources["path"]},
+		{Name: "separator", Value: o.Separator, Source: v.Sources["separator"]},
+		{Name: "extension", Value: o.Extension, Source: v.Sources["extension"]},
+		{Name: "prefix", Value: o.Prefix, Source: v.Sources["prefix"]},
+	}
+	if src, ok := v.Sources["autoescape"]; ok {
+		opts = append(opts, PlanOption{Name: "autoescape", Value: o.Autoescape, Source: src})
+	}
+	if src, ok := v.Sources["bootstrap"]; ok {
+		opts = append(opts, PlanOption{Name: "bootstrap", Value: o.Bootstrap, Source: src})
+	}
+	return opts, v.Services, v.Ignored
+}
+
+// hiddenVolt warns when the compiled templates sit in a writable dir: a
+// tmpfs or volume mounted there at run time hides them, and Phalcon then
+// compiles into it on the first requests. (detect warns already when
+// project.toml's volt.path says so.)
+func hiddenVolt(v *layers.Volt, writable []string) string {
+	if v.Options.Path == "" || strings.HasPrefix(v.Read.Sources["path"], "project.toml") {
+		return ""
+	}
+	dir := v.Options.Path
+	if !strings.HasSuffix(dir, "/") {
+		dir = path.Dir(dir)
+	}
+	rel := strings.TrimPrefix(path.Clean(dir), v.AppPath+"/")
+	for _, w := range writable {
+		if rel == w || strings.HasPrefix(rel, w+"/") {
+			return fmt.Sprintf("Volt compiles to %s (%s), inside the writable dir %s: a tmpfs or volume mounted at %s hides the precompiled templates, and Phalcon compiles them again into it at run time; mount writable storage below it, or list the dirs the app really writes in [build] writable with detect_writable = false",
+				rel, v.Read.Sources["path"], w, w)
+		}
+	}
+	return ""
 }

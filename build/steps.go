@@ -131,9 +131,11 @@ func assetsStep(img llb.State, a *layers.Assets, outputs []string, key string) l
 	return llb.Scratch().File(llb.Copy(changes, "/", "/", ci), llb.WithCustomName("assets: keep "+strings.Join(outputs, ", ")))
 }
 
-// voltScript compiles each template given on the command line with the
-// app's options, as Phalcon's Volt engine would at run time, and reports a
-// template's error as one tab-separated line the build parses.
+// voltScript compiles each template given on the command line as the app's
+// Volt engine would at run time: with the app's options and a DI container
+// that answers has() for the app's service names, since Volt compiles a.b
+// to $this->a->b only for a service a. A template's error is reported as
+// one tab-separated line the build parses.
 const voltScript = `<?php
 use Phalcon\Mvc\View\Engine\Volt\Compiler;
 
@@ -142,16 +144,35 @@ $cfg = json_decode(file_get_contents('/phpbuild/volt.json'), true);
 // they do at run time; the app's views root is among these.
 $view = new \Phalcon\Mvc\View();
 $view->setViewsDir($cfg['viewsDirs']);
+$di = $cfg['factoryDefault'] ? new \Phalcon\Di\FactoryDefault() : new \Phalcon\Di\Di();
+foreach ($cfg['services'] as $name) {
+    if (!$di->has($name)) {
+        // Only the name matters to the compiler; nothing is resolved.
+        $di->set($name, static function () use ($name) {
+            throw new \LogicException("phpbuild's Volt precompiler knows only the name of the $name service");
+        });
+    }
+}
+$view->setDI($di);
 $compiler = new Compiler($view);
-$options = ['separator' => $cfg['separator'], 'extension' => $cfg['extension'], 'prefix' => $cfg['prefix'], 'stat' => true];
+$compiler->setDI($di);
+$options = ['separator' => $cfg['separator'], 'extension' => $cfg['extension'], 'prefix' => $cfg['prefix'], 'stat' => true, 'always' => false];
+if ($cfg['autoescape'] ?? false) {
+    $options['autoescape'] = true;
+}
 if ($cfg['path'] !== '') {
     $options['path'] = $cfg['path'];
-    if (!is_dir($cfg['path']) && !mkdir($cfg['path'], 0755, true)) {
-        fwrite(STDERR, "phpbuild: cannot create " . $cfg['path'] . "\n");
+    $dir = str_ends_with($cfg['path'], '/') ? $cfg['path'] : dirname($cfg['path']);
+    if (!is_dir($dir) && !mkdir($dir, 0755, true)) {
+        fwrite(STDERR, "phpbuild: cannot create " . $dir . "\n");
         exit(1);
     }
 }
 $compiler->setOptions($options);
+// The functions and filters the app's PHP adds, as it wrote them.
+(static function (Compiler $compiler) {
+    require '/phpbuild/extensions.php';
+})($compiler);
 if ($cfg['bootstrap'] !== '') {
     $configure = (static function (Compiler $compiler, string $file) {
         return require $file;
@@ -181,27 +202,32 @@ printf("compiled %d templates\n", count($cfg['templates']));
 func voltStep(img llb.State, v *layers.Volt, key string) (llb.State, error) {
 	cfg := struct {
 		phalcon.VoltOptions
-		Templates []string `json:"templates"`
-		ViewsDirs []string `json:"viewsDirs"`
-	}{VoltOptions: v.Options, ViewsDirs: viewsDirs(v)}
-	if cfg.Path != "" {
-		cfg.Path = path.Join(v.AppPath, cfg.Path) + "/"
+		FactoryDefault bool     `json:"factoryDefault"`
+		Services       []string `json:"services"`
+		Templates      []string `json:"templates"`
+		ViewsDirs      []string `json:"viewsDirs"`
+	}{VoltOptions: v.Options, FactoryDefault: v.FactoryDefault, Services: v.Services, ViewsDirs: viewsDirs(v)}
+	if cfg.Services == nil {
+		cfg.Services = []string{}
 	}
 	if cfg.Bootstrap != "" {
 		cfg.Bootstrap = path.Join(v.AppPath, cfg.Bootstrap)
 	}
-	for _, f := range v.Files {
-		if strings.HasSuffix(f, ".volt") {
-			cfg.Templates = append(cfg.Templates, path.Join(v.AppPath, f))
-		}
+	for _, f := range v.Templates() {
+		cfg.Templates = append(cfg.Templates, path.Join(v.AppPath, f))
 	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return llb.State{}, err
 	}
+	exts := "<?php\n"
+	for _, e := range v.Extensions {
+		exts += e.Code
+	}
 	tool := llb.Scratch().
 		File(llb.Mkfile("/volt.php", 0o644, []byte(voltScript))).
-		File(llb.Mkfile("/volt.json", 0o644, b))
+		File(llb.Mkfile("/volt.json", 0o644, b)).
+		File(llb.Mkfile("/extensions.php", 0o644, []byte(exts)))
 	opts := []llb.RunOption{llb.Args([]string{"php", "/phpbuild/volt.php"}), llb.Dir(v.AppPath),
 		llb.WithCustomNamef("volt: compile %d templates", len(cfg.Templates)),
 		llb.AddMount("/phpbuild", tool, llb.Readonly)}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -37,9 +38,13 @@ type App struct {
 	Warnings []string `json:"warnings"`
 	// Project is project.toml; empty when the app has none.
 	Project *project.Descriptor `json:"-"`
-	// Files lists every regular file and symlink of the app, sorted, outside
-	// .git, vendor/ and node_modules/.
+	// Files lists every regular file and symlink of the app (the walk of Dir,
+	// or the WithFiles list), sorted, outside .git, vendor/ and
+	// node_modules/. Every fact above derives from it: a dir exists when it
+	// holds one of these files.
 	Files []string `json:"-"`
+	// walked is set when Files come from a walk of Dir, not WithFiles.
+	walked bool
 }
 
 // Phalcon says whether the app needs the Phalcon extension, and why.
@@ -60,9 +65,16 @@ type Node struct {
 	BuildScript    string `json:"buildScript"`
 }
 
-// Detect reads dir and reports what the app is. Input the user must fix is a
+// Detect reads dir and reports what the app is, from the files of a walk of
+// dir or those given WithFiles. Input the user must fix is a
 // *badinput.Error naming the file.
-func Detect(ctx context.Context, dir string) (*App, error) {
+func Detect(ctx context.Context, dir string, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
 	// Files are named as the user wrote dir, so errors read like their shell.
 	root := filepath.Clean(dir)
 	fi, err := os.Stat(root)
@@ -77,7 +89,13 @@ func Detect(ctx context.Context, dir string) (*App, error) {
 		return nil, err
 	}
 	app := &App{Dir: root, Project: desc, Writable: []string{}, EnvFiles: []string{}, Warnings: []string{}, Volt: Volt{Dirs: []string{}}}
-	if app.Files, err = walk(ctx, root); err != nil {
+	if o.listed {
+		app.Files, err = listed(ctx, root, o.files)
+	} else {
+		app.Files, err = walk(ctx, root)
+		app.walked = true
+	}
+	if err != nil {
 		return nil, err
 	}
 	for _, step := range steps {
@@ -107,9 +125,47 @@ func (a *App) has(rel string) bool {
 	return i < len(a.Files) && a.Files[i] == rel
 }
 
+// isDir reports whether rel is a dir of the app: one that holds a listed
+// file. Git keeps no empty dirs, so an empty dir in one work tree must not
+// make the app differ from a clone of the same commit.
 func (a *App) isDir(rel string) bool {
-	fi, err := os.Stat(filepath.Join(a.Dir, filepath.FromSlash(rel)))
+	if rel == "." {
+		return len(a.Files) > 0
+	}
+	prefix := rel + "/"
+	i := sort.SearchStrings(a.Files, prefix)
+	return i < len(a.Files) && strings.HasPrefix(a.Files[i], prefix)
+}
+
+func isDirOnDisk(p string) bool {
+	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// firstUnder returns the first listed file under dir whose name ends in
+// suffix, or "".
+func (a *App) firstUnder(dir, suffix string) string {
+	prefix := dir + "/"
+	if dir == "." {
+		prefix = ""
+	}
+	for i := sort.SearchStrings(a.Files, prefix); i < len(a.Files) && strings.HasPrefix(a.Files[i], prefix); i++ {
+		if strings.HasSuffix(a.Files[i], suffix) {
+			return a.Files[i]
+		}
+	}
+	return ""
+}
+
+// isFrontController reports whether rel is a regular file reached through a
+// listed file: rel itself, or a listed symlink that is rel's dir (a
+// symlinked public/ is common in hand-made deploy layouts).
+func (a *App) isFrontController(rel string) bool {
+	if !a.has(rel) && !a.has(path.Dir(rel)) {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(a.Dir, filepath.FromSlash(rel)))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func (a *App) warn(format string, args ...any) {
@@ -117,10 +173,11 @@ func (a *App) warn(format string, args ...any) {
 }
 
 func detectComposer(a *App) error {
-	// The walk lists files only; a directory by a file's name is a mistake
-	// that must not read as "the app has no such file".
+	// Files are files only; a directory by a file's name is a mistake that
+	// must not read as "the app has no such file". A listed file under it
+	// shows it; in a walked tree, so does an empty one.
 	for _, f := range []string{"composer.json", "composer.lock", "package.json"} {
-		if a.isDir(f) {
+		if a.isDir(f) || (a.walked && isDirOnDisk(filepath.Join(a.Dir, f))) {
 			return badinput.New(filepath.Join(a.Dir, f), "is a directory, not a file")
 		}
 	}
@@ -165,12 +222,26 @@ func detectWebRoot(a *App) error {
 		{"web/app.php", "web"},
 		{"index.php", "."},
 	} {
-		// Stat, not the file list: a symlinked public/ is common in
-		// hand-made deploy layouts.
-		if fi, err := os.Stat(filepath.Join(a.Dir, filepath.FromSlash(c.front))); err == nil && fi.Mode().IsRegular() {
+		if a.isFrontController(c.front) {
 			a.WebRoot = c.root
 			return nil
 		}
+	}
+	// A repository holding the app one level down (api/public/index.php)
+	// has one obvious front controller; several need the user to choose.
+	var nested []string
+	for _, f := range a.Files {
+		if parts := strings.Split(f, "/"); len(parts) == 3 && parts[1] == "public" && parts[2] == "index.php" && a.isFrontController(f) {
+			nested = append(nested, f)
+		}
+	}
+	switch {
+	case len(nested) == 1:
+		a.WebRoot = path.Dir(nested[0])
+		a.warn("using %s as the front controller; set build.web_root to choose", nested[0])
+		return nil
+	case len(nested) > 1:
+		return &badinput.Error{File: a.Dir, Err: fmt.Errorf("no front controller at the top (public/index.php, web/index.php, index.php) but several one level down: %s; set build.web_root in project.toml to choose", strings.Join(nested, ", "))}
 	}
 	if a.isDir("public") {
 		a.WebRoot = "public"
@@ -369,15 +440,25 @@ func detectWritable(a *App) error {
 			a.Writable = append(a.Writable, d)
 		}
 	}
-	for _, d := range writableConventions {
-		if a.isDir(d) {
-			add(d)
+	// detect_writable = false: the project's list is the whole list.
+	if dw := a.Project.Build.DetectWritable; dw == nil || *dw {
+		for _, d := range writableConventions {
+			if a.isDir(d) {
+				add(d)
+			}
 		}
 	}
 	for _, d := range a.Project.Build.Writable {
 		add(d)
 	}
 	sort.Strings(a.Writable)
+	for _, w := range a.Writable {
+		if f := a.firstUnder(w, ".php"); f != "" {
+			// Writable dirs belong to the app user and are often mounted
+			// over: PHP shipped there is code the app can change or lose.
+			a.warn("%s holds tracked PHP (%s): the app user could rewrite code there, and a tmpfs or volume over it hides it at run time", w, f)
+		}
+	}
 	if p := a.Project.Volt.Path; p != "" {
 		for _, w := range a.Writable {
 			if p = path.Clean(p); p == w || strings.HasPrefix(p, w+"/") {
@@ -404,6 +485,55 @@ func detectEnvFiles(a *App) error {
 // composer and npm produce.
 var skipDirs = map[string]bool{".git": true, "vendor": true, "node_modules": true}
 
+// skipped reports whether a walk leaves rel out: under .git anywhere, or
+// under the top-level vendor/ or node_modules/.
+func skipped(rel string) bool {
+	if top, _, ok := strings.Cut(rel, "/"); ok && skipDirs[top] {
+		return true
+	}
+	return strings.Contains(rel, "/.git/")
+}
+
+// listed keeps what a walk would list of files: outside skipped dirs,
+// regular files and symlinks. Git lists a submodule as one path, a
+// directory on disk whose files are not the commit's: it is left out.
+func listed(ctx context.Context, root string, files []string) ([]string, error) {
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if skipped(f) {
+			continue
+		}
+		p := filepath.Join(root, filepath.FromSlash(f))
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil, badinput.New(p, "reading: %v", badinput.PathCause(err))
+		}
+		if fi.IsDir() {
+			continue
+		}
+		if err := checkLoop(p, fi.Mode()); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return slices.Compact(out), nil
+}
+
+// checkLoop fails for a symlink whose target loops: it would break at run
+// time too.
+func checkLoop(p string, mode fs.FileMode) error {
+	if mode&fs.ModeSymlink != 0 {
+		if _, err := os.Stat(p); err != nil && errors.Is(err, syscall.ELOOP) {
+			return badinput.New(p, "symlink loop")
+		}
+	}
+	return nil
+}
+
 // walk lists the app's files without following symlinks; a symlink whose
 // target loops is an error, since it would break at run time too.
 func walk(ctx context.Context, root string) ([]string, error) {
@@ -426,10 +556,8 @@ func walk(ctx context.Context, root string) ([]string, error) {
 			}
 			return nil
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if _, err := os.Stat(p); err != nil && errors.Is(err, syscall.ELOOP) {
-				return badinput.New(p, "symlink loop")
-			}
+		if err := checkLoop(p, d.Type()); err != nil {
+			return err
 		}
 		files = append(files, rel)
 		return nil

@@ -131,7 +131,7 @@ func TestDetectWebRoot(t *testing.T) {
 		name     string
 		files    map[string]string
 		want     string
-		wantWarn string // a part of a warning; "" for no web root warning
+		wantWarn string // one of webRootWarnings; "" for neither
 	}{
 		{"public/index.php", map[string]string{"public/index.php": "<?php\n"}, "public", ""},
 		{"web/app.php", map[string]string{"composer.json": composerJSON, "composer.lock": composerLock, "web/app.php": "<?php\n"}, "web", ""},
@@ -140,6 +140,17 @@ func TestDetectWebRoot(t *testing.T) {
 		{"public wins over the root", map[string]string{"index.php": "<?php\n", "public/index.php": "<?php\n"}, "public", ""},
 		{"no front controller, public dir", map[string]string{"composer.json": composerJSON, "composer.lock": composerLock, "public/app.css": ""}, "public", "no front controller"},
 		{"no front controller, no public dir", map[string]string{"composer.json": composerJSON, "composer.lock": composerLock, "src/App.php": "<?php\n"}, ".", "no front controller"},
+		{"no front controller, empty public dir", map[string]string{"composer.json": composerJSON, "composer.lock": composerLock, "public/": ""}, ".", "no front controller"},
+		{"symlinked public/", map[string]string{"composer.json": composerJSON, "composer.lock": composerLock, "releases/1/index.php": "<?php\n", "public": "->releases/1"}, "public", ""},
+		{
+			"one level down",
+			map[string]string{"composer.json": composerJSON, "composer.lock": composerLock, "api/public/index.php": "<?php\n", "api/src/Kernel.php": "<?php\n", "docs/public/logo.png": ""},
+			"api/public", "as the front controller",
+		},
+		{"public/ wins over one level down", map[string]string{"public/index.php": "<?php\n", "api/public/index.php": "<?php\n"}, "public", ""},
+		{"the root wins over one level down", map[string]string{"index.php": "<?php\n", "api/public/index.php": "<?php\n", "admin/public/index.php": "<?php\n"}, ".", ""},
+		{"two levels down is not looked at", map[string]string{"composer.json": composerJSON, "composer.lock": composerLock, "apps/api/public/index.php": "<?php\n"}, ".", "no front controller"},
+		{"one level down under vendor/ is not looked at", map[string]string{"composer.json": composerJSON, "composer.lock": composerLock, "vendor/public/index.php": "<?php\n"}, ".", "no front controller"},
 		{
 			"project.toml override",
 			map[string]string{"public/index.php": "<?php\n", "htdocs/index.php": "<?php\n", "project.toml": "[build]\nweb_root = \"htdocs\"\n"},
@@ -156,9 +167,64 @@ func TestDetectWebRoot(t *testing.T) {
 			if a.WebRoot != tc.want {
 				t.Errorf("WebRoot = %q, want %q", a.WebRoot, tc.want)
 			}
-			checkWarning(t, a.Warnings, "no front controller", tc.wantWarn != "")
+			for _, w := range webRootWarnings {
+				checkWarning(t, a.Warnings, w, w == tc.wantWarn)
+			}
 		})
 	}
+}
+
+// webRootWarnings are parts of the two warnings a guessed web root gets.
+var webRootWarnings = []string{"no front controller", "as the front controller"}
+
+// An app one level down is used, saying so; of several, none is guessed.
+func TestDetectWebRootMonorepo(t *testing.T) {
+	base := map[string]string{
+		"composer.json":          composerJSON,
+		"composer.lock":          composerLock,
+		"api/public/index.php":   "<?php\n",
+		"api/src/Controller.php": "<?php\n",
+	}
+	with := func(extra map[string]string) map[string]string {
+		files := map[string]string{}
+		for _, m := range []map[string]string{base, extra} {
+			for k, v := range m {
+				files[k] = v
+			}
+		}
+		return files
+	}
+
+	t.Run("one", func(t *testing.T) {
+		a := detectApp(t, writeApp(t, base))
+		if a.WebRoot != "api/public" {
+			t.Errorf("WebRoot = %q, want api/public", a.WebRoot)
+		}
+		if diff := cmp.Diff([]string{"using api/public/index.php as the front controller; set build.web_root to choose"}, a.Warnings); diff != "" {
+			t.Errorf("Warnings (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("two", func(t *testing.T) {
+		dir := writeApp(t, with(map[string]string{"admin/public/index.php": "<?php\n", "admin/public/app.css": ""}))
+		got := detectError(t, dir)
+		if diff := cmp.Diff(where{File: dir}, whereOf(got)); diff != "" {
+			t.Errorf("error %q: (-want +got):\n%s", got, diff)
+		}
+		for _, part := range []string{"admin/public/index.php, api/public/index.php", "set build.web_root"} {
+			if !strings.Contains(got.Error(), part) {
+				t.Errorf("error %q does not contain %q", got, part)
+			}
+		}
+	})
+	t.Run("two, web_root set", func(t *testing.T) {
+		a := detectApp(t, writeApp(t, with(map[string]string{"admin/public/index.php": "<?php\n", "project.toml": "[build]\nweb_root = \"admin/public\"\n"})))
+		if a.WebRoot != "admin/public" {
+			t.Errorf("WebRoot = %q, want admin/public", a.WebRoot)
+		}
+		for _, w := range webRootWarnings {
+			checkWarning(t, a.Warnings, w, false)
+		}
+	})
 }
 
 func TestDetectWebRootErrors(t *testing.T) {
@@ -168,6 +234,7 @@ func TestDetectWebRootErrors(t *testing.T) {
 	}{
 		{"missing dir", map[string]string{"index.php": "<?php\n", "project.toml": "[php]\nversion = \"^8.2\"\n\n[build]\nweb_root = \"htdocs\"\n"}},
 		{"a file", map[string]string{"index.php": "<?php\n", "htdocs": "", "project.toml": "[php]\nversion = \"^8.2\"\n\n[build]\nweb_root = \"htdocs\"\n"}},
+		{"an empty dir", map[string]string{"index.php": "<?php\n", "htdocs/": "", "project.toml": "[php]\nversion = \"^8.2\"\n\n[build]\nweb_root = \"htdocs\"\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeApp(t, tc.files)
@@ -439,24 +506,93 @@ func TestDetectWritable(t *testing.T) {
 		{"none", map[string]string{"index.php": "<?php\n"}, []string{}},
 		{
 			"every convention",
-			map[string]string{"index.php": "<?php\n", "var/": "", "storage/logs/.gitkeep": "", "cache/": "", "app/cache/": "", "writable/": ""},
+			map[string]string{"index.php": "<?php\n", "var/.gitkeep": "", "storage/logs/.gitkeep": "", "cache/.gitignore": "*\n", "app/cache/.gitkeep": "", "writable/README": ""},
 			[]string{"app/cache", "cache", "storage", "var", "writable"},
 		},
 		{
+			// Git keeps no empty dir: a clone of the commit has none.
+			"empty dirs do not count",
+			map[string]string{"index.php": "<?php\n", "var/cache/": "", "storage/": "", "cache/": ""},
+			[]string{},
+		},
+		{
 			"files and other dirs are not conventions",
-			map[string]string{"index.php": "<?php\n", "cache": "not a dir", "tmp/": "", "public/var/": "", "app/storage/": ""},
+			map[string]string{"index.php": "<?php\n", "cache": "not a dir", "tmp/x": "", "public/var/x": "", "app/storage/x": ""},
 			[]string{},
 		},
 		{
 			"project additions",
-			map[string]string{"index.php": "<?php\n", "var/": "", "project.toml": "[build]\nwritable = [\"public/uploads/\", \"var\", \"data/sessions\"]\n"},
+			map[string]string{"index.php": "<?php\n", "var/.gitkeep": "", "project.toml": "[build]\nwritable = [\"public/uploads/\", \"var\", \"data/sessions\"]\n"},
 			[]string{"data/sessions", "public/uploads", "var"},
+		},
+		{
+			"Symfony: var/ kept by a .gitkeep",
+			map[string]string{"public/index.php": "<?php\n", "var/cache/.gitkeep": "", "var/log/.gitkeep": "", "src/Kernel.php": "<?php\n"},
+			[]string{"var"},
+		},
+		{
+			"Laravel: storage/ kept by .gitignore files",
+			map[string]string{
+				"public/index.php": "<?php\n", "artisan": "#!/usr/bin/env php\n",
+				"storage/app/.gitignore": "*\n!.gitignore\n", "storage/framework/cache/.gitignore": "*\n!.gitignore\n",
+				"storage/framework/views/.gitignore": "*\n!.gitignore\n", "storage/logs/.gitignore": "*\n!.gitignore\n",
+				"bootstrap/cache/.gitignore": "*\n!.gitignore\n",
+			},
+			[]string{"storage"},
+		},
+		{
+			"detect_writable = false keeps only the project's list",
+			map[string]string{"index.php": "<?php\n", "var/.gitkeep": "", "storage/logs/.gitkeep": "", "project.toml": "[build]\ndetect_writable = false\nwritable = [\"var/sessions\"]\n"},
+			[]string{"var/sessions"},
+		},
+		{
+			"detect_writable = false with no list: nothing is writable",
+			map[string]string{"index.php": "<?php\n", "var/.gitkeep": "", "project.toml": "[build]\ndetect_writable = false\n"},
+			[]string{},
+		},
+		{
+			"detect_writable = true is the default",
+			map[string]string{"index.php": "<?php\n", "var/.gitkeep": "", "project.toml": "[build]\ndetect_writable = true\nwritable = [\"uploads\"]\n"},
+			[]string{"uploads", "var"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := detectApp(t, writeApp(t, tc.files))
 			if diff := cmp.Diff(tc.want, a.Writable); diff != "" {
 				t.Errorf("Writable (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A writable dir is the app user's and is often mounted over at run time:
+// PHP shipped in it is named.
+func TestDetectWritablePHP(t *testing.T) {
+	const warning = "var holds tracked PHP (var/x.php): the app user could rewrite code there, and a tmpfs or volume over it hides it at run time"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string // the warnings that mention tracked PHP
+	}{
+		{"none", map[string]string{"index.php": "<?php\n", "var/cache/.gitkeep": "", "var/data.json": "{}"}, nil},
+		{"detected dir", map[string]string{"index.php": "<?php\n", "var/x.php": "<?php\n", "var/y.php": "<?php\n", "var/cache/.gitkeep": ""}, []string{warning}},
+		{
+			"declared dir",
+			map[string]string{"public/index.php": "<?php\n", "public/uploads/shell.php": "<?php\n", "project.toml": "[build]\nwritable = [\"public/uploads\"]\n"},
+			[]string{"public/uploads holds tracked PHP (public/uploads/shell.php): the app user could rewrite code there, and a tmpfs or volume over it hides it at run time"},
+		},
+		{"PHP beside the dir, not in it", map[string]string{"index.php": "<?php\n", "var.php": "<?php\n", "var-old/x.php": "<?php\n", "var/.gitkeep": ""}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := detectApp(t, writeApp(t, tc.files))
+			var got []string
+			for _, w := range a.Warnings {
+				if strings.Contains(w, "holds tracked PHP") {
+					got = append(got, w)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -476,7 +612,7 @@ func TestDetectVolt(t *testing.T) {
 		},
 		{
 			"project.toml dirs",
-			map[string]string{"index.php": "<?php\n", "app/views/index.volt": "", "themes/x/": "", "project.toml": "[volt]\ndirs = [\"themes/x/\"]\n"},
+			map[string]string{"index.php": "<?php\n", "app/views/index.volt": "", "themes/x/layout.volt": "", "project.toml": "[volt]\ndirs = [\"themes/x/\"]\n"},
 			[]string{"themes/x"},
 		},
 	} {
@@ -490,10 +626,13 @@ func TestDetectVolt(t *testing.T) {
 }
 
 func TestDetectVoltDirMissing(t *testing.T) {
-	dir := writeApp(t, map[string]string{"index.php": "<?php\n", "project.toml": "[volt]\ndirs = [\"views\"]\n"})
-	got := detectError(t, dir)
-	if diff := cmp.Diff(where{filepath.Join(dir, "project.toml"), 2, "volt.dirs"}, whereOf(got)); diff != "" {
-		t.Errorf("error %q: (-want +got):\n%s", got, diff)
+	for _, views := range []map[string]string{nil, {"views/": ""}} {
+		dir := writeApp(t, map[string]string{"index.php": "<?php\n", "project.toml": "[volt]\ndirs = [\"views\"]\n"})
+		writeFiles(t, dir, views)
+		got := detectError(t, dir)
+		if diff := cmp.Diff(where{filepath.Join(dir, "project.toml"), 2, "volt.dirs"}, whereOf(got)); diff != "" {
+			t.Errorf("error %q: (-want +got):\n%s", got, diff)
+		}
 	}
 }
 
@@ -681,6 +820,11 @@ func TestDetectComposerErrors(t *testing.T) {
 		},
 		{
 			name:  "composer.json a directory",
+			files: map[string]string{"composer.json/x.json": ""},
+			want:  where{"composer.json", 0, ""}, wantMsg: "is a directory",
+		},
+		{
+			name:  "composer.json an empty directory",
 			files: map[string]string{"composer.json/": ""},
 			want:  where{"composer.json", 0, ""}, wantMsg: "is a directory",
 		},

@@ -14,6 +14,7 @@ import (
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/internal/apptest"
+	"github.com/phpbuild/phpbuild/phalcon"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -32,7 +33,16 @@ func newTestConfig(t *testing.T, files map[string]string) (*Config, error) {
 	if err != nil {
 		t.Fatalf("detect: %v", err)
 	}
-	return NewConfig(app, &runtimes.Runtime{PHPMinor: "8.4"})
+	var volt *Volt
+	if app.Project.Volt.Path != "" {
+		// Only Phalcon apps have a volt layer; the config denies its dir.
+		read, err := phalcon.ReadVolt(app, AppPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		volt = &Volt{Options: read.Options}
+	}
+	return NewConfig(app, &runtimes.Runtime{PHPMinor: "8.4"}, volt)
 }
 
 // render returns the config layer's files by path.
@@ -274,7 +284,7 @@ func TestConfigOverrides(t *testing.T) {
 		},
 		{
 			name:  "web root is the app",
-			files: map[string]string{"index.php": "<?php\n", "var/cache/": "", "storage/": "", "composer.json": "{}"},
+			files: map[string]string{"index.php": "<?php\n", "var/cache/.gitkeep": "", "storage/.gitkeep": "", "composer.json": "{}"},
 			want: map[string][]string{nginxConf: {
 				"root /app;\n",
 				"location ^~ /storage/ {\n            return 404;",

@@ -42,10 +42,14 @@ func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
 	if a != nil {
 		ls = append(ls, a)
 	}
-	if v := NewVolt(app, rt); v != nil {
+	v, err := NewVolt(app, rt)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
 		ls = append(ls, v)
 	}
-	c, err := NewConfig(app, rt)
+	c, err := NewConfig(app, rt, v)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +59,32 @@ func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
 		return nil, err
 	}
 	appLayer.Vendor = vendor
+	if v != nil {
+		appLayer.leaveToVolt(v)
+	}
 	return append(ls, appLayer), nil
+}
+
+// leaveToVolt takes out of the app layer the templates the volt layer
+// ships, and any committed file at a path the volt layer writes: a compiled
+// template made on another machine, which would sit over the fresh one with
+// the wrong time.
+func (a *App) leaveToVolt(v *Volt) {
+	templates := map[string]bool{}
+	for _, t := range v.Templates() {
+		templates[t] = true
+	}
+	compiled := v.Compiled()
+	a.Files = slices.DeleteFunc(a.Files, func(f string) bool {
+		if templates[f] {
+			return true
+		}
+		if _, ok := compiled[path.Join(a.AppPath, f)]; ok {
+			a.Stale = append(a.Stale, f)
+			return true
+		}
+		return false
+	})
 }
 
 // NewRuntime is the run image's layers.
@@ -126,25 +155,33 @@ func isAssetSource(app *detect.App, f string) bool {
 	return app.Composer == nil || !inAny(f, app.Composer.PathRepos)
 }
 
-// NewVolt is the precompiled templates, or nil for an app without Phalcon or
-// without templates.
-func NewVolt(app *detect.App, rt *runtimes.Runtime) *Volt {
+// NewVolt is the precompiled templates, or nil for an app without Phalcon,
+// without templates, or whose compiled path is outside the app.
+func NewVolt(app *detect.App, rt *runtimes.Runtime) (*Volt, error) {
 	if rt.Phalcon == "" || len(app.Volt.Dirs) == 0 {
-		return nil
+		return nil, nil
 	}
-	v := &Volt{Dir: app.Dir, Phalcon: rt.Phalcon, AppPath: AppPath, Options: phalcon.VoltOptionsFrom(app.Project.Volt)}
+	read, err := phalcon.ReadVolt(app, AppPath)
+	if err != nil {
+		return nil, err
+	}
+	if read.Outside {
+		return nil, nil
+	}
+	v := &Volt{Dir: app.Dir, Phalcon: rt.Phalcon, AppPath: AppPath, Options: read.Options,
+		FactoryDefault: read.FactoryDefault, Services: read.Names(), Extensions: read.Extensions, Read: read}
 	for _, f := range app.Files {
 		if (strings.HasSuffix(f, ".volt") && inAny(f, app.Volt.Dirs)) || (v.Options.Bootstrap != "" && f == v.Options.Bootstrap) {
 			v.Files = append(v.Files, f)
 		}
 	}
-	return v
+	return v, nil
 }
 
 // NewConfig is the nginx, php-fpm and php.ini configuration of app on rt.
 // A project.toml value that could not be rendered is a *badinput.Error
 // naming its field.
-func NewConfig(app *detect.App, rt *runtimes.Runtime) (*Config, error) {
+func NewConfig(app *detect.App, rt *runtimes.Runtime, volt *Volt) (*Config, error) {
 	p := app.Project
 	s := ConfigSettings{
 		Recipe:          configRecipe(),
@@ -212,7 +249,17 @@ func NewConfig(app *detect.App, rt *runtimes.Runtime) (*Config, error) {
 		if err := checkSafePath("dir", path.Clean(p.Volt.Path)); err != nil {
 			return nil, p.FieldError("volt.path", "%v", err)
 		}
-		denied = append(denied, path.Clean(p.Volt.Path))
+	}
+	if volt != nil && volt.Options.Path != "" {
+		// The compiled dir is PHP that must only run through the engine.
+		// Without a trailing slash the path is a file name prefix.
+		dir := volt.Options.Path
+		if !strings.HasSuffix(dir, "/") {
+			dir = path.Dir(dir)
+		}
+		if rel, ok := strings.CutPrefix(path.Clean(dir), AppPath+"/"); ok && !slices.Contains(denied, rel) {
+			denied = append(denied, rel)
+		}
 	}
 	s.Denied = sorted(denied)
 	return &Config{Settings: s}, nil

@@ -44,15 +44,52 @@ type Assets struct {
 	Output []string
 }
 
-// Volt is every template precompiled by Phalcon's own compiler.
+// Volt is every template precompiled by Phalcon's own compiler, shipped
+// with the templates themselves: both come from one build, so their times
+// agree whatever commit reuses the layer, and Phalcon never finds a template
+// newer than its compiled file.
 type Volt struct {
 	Dir     string
 	Files   []string // *.volt, and the bootstrap file when there is one
 	Options phalcon.VoltOptions
-	Phalcon string
+	// FactoryDefault and Services are the compiler's DI container, as the
+	// app's answers has(): they decide what a.b compiles to.
+	FactoryDefault bool
+	Services       []string
+	// Extensions are the functions and filters the app's PHP adds to the
+	// compiler, with their definitions.
+	Extensions []phalcon.Extension
+	Phalcon    string
 	// AppPath is where the app lives in the image: compiled file names
 	// embed the template's absolute path.
 	AppPath string
+	// Read is how the app configures Volt, with where each setting came
+	// from, for the plan.
+	Read *phalcon.Volt
+}
+
+// Templates are the app-relative *.volt files the layer ships.
+func (l *Volt) Templates() []string {
+	var out []string
+	for _, f := range l.Files {
+		if strings.HasSuffix(f, ".volt") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Compiled maps each path in the image where Phalcon may look for a
+// compiled template (the normal name and the {% extends %} parent's) to
+// the app-relative template it compiles.
+func (l *Volt) Compiled() map[string]string {
+	out := map[string]string{}
+	for _, t := range l.Templates() {
+		abs := path.Join(l.AppPath, t)
+		out[phalcon.CompiledFile(l.Options, abs, false)] = t
+		out[phalcon.CompiledFile(l.Options, abs, true)] = t
+	}
+	return out
 }
 
 // Config is the generated nginx, php-fpm and php.ini configuration.
@@ -99,6 +136,9 @@ type App struct {
 	AppPath  string
 	// Secrets are files left out because they hold a private key.
 	Secrets []string
+	// Stale are committed compiled templates left out: the volt layer
+	// writes their paths.
+	Stale []string
 	// Vendor is set for composer apps: the app layer carries composer's
 	// autoloader, dumped over the app's classes and the vendor dir, so it
 	// changes with the vendor layer too.
@@ -161,6 +201,16 @@ func (l *Assets) Key(ctx context.Context) (v1.Hash, error) {
 func (l *Volt) Key(ctx context.Context) (v1.Hash, error) {
 	k := newKey(l.Name())
 	k.json("options", l.Options)
+	k.json("container", struct {
+		FactoryDefault bool     `json:"factoryDefault"`
+		Services       []string `json:"services"`
+	}{l.FactoryDefault, sorted(l.Services)})
+	var exts []string
+	for _, e := range l.Extensions {
+		// Where it is written does not change what it compiles to.
+		exts = append(exts, e.Kind+" "+e.Name+"\n"+codeWithoutAt(e))
+	}
+	k.json("extensions", exts)
 	k.str("phalcon", l.Phalcon)
 	k.str("appPath", l.AppPath)
 	if err := k.files(ctx, l.Dir, l.Files); err != nil {
@@ -202,4 +252,10 @@ func sorted(s []string) []string {
 func under(rel, dir string) bool {
 	dir = path.Clean(dir)
 	return dir == "." || rel == dir || strings.HasPrefix(rel, dir+"/")
+}
+
+// codeWithoutAt is an extension's code without the comment naming where
+// the app defines it: moving it to another line or file keeps the key.
+func codeWithoutAt(e phalcon.Extension) string {
+	return strings.Replace(e.Code, "    // "+e.At+"\n", "", 1)
 }

@@ -139,13 +139,25 @@ type Volt struct {
 	Extension string   `toml:"extension"` // Phalcon's default ".php"
 	Prefix    string   `toml:"prefix"`
 	Bootstrap string   `toml:"bootstrap"` // PHP file that registers custom functions and filters
+	// Services are DI service names the compiler's container answers has()
+	// for, added to those found in the app's PHP; IgnoreServices removes
+	// names. Volt compiles a.b to $this->a only when a is a service.
+	Services       []string `toml:"services"`
+	IgnoreServices []string `toml:"ignore_services"`
+	// Autoescape is Volt's autoescape option; nil: as the app's PHP sets it.
+	Autoescape *bool `toml:"autoescape"`
 }
 
 // Build is [build].
 type Build struct {
-	WebRoot               string   `toml:"web_root"`
-	Writable              []string `toml:"writable"`
-	ClassmapAuthoritative bool     `toml:"classmap_authoritative"`
+	WebRoot string `toml:"web_root"`
+	// Writable dirs are added to the detected ones, or replace them when
+	// DetectWritable is false.
+	Writable []string `toml:"writable"`
+	// DetectWritable is nil when unset, which means true: the conventional
+	// dirs (var/, storage/, …) that the app holds are writable too.
+	DetectWritable        *bool `toml:"detect_writable"`
+	ClassmapAuthoritative bool  `toml:"classmap_authoritative"`
 	// AllowMissingLock lets composer resolve at build time when composer.lock
 	// is absent; builds are then not reproducible.
 	AllowMissingLock bool   `toml:"allow_missing_lock"`
@@ -195,6 +207,45 @@ type Health struct {
 	Interval    string `toml:"interval"`
 	Deadline    string `toml:"deadline"`
 	StartPeriod string `toml:"start_period"`
+	// Smoke are pages asked of the new container once it is healthy and
+	// before traffic reaches it: an app can answer its health route while
+	// every page is an error.
+	Smoke []Smoke `toml:"smoke"`
+}
+
+// Smoke is one [[environments.NAME.health.smoke]]: a GET that must answer
+// Status (default 200, redirects not followed) with a body holding every
+// Contains text and none of the NotContains ones.
+type Smoke struct {
+	Path        string `toml:"path"`
+	Status      int    `toml:"status"`
+	Contains    Texts  `toml:"contains"`
+	NotContains Texts  `toml:"not_contains"`
+	Host        string `toml:"host"` // the Host header; "" is the container's address
+}
+
+// Texts is a TOML string or list of strings; nil when unset.
+type Texts []string
+
+// UnmarshalTOML takes one string as a list of one.
+func (t *Texts) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		*t = Texts{v}
+		return nil
+	case []any:
+		out := make(Texts, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("want a string or a list of strings, not a list holding %s", goKind(fmt.Sprintf("%T", e)))
+			}
+			out = append(out, s)
+		}
+		*t = out
+		return nil
+	}
+	return fmt.Errorf("want a string or a list of strings, not %s", goKind(fmt.Sprintf("%T", v)))
 }
 
 // Hooks is [environments.NAME.hooks]: commands run in one-off containers.

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,6 +106,16 @@ func (d *Descriptor) validate(file string, data []byte) error {
 			return fieldErr("volt.bootstrap", "%v", err)
 		}
 	}
+	for _, list := range []struct {
+		key   string
+		names []string
+	}{{"volt.services", d.Volt.Services}, {"volt.ignore_services", d.Volt.IgnoreServices}} {
+		for _, n := range list.names {
+			if !serviceName.MatchString(n) {
+				return fieldErr(list.key, "%q is not a service name Volt can use as name.attribute (letters, digits, _)", n)
+			}
+		}
+	}
 	if d.Build.HealthPath != "" && !strings.HasPrefix(d.Build.HealthPath, "/") {
 		return fieldErr("build.health_path", "%q must start with /", d.Build.HealthPath)
 	}
@@ -164,6 +175,9 @@ func (d *Descriptor) validate(file string, data []byte) error {
 		if err := d.Env[name].validate("environments."+name, fieldErr); err != nil {
 			return err
 		}
+		if err := d.validateSmoke("environments."+name+".health", d.Env[name].Health.Smoke); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -206,6 +220,71 @@ func (e Environment) validate(prefix string, fieldErr func(string, string, ...an
 		}
 	}
 	return nil
+}
+
+// validateSmoke checks an environment's smoke checks; errors name the
+// entry as health.smoke[N] (1-based) and point at its line.
+func (d *Descriptor) validateSmoke(prefix string, checks []Smoke) error {
+	for i, c := range checks {
+		fail := func(field, format string, args ...any) error {
+			return &badinput.Error{File: d.path, Line: d.smokeLine(prefix+".smoke", i, field),
+				Field: fmt.Sprintf("%s.smoke[%d].%s", prefix, i+1, field), Err: fmt.Errorf(format, args...)}
+		}
+		switch {
+		case c.Path == "":
+			return fail("path", "missing: the page to ask, starting with /")
+		case !strings.HasPrefix(c.Path, "/"):
+			return fail("path", "%q must start with /", c.Path)
+		case strings.IndexFunc(c.Path, notInRequestLine) >= 0:
+			return fail("path", "%q holds a space or a control character; percent-encode it", c.Path)
+		case c.Status != 0 && (c.Status < 100 || c.Status > 599):
+			return fail("status", "%d is not an HTTP status (100-599)", c.Status)
+		case strings.IndexFunc(c.Host, notInRequestLine) >= 0 || strings.Contains(c.Host, "/"):
+			return fail("host", "%q is not a host name", c.Host)
+		}
+		for _, t := range []struct {
+			field string
+			texts Texts
+		}{{"contains", c.Contains}, {"not_contains", c.NotContains}} {
+			// An empty text is in every body: always true, or never.
+			if t.texts != nil && (len(t.texts) == 0 || slices.Contains(t.texts, "")) {
+				return fail(t.field, "empty: give the text to look for in the body")
+			}
+		}
+	}
+	return nil
+}
+
+func notInRequestLine(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// smokeLine is the line of field in the i-th [[KEY]] table of an array of
+// tables (its header when the field is not written), or the line of KEY
+// when the array is written inline.
+func (d *Descriptor) smokeLine(key string, i int, field string) int {
+	want := strings.Join(splitKey(key), "\x00")
+	n, header := -1, 0
+	for no, raw := range strings.Split(string(d.data), "\n") {
+		line := strings.TrimSpace(raw)
+		if strings.HasPrefix(line, "[") {
+			if header > 0 {
+				break // the entry ended without the field
+			}
+			end := strings.LastIndex(line, "]")
+			if strings.HasPrefix(line, "[[") && end > 0 && strings.Join(splitKey(strings.Trim(line[:end+1], "[]")), "\x00") == want {
+				if n++; n == i {
+					header = no + 1
+				}
+			}
+			continue
+		}
+		if lhs, _, ok := strings.Cut(line, "="); ok && header > 0 && !strings.HasPrefix(line, "#") && strings.TrimSpace(lhs) == field {
+			return no + 1
+		}
+	}
+	if header > 0 {
+		return header
+	}
+	return d.Line(key)
 }
 
 // ignoredKey reports keys the project descriptor spec leaves to others:
@@ -262,7 +341,9 @@ var (
 	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	extName   = regexp.MustCompile(`^[a-z0-9_]+$`)
 	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	minorRE   = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	// serviceName is what Volt's parser reads as an identifier before a dot.
+	serviceName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	minorRE     = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 )
 
 // relPath accepts paths inside the app: relative, slash-separated, no "..".

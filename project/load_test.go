@@ -48,6 +48,7 @@ func TestLoadExampleDescriptor(t *testing.T) {
 		{"volt separator", d.Volt.Separator, "%%"},
 		{"web root", d.Build.WebRoot, "public"},
 		{"writable", d.Build.Writable, []string{"var", "storage"}},
+		{"detect writable", d.Build.DetectWritable, ptr(true)},
 		{"classmap", d.Build.ClassmapAuthoritative, true},
 		{"assets node", d.Build.Assets.Node, "20"},
 		{"nginx", d.Nginx.RealIPFrom, []string{"10.0.0.0/8"}},
@@ -325,6 +326,7 @@ func TestParseWrongTypes(t *testing.T) {
 		{"integer php version", "[php]\nversion = 8\n", where{"project.toml", 2, "php.version"}},
 		{"table for a string", "[phalcon]\nversion = { min = \"5\" }\n", where{"project.toml", 2, "phalcon.version"}},
 		{"string for a boolean", "[build]\nclassmap_authoritative = \"yes\"\n", where{"project.toml", 2, "build.classmap_authoritative"}},
+		{"string detect_writable", "[build]\nwritable = [\"var\"]\ndetect_writable = \"no\"\n", where{"project.toml", 3, "build.detect_writable"}},
 		{"list of integers for strings", "[php]\nextensions = [1, 2]\n", where{"project.toml", 2, "php.extensions"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -335,6 +337,29 @@ func TestParseWrongTypes(t *testing.T) {
 		})
 	}
 }
+
+// detect_writable defaults to true, so unset must be told from false.
+func TestParseDetectWritable(t *testing.T) {
+	for _, tc := range []struct {
+		toml string
+		want *bool
+	}{
+		{"", nil},
+		{"[build]\nwritable = [\"var\"]\n", nil},
+		{"[build]\ndetect_writable = false\n", ptr(false)},
+		{"[build]\ndetect_writable = true\n", ptr(true)},
+	} {
+		d, err := project.Parse("project.toml", []byte(tc.toml))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tc.toml, err)
+		}
+		if diff := cmp.Diff(tc.want, d.Build.DetectWritable); diff != "" {
+			t.Errorf("Parse(%q): DetectWritable (-want +got):\n%s", tc.toml, diff)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // parseError parses src as project.toml and returns the *badinput.Error it
 // must fail with.
@@ -472,5 +497,81 @@ func TestKeysLeftToOtherTools(t *testing.T) {
 	}
 	if _, err := project.Parse("project.toml", []byte("[_]\nnope = 1\n")); err == nil {
 		t.Fatal("an unknown key in [_] must still be an error")
+	}
+}
+
+// TestSmokeChecks: [[environments.NAME.health.smoke]] is an array of
+// tables whose texts may be a string or a list.
+func TestSmokeChecks(t *testing.T) {
+	d, err := project.Load("..")
+	if err != nil {
+		t.Fatalf("Load(..): %v", err)
+	}
+	want := []project.Smoke{
+		{Path: "/", Status: 200, Contains: project.Texts{"Latest products"},
+			NotContains: project.Texts{"Fatal error", "Volt directory can't be written"}, Host: "shop.example.com"},
+		{Path: "/account", Status: 302},
+	}
+	if diff := cmp.Diff(want, d.Env["staging"].Health.Smoke); diff != "" {
+		t.Errorf("the example's smoke checks (-want +got):\n%s", diff)
+	}
+	src := "[environments.x.health]\nsmoke = [{ path = \"/a\", not_contains = \"Oops\" }, { path = \"/b\", contains = [\"x\", \"y\"] }]\n"
+	d, err = project.Parse("project.toml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want = []project.Smoke{{Path: "/a", NotContains: project.Texts{"Oops"}}, {Path: "/b", Contains: project.Texts{"x", "y"}}}
+	if diff := cmp.Diff(want, d.Env["x"].Health.Smoke); diff != "" {
+		t.Errorf("inline smoke checks (-want +got):\n%s", diff)
+	}
+}
+
+func TestSmokeCheckErrors(t *testing.T) {
+	const head = "[environments.staging]\nport = 80\n\n[environments.staging.health]\npath = \"/health\"\n\n"
+	const first = "[[environments.staging.health.smoke]]\npath = \"/\"\n\n" // lines 7-8
+	for _, tc := range []struct {
+		name string
+		toml string
+		want where
+		msg  string
+	}{
+		{"missing path", head + first + "[[environments.staging.health.smoke]]\nstatus = 200\n",
+			where{"project.toml", 10, "environments.staging.health.smoke[2].path"}, "missing"},
+		{"relative path", head + "[[environments.staging.health.smoke]]\npath = \"products\"\n",
+			where{"project.toml", 8, "environments.staging.health.smoke[1].path"}, `"products" must start with /`},
+		{"space in path", head + "[[environments.staging.health.smoke]]\npath = \"/a b\"\n",
+			where{"project.toml", 8, "environments.staging.health.smoke[1].path"}, "space"},
+		{"status too low", head + first + "[[environments.staging.health.smoke]]\npath = \"/x\"\nstatus = 99\n",
+			where{"project.toml", 12, "environments.staging.health.smoke[2].status"}, "100-599"},
+		{"status too high", head + "[[environments.staging.health.smoke]]\npath = \"/\"\nstatus = 600\n",
+			where{"project.toml", 9, "environments.staging.health.smoke[1].status"}, "not an HTTP status"},
+		{"empty contains", head + "[[environments.staging.health.smoke]]\npath = \"/\"\ncontains = \"\"\n",
+			where{"project.toml", 9, "environments.staging.health.smoke[1].contains"}, "empty"},
+		{"empty text in not_contains", head + "[[environments.staging.health.smoke]]\npath = \"/\"\nnot_contains = [\"Fatal\", \"\"]\n",
+			where{"project.toml", 9, "environments.staging.health.smoke[1].not_contains"}, "empty"},
+		{"empty list", head + "[[environments.staging.health.smoke]]\npath = \"/\"\nnot_contains = []\n",
+			where{"project.toml", 9, "environments.staging.health.smoke[1].not_contains"}, "empty"},
+		{"bad host", head + "[[environments.staging.health.smoke]]\npath = \"/\"\nhost = \"a b\"\n",
+			where{"project.toml", 9, "environments.staging.health.smoke[1].host"}, "not a host name"},
+		{"inline entry", "[environments.staging.health]\nsmoke = [{ status = 200 }]\n",
+			where{"project.toml", 2, "environments.staging.health.smoke[1].path"}, "missing"},
+		{"unknown key in the second entry", head + first + "[[environments.staging.health.smoke]]\npath = \"/x\"\ncontain = \"typo\"\n",
+			where{"project.toml", 12, "environments.staging.health.smoke.contain"}, "unknown key"},
+		{"number for a text", head + "[[environments.staging.health.smoke]]\npath = \"/\"\nnot_contains = 5\n",
+			where{"project.toml", 9, "environments.staging.health.smoke.not_contains"}, "want a string or a list of strings, not an integer"},
+		{"numbers in a list", head + "[[environments.staging.health.smoke]]\npath = \"/\"\ncontains = [\"a\", 1]\n",
+			where{"project.toml", 9, "environments.staging.health.smoke.contains"}, "a list holding an integer"},
+		{"string status", head + "[[environments.staging.health.smoke]]\npath = \"/\"\nstatus = \"200\"\n",
+			where{"project.toml", 9, "environments.staging.health.smoke.status"}, "want an integer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := parseError(t, tc.toml)
+			if diff := cmp.Diff(tc.want, where{got.File, got.Line, got.Field}); diff != "" {
+				t.Errorf("error %q: (-want +got):\n%s", got, diff)
+			}
+			if !strings.Contains(got.Error(), tc.msg) {
+				t.Errorf("error %q does not contain %q", got, tc.msg)
+			}
+		})
 	}
 }

@@ -291,24 +291,37 @@ func (h *host) exec(ctx context.Context, ctr string, env []string, cmd ...string
 }
 
 func (h *host) execAs(ctx context.Context, ctr, user string, env []string, cmd ...string) (string, int, error) {
+	var out bytes.Buffer
+	code, err := h.execTo(ctx, ctr, user, env, &out, &out, cmd...)
+	return out.String(), code, err
+}
+
+// execTo runs cmd in a container as user ("" is the image's), its stdout
+// and stderr to the writers, and returns its exit code.
+func (h *host) execTo(ctx context.Context, ctr, user string, env []string, stdout, stderr io.Writer, cmd ...string) (int, error) {
 	ex, err := h.cli.ContainerExecCreate(ctx, ctr, container.ExecOptions{Cmd: cmd, User: user, Env: env, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return "", 0, fmt.Errorf("exec in %s: %w", ctr, err)
+		return 0, fmt.Errorf("exec in %s: %w", ctr, err)
 	}
 	att, err := h.cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return "", 0, fmt.Errorf("exec in %s: %w", ctr, err)
+		return 0, fmt.Errorf("exec in %s: %w", ctr, err)
 	}
 	defer att.Close()
-	var out bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil {
-		return "", 0, fmt.Errorf("exec in %s: %w", ctr, err)
+	// The attached stream does not end when ctx does.
+	stop := context.AfterFunc(ctx, func() { att.Close() })
+	defer stop()
+	if _, err := stdcopy.StdCopy(stdout, stderr, att.Reader); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return 0, fmt.Errorf("exec in %s: %w", ctr, err)
 	}
 	ins, err := h.cli.ContainerExecInspect(ctx, ex.ID)
 	if err != nil {
-		return "", 0, fmt.Errorf("exec in %s: %w", ctr, err)
+		return 0, fmt.Errorf("exec in %s: %w", ctr, err)
 	}
-	return out.String(), ins.ExitCode, nil
+	return ins.ExitCode, nil
 }
 
 // logs are a container's last lines of output.

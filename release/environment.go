@@ -48,6 +48,9 @@ type Health struct {
 	Interval    time.Duration
 	Deadline    time.Duration
 	StartPeriod time.Duration
+	// Smoke are asked of the new container once it is healthy, before it
+	// gets traffic; each within Timeout.
+	Smoke []SmokeCheck
 }
 
 // Defaults for what project.toml leaves out.
@@ -120,6 +123,13 @@ func LoadEnvironment(dir, envName string) (*Environment, error) {
 	env.Health = Health{Path: h.Path, Status: h.Status}
 	if env.Health.Status == 0 {
 		env.Health.Status = 200
+	}
+	for _, c := range h.Smoke {
+		sc := SmokeCheck{Path: c.Path, Status: c.Status, Contains: c.Contains, NotContains: c.NotContains, Host: c.Host}
+		if sc.Status == 0 {
+			sc.Status = 200
+		}
+		env.Health.Smoke = append(env.Health.Smoke, sc)
 	}
 	for _, d := range []struct {
 		field string

@@ -218,7 +218,7 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 
 	t0 := time.Now()
 	name := h.appName(rec.ID)
-	if err := h.startApp(ctx, rec, name, snapPath); err != nil {
+	if err := h.startApp(ctx, rec, name, snapPath, "app"); err != nil {
 		return finish("failed", err)
 	}
 	step("start", t0)
@@ -230,6 +230,14 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 	}
 	step("health", t0)
 	o.logf("healthy after %s", rec.Steps["health"])
+	if len(env.Health.Smoke) > 0 {
+		t0 = time.Now()
+		if err := h.smokeChecks(ctx, name, &o); err != nil {
+			h.cli.ContainerRemove(context.WithoutCancel(ctx), name, container.RemoveOptions{Force: true})
+			return finish(failedCheck(err), err)
+		}
+		step("smoke", t0)
+	}
 
 	t0 = time.Now()
 	if err := h.switchTo(ctx, name); err != nil {
@@ -253,6 +261,17 @@ func run(ctx context.Context, env *Environment, o Options, kind, ref string, sna
 		h.retain(ctx)
 	}
 	return res, err
+}
+
+// failedCheck is the release log's result for an error of a health or
+// smoke check: "health-failed", else "failed" (docker trouble).
+func failedCheck(err error) string {
+	var he *HealthError
+	var se *SmokeError
+	if errors.As(err, &he) || errors.As(err, &se) {
+		return "health-failed"
+	}
+	return "failed"
 }
 
 // hookCmd is one of project.toml's hooks.
@@ -391,15 +410,16 @@ func repoDigest(ref string, digests []string) string {
 	return ref
 }
 
-// startApp creates and starts the release's container on the private
+// startApp creates and starts a container of the release on the private
 // network, the env snapshot mounted read-only where dotenv apps look and
-// where the launcher loads it.
-func (h *host) startApp(ctx context.Context, rec *Record, name, snapPath string) error {
+// where the launcher loads it. role is "app" for the one that will serve,
+// "smoke" for a swarm release's smoke-check canary, which never restarts.
+func (h *host) startApp(ctx context.Context, rec *Record, name, snapPath, role string) error {
 	env := []string{"PHPBUILD_ENV_FILE=/app/.env", fmt.Sprintf("PHPBUILD_HEALTH_STATUS=%d", h.env.Health.Status)}
 	if h.env.Health.Path != "" {
 		env = append(env, "PHPBUILD_HEALTH_PATH="+h.env.Health.Path)
 	}
-	cfg := &container.Config{Image: rec.Digest, Env: env, Labels: h.labels("app", rec.ID),
+	cfg := &container.Config{Image: rec.Digest, Env: env, Labels: h.labels(role, rec.ID),
 		Healthcheck: &container.HealthConfig{
 			Test:     []string{"CMD", "/usr/local/bin/launcher", "health"},
 			Interval: h.env.Health.Interval, Timeout: h.env.Health.Timeout, StartPeriod: h.env.Health.StartPeriod, Retries: 3,
@@ -408,7 +428,10 @@ func (h *host) startApp(ctx context.Context, rec *Record, name, snapPath string)
 	for vol, target := range h.env.Volumes {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: target})
 	}
-	hc := &container.HostConfig{Mounts: mounts, RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
+	hc := &container.HostConfig{Mounts: mounts}
+	if role == "app" {
+		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+	}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{h.network(): {Aliases: []string{name}}}}
 	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, name)
 	if err != nil {

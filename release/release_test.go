@@ -43,6 +43,12 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, func(page string) string { return strings.Replace(page, "'<h1>'", "'<h1>v2 '", 1) })
+}
+
+// newFixtureWith is newFixture with v2's src/Page.php made by v2page.
+func newFixtureWith(t *testing.T, v2page func(string) string) *fixture {
+	t.Helper()
 	rt := buildtest.Runtimes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -56,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	page := filepath.Join(f.dir, "src", "Page.php")
 	b, _ := os.ReadFile(page)
-	buildtest.Write(t, f.dir, "src/Page.php", strings.Replace(string(b), "'<h1>'", "'<h1>v2 '", 1))
+	buildtest.Write(t, f.dir, "src/Page.php", v2page(string(b)))
 	buildtest.Commit(t, f.dir, "v2", "2026-01-03T00:00:00Z")
 	r2, err := build.Run(ctx, f.dir, &repo, true, false, nil, nil, opts...)
 	if err != nil {

@@ -141,7 +141,11 @@ func PlanRelease(ctx context.Context, env *Environment, o Options) (*Plan, error
 	}
 	p.Steps = append(p.Steps,
 		"start the new container on the private network",
-		fmt.Sprintf("wait for %s → %d (every %s, up to %s)", healthPath(env), env.Health.Status, env.Health.Interval, env.Health.Deadline),
+		fmt.Sprintf("wait for %s → %d (every %s, up to %s)", healthPath(env), env.Health.Status, env.Health.Interval, env.Health.Deadline))
+	for _, c := range env.Health.Smoke {
+		p.Steps = append(p.Steps, c.describe()+"; a failure removes the new container")
+	}
+	p.Steps = append(p.Steps,
 		fmt.Sprintf("switch the proxy on port %d (nginx graceful reload)", env.Port),
 		fmt.Sprintf("drain and stop the old container (SIGQUIT, up to %s)", env.Drain.Round(time.Second)))
 	if env.Hooks.PostRelease != "" {

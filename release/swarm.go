@@ -121,6 +121,16 @@ func runSwarm(ctx context.Context, env *Environment, o Options, kind, ref string
 	if err := a.runHooks(ctx, o, hooksBefore(env, kind), snapPath, snap != nil); err != nil {
 		return finish("hook-failed", err)
 	}
+	if len(env.Health.Smoke) > 0 {
+		if snap == nil {
+			return finish("failed", fmt.Errorf("the env snapshot %s of that release is gone from the host's state dir, and the smoke checks need it", envDigest))
+		}
+		t0 := time.Now()
+		if err := h.smokeCanary(ctx, rec, snapPath, &o); err != nil {
+			return finish(failedCheck(err), err)
+		}
+		step("smoke", t0)
+	}
 
 	secret, err := h.ensureSecret(ctx, envDigest, snap)
 	if err != nil {
@@ -618,13 +628,20 @@ func (h *host) retainSecrets(ctx context.Context) {
 func swarmPlanSteps(env *Environment, envDigest string) []string {
 	svc := env.App + "-" + env.Name
 	hex := strings.TrimPrefix(envDigest, "sha256:")
-	return []string{
+	var steps []string
+	if len(env.Health.Smoke) > 0 {
+		steps = append(steps, "start a one-off container of the new image with the new env on the network; wait for its health check")
+		for _, c := range env.Health.Smoke {
+			steps = append(steps, c.describe()+" against it; a failure stops the release before the service changes")
+		}
+	}
+	return append(steps,
 		fmt.Sprintf("create the secret %s-env-%s (unless the swarm has it), mounted at %s", svc, hex[:min(12, len(hex))], envTarget),
 		fmt.Sprintf("update the service %s: start the new task first, wait for %s → %d (every %s, up to %s); a failure rolls the service back",
 			svc, healthPath(env), env.Health.Status, env.Health.Interval, env.Health.Deadline),
 		fmt.Sprintf("the proxy on port %d sends to tasks.%s: the new task once healthy, the old one no more", env.Port, svc),
 		fmt.Sprintf("Swarm drains and stops the old task (SIGQUIT, up to %s)", env.Drain.Round(time.Second)),
-	}
+	)
 }
 
 func sameUpdate(a, b *swarm.UpdateStatus) bool {

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -255,7 +254,10 @@ func TestRuntimeBuildPhalcon(t *testing.T) {
 	if src == "" {
 		t.Skip("SKIPPED, NOT PASSED: set PHPBUILD_PHALCON_SOURCE to a Phalcon source tarball (its ext/ folder) to compile and verify real Phalcon")
 	}
-	version := phalconVersionIn(t, src)
+	version, err := runtimes.PhalconVersionIn(src)
+	if err != nil {
+		t.Fatal(err)
+	}
 	registry := testbed.Registry(t)
 	b := newBuilder(t)
 	repo := testRepo(t, registry, "phalcon")
@@ -272,40 +274,6 @@ func TestRuntimeBuildPhalcon(t *testing.T) {
 	if code != 0 || !strings.Contains(out, version) {
 		t.Errorf("php --ri phalcon: exit %d, %q %q", code, out, errOut)
 	}
-}
-
-// phalconVersionIn reads PHP_PHALCON_VERSION from the tarball's
-// php_phalcon.h: what `php --ri phalcon` will report.
-func phalconVersionIn(t *testing.T, tarball string) string {
-	t.Helper()
-	f, err := os.Open(tarball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	re := regexp.MustCompile(`#define PHP_PHALCON_VERSION "([^"]+)"`)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasSuffix(h.Name, "/php_phalcon.h") {
-			b, _ := io.ReadAll(tr)
-			if m := re.FindSubmatch(b); m != nil {
-				return string(m[1])
-			}
-		}
-	}
-	t.Fatalf("no PHP_PHALCON_VERSION in %s", tarball)
-	return ""
 }
 
 // layerDigests lists an image's layer digests, in order.

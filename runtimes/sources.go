@@ -1,12 +1,17 @@
 package runtimes
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -147,4 +152,56 @@ func writeFile(file string, r io.Reader) error {
 		return err
 	}
 	return f.Close()
+}
+
+// phalconVersionRE is how Phalcon's php_phalcon.h names the version that
+// `php --ri phalcon` reports.
+var phalconVersionRE = regexp.MustCompile(`#define PHP_PHALCON_VERSION "([^"]+)"`)
+
+// PhalconVersionIn reads the version a local Phalcon source tarball (.tgz)
+// or source dir will report once compiled, from its php_phalcon.h.
+func PhalconVersionIn(src string) (string, error) {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return "", badinput.New(src, "reading: %v", badinput.PathCause(err))
+	}
+	if fi.IsDir() {
+		b, err := os.ReadFile(filepath.Join(src, "php_phalcon.h"))
+		if err != nil {
+			return "", badinput.New(src, "no php_phalcon.h: %v", badinput.PathCause(err))
+		}
+		if m := phalconVersionRE.FindSubmatch(b); m != nil {
+			return string(m[1]), nil
+		}
+		return "", badinput.New(filepath.Join(src, "php_phalcon.h"), "no PHP_PHALCON_VERSION")
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return "", badinput.New(src, "reading: %v", badinput.PathCause(err))
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return "", badinput.New(src, "not a gzip tarball: %v", err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return "", badinput.New(src, "no php_phalcon.h with PHP_PHALCON_VERSION: not a Phalcon source tarball")
+		}
+		if err != nil {
+			return "", badinput.New(src, "reading the tarball: %v", err)
+		}
+		if path.Base(h.Name) != "php_phalcon.h" {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+		if err != nil {
+			return "", badinput.New(src, "reading the tarball: %v", err)
+		}
+		if m := phalconVersionRE.FindSubmatch(b); m != nil {
+			return string(m[1]), nil
+		}
+	}
 }

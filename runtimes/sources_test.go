@@ -1,6 +1,9 @@
 package runtimes
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -133,5 +136,43 @@ func TestParseExtensionFlag(t *testing.T) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestPhalconVersionIn(t *testing.T) {
+	dir := t.TempDir()
+	tgz := func(name string, files map[string]string) string {
+		t.Helper()
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		for n, body := range files {
+			tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+			tw.Write([]byte(body))
+		}
+		tw.Close()
+		gz.Close()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	header := "#ifndef PHP_PHALCON_H\n#define PHP_PHALCON_NAME \"phalcon\"\n#define PHP_PHALCON_VERSION \"5.18.1\"\n"
+	good := tgz("phalcon.tgz", map[string]string{"phalcon-5.18.1/config.m4": "PHP_ARG_ENABLE\n", "phalcon-5.18.1/php_phalcon.h": header})
+	if v, err := PhalconVersionIn(good); err != nil || v != "5.18.1" {
+		t.Errorf("tarball: %q, %v; want 5.18.1", v, err)
+	}
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "php_phalcon.h"), []byte(header), 0o644)
+	if v, err := PhalconVersionIn(src); err != nil || v != "5.18.1" {
+		t.Errorf("dir: %q, %v; want 5.18.1", v, err)
+	}
+	other := tgz("hello.tgz", map[string]string{"hello-1.0/config.m4": "x"})
+	for _, p := range []string{other, filepath.Join(dir, "missing.tgz"), filepath.Join(src, "php_phalcon.h")} {
+		if _, err := PhalconVersionIn(p); !badinput.Is(err) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: err = %v, want a bad-input error naming it", p, err)
+		}
 	}
 }

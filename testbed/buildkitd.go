@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,6 +94,10 @@ func StartBuildkitd(t testing.TB, root string, httpRegistries ...string) *Buildk
 	b.Start(t)
 	b.remove = func() {
 		b.Stop()
+		// A killed buildkitd leaves its running steps behind (runc puts
+		// them in sessions of their own); a step whose output pipe is gone
+		// may spin for the rest of the test run.
+		killContainersOf(root)
 		os.Remove(sock)
 		if own {
 			unmountUnder(root)
@@ -170,6 +175,36 @@ func (b *Buildkitd) Kill() {
 	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 	b.cmd.Wait()
 	b.cmd = nil
+}
+
+// killContainersOf SIGKILLs the processes of the containers a buildkitd
+// with state dir root started: runc names each container's cgroup after
+// its id, and keeps its state in root/runc-overlayfs/executor/ID.
+func killContainersOf(root string) {
+	ids, err := os.ReadDir(filepath.Join(root, "runc-overlayfs", "executor"))
+	if err != nil || len(ids) == 0 {
+		return
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cgroup"))
+		if err != nil {
+			continue
+		}
+		for _, id := range ids {
+			if id.IsDir() && strings.Contains(string(cg), "/buildkit/"+id.Name()+"\n") {
+				syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
+		}
+	}
 }
 
 // unmountUnder detaches every mount below dir, deepest first: a killed

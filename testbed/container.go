@@ -1,10 +1,14 @@
 package testbed
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"path"
 	"strconv"
 	"testing"
 	"time"
@@ -99,9 +103,16 @@ func StartContainer(t testing.TB, spec ContainerSpec) *Container {
 // output and exit code.
 func (c *Container) Exec(t testing.TB, cmd ...string) (string, int) {
 	t.Helper()
+	return c.ExecAs(t, "", cmd...)
+}
+
+// ExecAs runs cmd in the container as user ("" for the image's) and
+// returns the combined output and exit code.
+func (c *Container) ExecAs(t testing.TB, user string, cmd ...string) (string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ex, err := c.cli.ContainerExecCreate(ctx, c.ID, container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	ex, err := c.cli.ContainerExecCreate(ctx, c.ID, container.ExecOptions{User: user, Cmd: cmd, AttachStdout: true, AttachStderr: true})
 	if err != nil {
 		t.Fatalf("exec %q: %v", cmd, err)
 	}
@@ -119,6 +130,39 @@ func (c *Container) Exec(t testing.TB, cmd ...string) (string, int) {
 		t.Fatalf("exec %q: %v", cmd, err)
 	}
 	return out.String(), ins.ExitCode
+}
+
+// ReadFiles returns the regular files under dir in the container, by
+// absolute path, as `docker cp` copies them.
+func (c *Container) ReadFiles(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rc, _, err := c.cli.CopyFromContainer(ctx, c.ID, dir)
+	if err != nil {
+		t.Fatalf("copying %s out of the container: %v", dir, err)
+	}
+	defer rc.Close()
+	out := map[string][]byte{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("copying %s out of the container: %v", dir, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("copying %s out of the container: %v", dir, err)
+		}
+		// The archive is rooted at dir's own name.
+		out[path.Join(path.Dir(path.Clean(dir)), h.Name)] = b
+	}
 }
 
 // Stop stops the container the way `docker stop` does: the image's stop

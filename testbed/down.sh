@@ -17,6 +17,7 @@ stop_service() {
 
 [[ $(id -u) == 0 ]] || die "make testbed-down must run as root, like make testbed"
 take_lock
+stop_service mariadb "$MARIADB_EXE" 30
 stop_service buildkitd "$BUILDKITD_EXE" 20
 # dockerd gives its containers 15 s to stop before it stops itself.
 stop_service dockerd "$DOCKERD_EXE" 30

@@ -27,6 +27,14 @@ DOCKER_SOCK=/var/run/docker.sock
 # never mix with those of a Docker engine someone else runs on the machine.
 DOCKER_EXEC_ROOT=$STATE/docker-exec
 
+# MariaDB for the apps' databases: on all addresses, so that app containers on any docker
+# network reach it through their gateway; a port of its own, never a system server's 3306.
+MARIADB_EXE=/usr/sbin/mariadbd
+MARIADB_PORT=3307
+MARIADB_SOCK=$STATE/mariadb-run/mariadb.sock
+MARIADB_USER=phpbuild
+MARIADB_PASSWORD=phpbuild-testbed
+
 # Images the default catalog asks for as docker.io/library/debian:<suite>-slim.
 DEBIAN_SUITES=(bookworm trixie)
 
@@ -105,6 +113,10 @@ docker_healthy() {
 buildkit_healthy() {
 	[[ -S $BUILDKIT_SOCK && -x $BUILDCTL_EXE ]] &&
 		timeout 3 "$BUILDCTL_EXE" --addr "unix://$BUILDKIT_SOCK" debug workers >/dev/null 2>&1
+}
+
+mariadb_healthy() {
+	[[ -S $MARIADB_SOCK ]] && timeout 3 mariadb-admin --socket="$MARIADB_SOCK" -uroot ping >/dev/null 2>&1
 }
 
 # Holding the lock keeps two `make testbed` runs (say, two test jobs) from racing to start the

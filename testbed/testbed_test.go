@@ -138,3 +138,20 @@ func TestDockerRunsImageFromRegistry(t *testing.T) {
 		t.Errorf("/etc/debian_version in %s is %q (stderr %q), want 12.x", ref, got, stderr)
 	}
 }
+
+// TestMariaDBFromContainers: the database answers on this machine and at the
+// address app containers are given, from a container on the default bridge.
+func TestMariaDBFromContainers(t *testing.T) {
+	db := testbed.MariaDB(t)
+	db.Query(t, "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (42)")
+	if got := db.Query(t, "SELECT id FROM t"); got != "42" {
+		t.Fatalf("SELECT = %q, want 42", got)
+	}
+	reg := testbed.Registry(t)
+	out, errOut, code := testbed.DockerRun(t, reg+"/library/debian:bookworm-slim", []string{"bash", "-c"},
+		fmt.Sprintf("exec 3<>/dev/tcp/%s/%s && head -c 64 <&3 | tr -dc '[:print:]'", db.Host, db.Port))
+	// A MariaDB server speaks first: its handshake names its version.
+	if code != 0 || !strings.Contains(out, "MariaDB") {
+		t.Errorf("connecting from a container to %s:%s: exit %d, %q %q", db.Host, db.Port, code, out, errOut)
+	}
+}

@@ -5,7 +5,7 @@
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PACKAGES=(ca-certificates curl debootstrap docker-registry docker.io containerd iptables runc)
+PACKAGES=(ca-certificates curl debootstrap docker-registry docker.io containerd iptables runc mariadb-server mariadb-client)
 
 # Background jobs (the buildkitd build, debootstraps) run in their own process groups so that a
 # failing run can end them whole, go or debootstrap children included, and nothing else. Like
@@ -29,6 +29,8 @@ main() {
 	ensure_images
 	finish_buildkit_build
 	ensure buildkitd "$BUILDKITD_EXE" buildkit_healthy start_buildkitd "unix://$BUILDKIT_SOCK"
+	ensure mariadb "$MARIADB_EXE" mariadb_healthy start_mariadb "$MARIADB_SOCK"
+	ensure_mariadb_user
 	write_env
 }
 
@@ -185,6 +187,39 @@ EOF
 	launch buildkitd "$BUILDKITD_EXE" --config "$STATE/buildkitd.toml"
 }
 
+start_mariadb() {
+	local data=$STATE/mariadb
+	if [[ ! -d $data/mysql ]]; then
+		mkdir -p "$data"
+		chown mysql:mysql "$data"
+		mariadb-install-db --user=mysql --datadir="$data" --auth-root-authentication-method=socket \
+			--skip-test-db >"$LOG_DIR/mariadb-install.log" 2>&1 ||
+			die "mariadb-install-db failed; see $LOG_DIR/mariadb-install.log"
+	fi
+	# mariadbd drops to the mysql user before it makes its socket.
+	mkdir -p "$(dirname "$MARIADB_SOCK")"
+	chown mysql:mysql "$(dirname "$MARIADB_SOCK")"
+	rm -f "$MARIADB_SOCK"
+	launch mariadb "$MARIADB_EXE" --no-defaults --user=mysql --datadir="$data" --socket="$MARIADB_SOCK" \
+		--pid-file="$(dirname "$MARIADB_SOCK")/mariadbd.pid" --port="$MARIADB_PORT" --bind-address=0.0.0.0 \
+		--skip-name-resolve --innodb-buffer-pool-size=64M --max-connections=200 --log-error="$LOG_DIR/mariadb.err"
+}
+
+# Tests make their own databases, named phpbuild_*, as this user.
+ensure_mariadb_user() {
+	mariadb --socket="$MARIADB_SOCK" -uroot -e "
+		CREATE USER IF NOT EXISTS '$MARIADB_USER'@'%' IDENTIFIED BY '$MARIADB_PASSWORD';
+		GRANT ALL PRIVILEGES ON \`phpbuild\\_%\`.* TO '$MARIADB_USER'@'%';" ||
+		die "creating the MariaDB user $MARIADB_USER failed"
+}
+
+# The address app containers reach the host's MariaDB at: the default bridge's gateway.
+docker_gateway() {
+	local gw
+	gw=$(ip -4 -o addr show docker0 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+	echo "${gw:-172.17.0.1}"
+}
+
 # The compile takes minutes and needs only the Go toolchain, so it overlaps the downloads.
 BUILD_PID=
 start_buildkit_build() {
@@ -318,6 +353,10 @@ write_env() {
 BUILDKIT_HOST=unix://$BUILDKIT_SOCK
 DOCKER_HOST=unix://$DOCKER_SOCK
 PHPBUILD_TEST_REGISTRY=$REGISTRY_ADDR
+PHPBUILD_TEST_MARIADB=$(docker_gateway):$MARIADB_PORT
+PHPBUILD_TEST_MARIADB_LOCAL=127.0.0.1:$MARIADB_PORT
+PHPBUILD_TEST_MARIADB_USER=$MARIADB_USER
+PHPBUILD_TEST_MARIADB_PASSWORD=$MARIADB_PASSWORD
 EOF
 	echo "env: $STATE/env"
 	sed 's/^/  /' "$STATE/env"

@@ -76,7 +76,7 @@ func TestReadEnvFile(t *testing.T) {
 	if got, err := readEnvFile(filepath.Join(dir, "missing")); err != nil || got != nil {
 		t.Errorf("a missing file: %q, %v; want nothing, no error", got, err)
 	}
-	os.WriteFile(p, []byte("OK=\"1\"\nBROKEN=1\n"), 0o600)
+	os.WriteFile(p, []byte("OK=\"1\"\nBROKEN\n"), 0o600)
 	if _, err := readEnvFile(p); err == nil || !strings.Contains(err.Error(), ".env:2:") {
 		t.Errorf("err = %v, want one naming line 2", err)
 	}

@@ -25,12 +25,12 @@ func main() {
 }
 
 func launch(getenv func(string) string, sys system, log io.Writer) int {
-	// The release's env snapshot, when one is mounted, is the app's
-	// configuration: it also decides PHP_MEMORY_LIMIT for sizing.
+	// The env file, when one is mounted, is the app's configuration: it
+	// also decides PHP_MEMORY_LIMIT for sizing.
 	extra, err := readEnvFile(envOr(getenv, "PHPBUILD_ENV_FILE", "/app/.env"))
 	if err != nil {
 		fmt.Fprintf(log, "launcher: %v\n", err)
-		return 1
+		return exitBadEnvFile
 	}
 	fromFile := map[string]string{}
 	for _, kv := range withEnv(nil, extra) {
@@ -60,13 +60,13 @@ func launch(getenv func(string) string, sys system, log io.Writer) int {
 	return newSupervisor(s, log).run()
 }
 
-// execWithEnv is `launcher exec CMD...`: CMD with the release's env
-// snapshot in its environment, as php-fpm gets it; release hooks run so.
+// execWithEnv is `launcher exec CMD...`: CMD with the env file's values
+// in its environment, as php-fpm gets them; release hooks run so.
 func execWithEnv(argv []string, getenv func(string) string, log io.Writer) int {
 	extra, err := readEnvFile(envOr(getenv, "PHPBUILD_ENV_FILE", "/app/.env"))
 	if err != nil {
 		fmt.Fprintf(log, "launcher: %v\n", err)
-		return 1
+		return exitBadEnvFile
 	}
 	bin, err := exec.LookPath(argv[0])
 	if err != nil {

@@ -475,3 +475,40 @@ func TestAccepts(t *testing.T) {
 		t.Fatal("accepts() = true on a stale socket file")
 	}
 }
+
+func TestStandardEnvFileReachesFPM(t *testing.T) {
+	t.Parallel()
+	env := filepath.Join(t.TempDir(), ".env")
+	file := "\uFEFF# saved on Windows\r\nexport APP_NAME=My Shop # shown in mails\r\n\r\nMAIL_FROM_NAME=\"${APP_NAME}\"\r\n" +
+		"DB_PASSWORD='p#ss w0rd'\r\nAPP_DEBUG=\r\nJWT_KEY=\"-----BEGIN KEY-----\r\nMIIB\r\n-----END KEY-----\"\r\n"
+	if err := os.WriteFile(env, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := `log "env APP_NAME=$APP_NAME|MAIL_FROM_NAME=$MAIL_FROM_NAME|DB_PASSWORD=$DB_PASSWORD|APP_DEBUG=${APP_DEBUG-unset}"
+[ "$JWT_KEY" = "$(printf '%s\n%s\n%s' '-----BEGIN KEY-----' MIIB '-----END KEY-----')" ] && log jwt-key-intact`
+	r := startLauncher(t, fakeFPM(quitCleanly, check), fakeServer("nginx", quitCleanly, ""), "PHPBUILD_ENV_FILE="+env)
+	r.waitLog("php-fpm env APP_NAME=My Shop|MAIL_FROM_NAME=My Shop|DB_PASSWORD=p#ss w0rd|APP_DEBUG=\n", "php-fpm jwt-key-intact", "nginx started")
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, r.stderr)
+	}
+}
+
+func TestMalformedEnvFileExits2(t *testing.T) {
+	t.Parallel()
+	env := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(env, []byte("APP_NAME=shop\nAPP_KEY=\"base64:abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startLauncher(t, fakeFPM(quitCleanly, ""), fakeServer("nginx", quitCleanly, ""), "PHPBUILD_ENV_FILE="+env)
+	if code := r.wait(5 * time.Second); code != 2 {
+		t.Fatalf("exit code = %d, want 2; stderr:\n%s", code, r.stderr)
+	}
+	want := "launcher: " + env + `:2: APP_KEY: unterminated double-quoted value: no closing " before the end of the file` + "\n"
+	if got := r.stderr.String(); got != want {
+		t.Fatalf("stderr = %q, want %q", got, want)
+	}
+	if log := r.logText(); log != "" {
+		t.Errorf("servers started with a malformed env file; log:\n%s", log)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,32 @@ func printPlan(w io.Writer, p *build.Plan) {
 		fmt.Fprintf(w, "          run image: %s\n", p.Runtime.RunImage)
 	}
 	fmt.Fprintf(w, "app:      %s (web root %s)\n", p.App.Path, p.App.WebRoot)
+	if v := p.App.Volt; len(v.Options) > 0 {
+		fmt.Fprintln(w, "volt:")
+		for _, o := range v.Options {
+			fmt.Fprintf(w, "  %-10s %-24q %s\n", o.Name, fmt.Sprint(o.Value), o.Source)
+		}
+		var factory, own []string
+		for _, s := range v.Services {
+			if s.Source == `Phalcon\Di\FactoryDefault` {
+				factory = append(factory, s.Name)
+			} else {
+				own = append(own, s.Name+" ("+s.Source+")")
+			}
+		}
+		if len(factory) > 0 {
+			fmt.Fprintf(w, "  services   Phalcon's FactoryDefault: %s\n", strings.Join(factory, ", "))
+		}
+		for _, s := range own {
+			fmt.Fprintf(w, "             %s\n", s)
+		}
+		for _, e := range v.Extensions {
+			fmt.Fprintf(w, "  %-10s %-24s %s\n", e.Kind, e.Name, e.Source)
+		}
+		if len(v.Ignored) > 0 {
+			fmt.Fprintf(w, "  ignored    %s (project.toml volt.ignore_services)\n", strings.Join(v.Ignored, ", "))
+		}
+	}
 	fmt.Fprintln(w, "layers:")
 	for _, l := range p.Layers {
 		fmt.Fprintf(w, "  %-8s %s\n", l.Name, l.Key)

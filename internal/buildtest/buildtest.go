@@ -76,6 +76,52 @@ func Runtimes(t testing.TB) name.Repository {
 	return runtimeRepo
 }
 
+var (
+	phalconOnce    sync.Once
+	phalconRepo    name.Repository
+	phalconVersion string
+	phalconErr     error
+)
+
+// PhalconRuntimes builds, once per test binary, a PHP 8.2 runtime with real
+// Phalcon compiled from the source tarball PHPBUILD_PHALCON_SOURCE names
+// (`make test` sets it to ../shared/phalcon/phalcon-*.tgz when the checkout
+// sits beside one), into a fixed repo, so that BuildKit's cache and the
+// registry keep it across runs. Without the variable the test skips, saying
+// so. It returns the repo and the Phalcon version the tarball reports.
+func PhalconRuntimes(t testing.TB) (name.Repository, string) {
+	t.Helper()
+	src := os.Getenv("PHPBUILD_PHALCON_SOURCE")
+	if src == "" {
+		t.Skip("SKIPPED, NOT PASSED: set PHPBUILD_PHALCON_SOURCE to a PECL-style Phalcon source tarball (make test finds ../shared/phalcon/phalcon-*.tgz) to build and run the Phalcon apps")
+	}
+	reg := testbed.Registry(t)
+	host := testbed.BuildkitHost(t)
+	launcher := LauncherBinary(t)
+	phalconOnce.Do(func() {
+		if phalconVersion, phalconErr = runtimes.PhalconVersionIn(src); phalconErr != nil {
+			return
+		}
+		if phalconRepo, phalconErr = name.NewRepository(reg + "/phpbuild-test/phalcon-runtimes"); phalconErr != nil {
+			return
+		}
+		b, err := runtimes.NewBuilder(runtimes.WithBuildkitHost(host), runtimes.WithLauncher(launcher))
+		if err != nil {
+			phalconErr = err
+			return
+		}
+		// Compiling Phalcon takes 15 to 30 minutes on 2 cores, once.
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+		defer cancel()
+		_, phalconErr = b.Build(ctx, phalconRepo, runtimes.BuildSpec{PHPMinor: "8.2", Phalcon: phalconVersion,
+			PhalconSource: runtimes.ExtensionSource{Location: src}})
+	})
+	if phalconErr != nil {
+		t.Fatalf("building the Phalcon test runtime from %s: %v", src, phalconErr)
+	}
+	return phalconRepo, phalconVersion
+}
+
 // GitApp copies testdata/apps/NAME into a new git repo with one commit at
 // a fixed time, tagged v1.0.0, plus an ignored .env holding SecretValue.
 func GitApp(t testing.TB, app string) string {
