@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/cobra"
 
+	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -81,6 +82,7 @@ inputs are already recorded in REPO is not built again.`,
 				}
 				spec.Extensions = append(spec.Extensions, r)
 			}
+			explicit := phalconSource != ""
 			if phalconSource == "" {
 				phalconSource = os.Getenv("PHPBUILD_PHALCON_SOURCE")
 			}
@@ -90,6 +92,9 @@ inputs are already recorded in REPO is not built again.`,
 					return &usageError{err}
 				}
 				spec.PhalconSource = r.Source
+				if err := phalconVersionFromSource(&spec, explicit); err != nil {
+					return err
+				}
 			}
 			if launcher == "" {
 				launcher = defaultLauncher()
@@ -128,7 +133,7 @@ inputs are already recorded in REPO is not built again.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&php, "php", "", "PHP minor, e.g. 8.2 (the catalog offers 8.2 and 8.4)")
-	f.StringVar(&phalcon, "phalcon", "", "Phalcon version to compile in, e.g. 5.18.1")
+	f.StringVar(&phalcon, "phalcon", "", "Phalcon version to compile in, e.g. 5.18.1 (default with a local --phalcon-source: the version it reports)")
 	f.StringVar(&phalconSource, "phalcon-source", "", "Phalcon source: PATH, https://URL#sha256=HEX or oci://REF (default $PHPBUILD_PHALCON_SOURCE)")
 	f.StringArrayVar(&exts, "ext", nil, "extension to add: NAME (a Debian package) or NAME@SOURCE (compiled); repeatable")
 	f.StringVar(&repoName, "repo", "", "runtime repository, e.g. registry.example.com/team/php-runtimes (default $PHPBUILD_RUNTIME_REPO)")
@@ -242,4 +247,28 @@ func buildkitHost() string {
 		return h
 	}
 	return runtimes.DefaultBuildkitHost
+}
+
+// phalconVersionFromSource reads the version a local Phalcon source
+// reports: it is --phalcon when that is not given with --phalcon-source,
+// and a mismatch is caught now rather than after a half-hour compile.
+func phalconVersionFromSource(spec *runtimes.BuildSpec, explicit bool) error {
+	loc := spec.PhalconSource.Location
+	if strings.Contains(loc, "://") || (spec.Phalcon == "" && !explicit) {
+		return nil
+	}
+	v, err := runtimes.PhalconVersionIn(loc)
+	if err != nil {
+		if spec.Phalcon != "" {
+			return nil // the build names what is wrong with the source
+		}
+		return err
+	}
+	switch {
+	case spec.Phalcon == "":
+		spec.Phalcon = v
+	case spec.Phalcon != v:
+		return &badinput.Error{File: loc, Field: "--phalcon", Err: fmt.Errorf("the source is Phalcon %s, not %s; pass --phalcon %s or another source", v, spec.Phalcon, v)}
+	}
+	return nil
 }
