@@ -516,7 +516,8 @@ func makeLayer(l layers.Layer, app *detect.App, out produced, epoch time.Time) (
 		if err != nil {
 			return nil, err
 		}
-		entries = overlay(templates, made)
+		// A template the step touched still ships as committed, with the epoch.
+		entries = overlay(made, templates)
 	case *layers.Config:
 		files, err := l.Files()
 		if err != nil {
