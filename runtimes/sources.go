@@ -156,7 +156,7 @@ func writeFile(file string, r io.Reader) error {
 
 // phalconVersionRE is how Phalcon's php_phalcon.h names the version that
 // `php --ri phalcon` reports.
-var phalconVersionRE = regexp.MustCompile(`#define PHP_PHALCON_VERSION "([^"]+)"`)
+var phalconVersionRE = regexp.MustCompile(`#define\s+PHP_PHALCON_VERSION\s+"([^"]+)"`)
 
 // PhalconVersionIn reads the version a local Phalcon source tarball (.tgz)
 // or source dir will report once compiled, from its php_phalcon.h.

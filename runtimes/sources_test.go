@@ -158,7 +158,7 @@ func TestPhalconVersionIn(t *testing.T) {
 		}
 		return p
 	}
-	header := "#ifndef PHP_PHALCON_H\n#define PHP_PHALCON_NAME \"phalcon\"\n#define PHP_PHALCON_VERSION \"5.18.1\"\n"
+	header := "#ifndef PHP_PHALCON_H\n#define PHP_PHALCON_NAME \"phalcon\"\n#define PHP_PHALCON_VERSION     \"5.18.1\"\n"
 	good := tgz("phalcon.tgz", map[string]string{"phalcon-5.18.1/config.m4": "PHP_ARG_ENABLE\n", "phalcon-5.18.1/php_phalcon.h": header})
 	if v, err := PhalconVersionIn(good); err != nil || v != "5.18.1" {
 		t.Errorf("tarball: %q, %v; want 5.18.1", v, err)
