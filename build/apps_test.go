@@ -15,6 +15,7 @@ import (
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
+	"github.com/phpbuild/phpbuild/internal/voltequiv"
 	"github.com/phpbuild/phpbuild/testbed"
 )
 
@@ -112,6 +113,12 @@ func TestBuildPhalconApp(t *testing.T) {
 	if after := list(); after != before {
 		t.Errorf("templates were compiled at run time:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+
+	t.Run("precompiled templates are Phalcon's own", func(t *testing.T) {
+		voltequiv.Check(t, voltequiv.Options{Image: repo.Digest(res.Digest).String(), Visit: func(t testing.TB, base string) {
+			voltequiv.Crawl(t, nil, base, []string{"/"}, 20)
+		}})
+	})
 
 	t.Run("a Volt syntax error names the template and line", func(t *testing.T) {
 		write(t, dir, "app/views/partials/header.volt", "<header>\n{{ oops( }}\n</header>\n")

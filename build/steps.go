@@ -76,7 +76,46 @@ func vendorStep(img llb.State, v *layers.Vendor, lock bool, key string) llb.Stat
 		cmd = "update"
 	}
 	script := fmt.Sprintf("COMPOSER_MIRROR_PATH_REPOS=1 composer %s --no-dev --prefer-dist --no-autoloader --no-scripts --no-interaction --no-progress", cmd)
+	if v.Root != "" {
+		return vendorInRepo(img, v, script, "vendor: composer "+cmd, key)
+	}
 	return runStep(img, source(v.Files, key), script, "vendor: composer "+cmd, "composer")
+}
+
+// repoPath is where the vendor step of an app with path repositories
+// outside its dir mounts the work tree's files.
+const repoPath = "/repo"
+
+// vendorInRepo runs composer on the work tree's files placed as they are in
+// the work tree: the app's inputs at repoPath/AppInRoot, the packages at
+// repoPath/packages/…. A relative url ("../../packages/*") then reaches
+// from the app dir the dirs it reaches in the work tree, whatever the app's
+// depth and however far the url climbs, and no dir of the image (/lib,
+// /usr) is in the way, as it would be with the app at /app and the packages
+// at the root. Nothing else depends on where the app sits here: the step
+// dumps no autoloader, and the mirrored packages' install paths are
+// relative. The changes under the app dir are returned rooted at "/" = the
+// app dir, as runStep's are; composer mirrors the packages into vendor/
+// (COMPOSER_MIRROR_PATH_REPOS), so nothing from outside the app dir ships.
+func vendorInRepo(img llb.State, v *layers.Vendor, script, name, key string) llb.State {
+	paths := slices.Clone(v.Outside)
+	for _, f := range v.Files {
+		paths = append(paths, path.Join(v.AppInRoot, f))
+	}
+	sort.Strings(paths)
+	// The key covers exactly these files' contents, as for source.
+	in := llb.Local("repo", llb.FollowPaths(paths), llb.SharedKeyHint("phpbuild-repo"),
+		llb.LocalUniqueID("phpbuild-repo-"+key), llb.WithCustomNamef("repository files (%d)", len(paths)))
+	opts := []llb.RunOption{sh(script), llb.Dir(path.Join(repoPath, v.AppInRoot)), llb.WithCustomName(name),
+		llb.AddMount("/cache", llb.Scratch(), llb.AsPersistentCacheDir("phpbuild-composer", llb.CacheMountShared))}
+	for _, e := range stepEnv {
+		k, val, _ := strings.Cut(e, "=")
+		opts = append(opts, llb.AddEnv(k, val))
+	}
+	out := img.Run(opts...).AddMount(repoPath, in)
+	changes := llb.Diff(in, out, llb.WithCustomName(name+" (changes)"))
+	return llb.Scratch().File(llb.Copy(changes, "/"+v.AppInRoot+"/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}),
+		llb.WithCustomName(name+" (changes in the app dir)"))
 }
 
 // autoloadStep dumps composer's autoloader over the app's files and the
@@ -183,7 +222,10 @@ if ($cfg['bootstrap'] !== '') {
 }
 foreach ($cfg['templates'] as $t) {
     try {
-        $compiler->compile($t);
+        // A compiler names its loop variables after the first template it
+        // compiles; at run time that is the page's own template, compiled
+        // first in its request. A pristine copy per template does the same.
+        (clone $compiler)->compile($t);
     } catch (\Throwable $e) {
         $line = 0;
         $msg = $e->getMessage();
