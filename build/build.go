@@ -220,6 +220,16 @@ func prepare(ctx context.Context, dir string, o *options) (*Commit, *detect.App,
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if wt := workTree(app); wt != nil && len(wt.Dirty) > 0 {
+		// Packages outside the app dir ship in vendor/: their changes are
+		// the image's too.
+		if !o.allowDirty {
+			return nil, nil, nil, badinput.New(dir, "path repositories outside the app have uncommitted changes (%s); commit them, or pass --allow-dirty for an image without a SHA tag",
+				strings.Join(wt.Dirty, ", "))
+		}
+		commit.Dirty = true
+		commit.DirtyFiles = append(commit.DirtyFiles, wt.Dirty...)
+	}
 	if app.Composer != nil && app.Composer.Lock == nil && !app.Project.Build.AllowMissingLock {
 		return nil, nil, nil, badinput.New(filepath.Join(app.Dir, "composer.json"),
 			"no composer.lock next to it: run `composer update` and commit composer.lock, so every build installs the same packages (or set build.allow_missing_lock = true in project.toml)")
@@ -236,6 +246,13 @@ func prepare(ctx context.Context, dir string, o *options) (*Commit, *detect.App,
 		return nil, nil, nil, err
 	}
 	return commit, app, rt, nil
+}
+
+func workTree(app *detect.App) *detect.WorkTree {
+	if app.Composer == nil {
+		return nil
+	}
+	return app.Composer.WorkTree
 }
 
 // imageTags: the SHA names the commit; the semver is for people. A dirty
@@ -364,8 +381,18 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 // solve runs one step and exports its output to dir.
 func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definition, appFS fsutil.FS, dir string, app *detect.App) error {
 	cfg := config.LoadDefaultConfigFile(nopWriter{}) // libraries are silent
+	locals := map[string]fsutil.FS{"app": appFS}
+	if app.Composer != nil && app.Composer.WorkTree != nil {
+		// The vendor step reads path repositories outside the app dir
+		// from the work tree (see vendorInRepo).
+		repoFS, err := fsutil.NewFS(app.Composer.WorkTree.Root)
+		if err != nil {
+			return err
+		}
+		locals["repo"] = repoFS
+	}
 	opt := client.SolveOpt{
-		LocalMounts: map[string]fsutil.FS{"app": appFS},
+		LocalMounts: locals,
 		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
 			AuthConfigProvider: authprovider.LoadAuthConfig(cfg),
 		})},

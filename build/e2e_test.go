@@ -18,7 +18,6 @@ import (
 )
 
 func testRuntimes(t *testing.T) name.Repository { return buildtest.Runtimes(t) }
-func launcherBinary(t *testing.T) string        { return buildtest.LauncherBinary(t) }
 func gitApp(t *testing.T, app string) string    { return buildtest.GitApp(t, app) }
 func write(t *testing.T, dir, rel, body string) { buildtest.Write(t, dir, rel, body) }
 func git(t *testing.T, dir string, args ...string) string {

@@ -106,8 +106,16 @@ func NewVendor(app *detect.App, rt *runtimes.Runtime) *Vendor {
 		v.Flags = append(v.Flags, "--resolve-without-lock")
 	}
 	for _, f := range app.Files {
-		if isComposerFile(f) || inAny(f, app.Composer.PathRepos) {
+		if !isEnvFile(f) && (isComposerFile(f) || inAny(f, app.Composer.PathRepos)) {
 			v.Files = append(v.Files, f)
+		}
+	}
+	if wt := app.Composer.WorkTree; wt != nil {
+		v.Root, v.AppInRoot = wt.Root, wt.App
+		for _, f := range wt.Files {
+			if !isEnvFile(f) {
+				v.Outside = append(v.Outside, f)
+			}
 		}
 	}
 	return v

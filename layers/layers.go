@@ -26,8 +26,16 @@ type Runtime struct {
 // Vendor is composer's install of the locked packages.
 type Vendor struct {
 	Dir string
-	// Files are the composer files and every file of path repositories.
-	Files      []string
+	// Files are the composer files and every file of path repositories
+	// inside the app dir.
+	Files []string
+	// Root is the git work tree holding the app when path repositories lie
+	// outside the app dir (a monorepo's packages), "" otherwise. AppInRoot
+	// is the app dir and Outside are those repositories' files, both
+	// relative to Root.
+	Root       string
+	AppInRoot  string
+	Outside    []string
 	PHPMinor   string
 	Extensions []string
 	Flags      []string
@@ -182,6 +190,14 @@ func (l *Vendor) Key(ctx context.Context) (v1.Hash, error) {
 	k.json("flags", l.Flags)
 	if err := k.files(ctx, l.Dir, l.Files); err != nil {
 		return v1.Hash{}, err
+	}
+	if l.Root != "" {
+		// Named from the work tree's top, never by its absolute path: two
+		// clones of one commit get one key.
+		k.str("appInRoot", l.AppInRoot)
+		if err := k.files(ctx, l.Root, l.Outside); err != nil {
+			return v1.Hash{}, err
+		}
 	}
 	return k.sum(), nil
 }
