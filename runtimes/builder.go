@@ -223,13 +223,19 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	if err != nil {
 		return nil, err
 	}
+	// Each image is built on the one pushed before it, by digest, not on
+	// the state it was made from: its first layers are then that image's
+	// blobs by construction, even when BuildKit ran a step again (a cache
+	// record evicted, or the same step run by a concurrent build).
 	derived := map[string]digest.Digest{}
+	from := runDigest
 	for _, d := range []struct {
 		role string
-		st   llb.State
-	}{{roleComposer, composerState(run)}, {roleBuild, buildState(run, p)}} {
+		on   func(llb.State) llb.State
+	}{{roleComposer, composerState}, {roleBuild, func(st llb.State) llb.State { return buildOn(st, p) }}} {
+		st := d.on(llb.Image(repo.Digest(from.String()).String(), llb.WithCustomName("the "+d.role+" image's base")))
 		dg, err := b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
-			res, err := solveState(ctx, c, d.st)
+			res, err := solveState(ctx, c, st)
 			if err != nil {
 				return nil, err
 			}
@@ -239,6 +245,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 			return nil, err
 		}
 		derived[d.role] = dg
+		from = dg
 	}
 
 	e := Entry{

@@ -113,8 +113,13 @@ func composerState(run llb.State) llb.State {
 // buildState is the build image: the composer image plus the PHP headers
 // and node, for asset builds.
 func buildState(run llb.State, p *plan) llb.State {
+	return buildOn(composerState(run), p)
+}
+
+// buildOn adds the build image's own layer to a composer image.
+func buildOn(composer llb.State, p *plan) llb.State {
 	m := p.minor.Minor
-	return composerState(run).Run(sh(aptInstall([]string{"php" + m + "-dev", "nodejs", "npm"})+"node --version\nnpm --version\n",
+	return composer.Run(sh(aptInstall([]string{"php" + m + "-dev", "nodejs", "npm"})+"node --version\nnpm --version\n",
 		"install php"+m+"-dev, nodejs and npm")...).Root()
 }
 
