@@ -95,7 +95,7 @@ func PlanDir(ctx context.Context, dir string, opts ...Option) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := detect.Detect(ctx, dir)
+	app, err := DetectDir(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +113,17 @@ func PlanDir(ctx context.Context, dir string, opts ...Option) (*Plan, error) {
 		return nil, err
 	}
 	return NewPlan(ctx, app, rt)
+}
+
+// DetectDir detects the app in dir as a build of it would: in a git work
+// tree from the files git lists (tracked, and untracked ones not ignored),
+// so ignored caches and empty dirs change nothing; elsewhere from the dir.
+func DetectDir(ctx context.Context, dir string) (*detect.App, error) {
+	var opts []detect.Option
+	if commit, err := ReadCommit(ctx, dir); err == nil {
+		opts = append(opts, detect.WithFiles(commit.Files))
+	}
+	return detect.Detect(ctx, dir, opts...)
 }
 
 // NewPlan keys the layers of app on rt.

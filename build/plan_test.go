@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/phpbuild/phpbuild/detect"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/plans/*.json from the current code")
@@ -105,5 +108,46 @@ func TestPlanJSONShape(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"runtime", "vendor", "volt", "config", "app"}, names); diff != "" {
 		t.Errorf("layers (-want +got):\n%s", diff)
+	}
+}
+
+// TestDetectDirSeesWhatTheBuildSees: detect and plan in a git work tree
+// read git's files, so an ignored cache dir full of files, as a developer's
+// checkout has, is not a writable dir there either.
+func TestDetectDirSeesWhatTheBuildSees(t *testing.T) {
+	dir := t.TempDir()
+	for rel, body := range map[string]string{
+		"public/index.php":           "<?php echo 'hi';\n",
+		".gitignore":                 "/cache/\n",
+		"cache/volt/compiled.php":    "<?php // a local run's output\n",
+		"storage/logs/.gitkeep":      "",
+		"var/data/x.txt":             "x\n",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walked, err := detect.Detect(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := walked.Writable, []string{"cache", "storage", "var"}; !cmp.Equal(got, want) {
+		t.Fatalf("outside git, writable = %q, want %q (the dir as it is)", got, want)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "first"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %q: %v\n%s", args, err, out)
+		}
+	}
+	app, err := DetectDir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := app.Writable, []string{"storage", "var"}; !cmp.Equal(got, want) {
+		t.Errorf("in a git work tree, writable = %q, want %q: the ignored cache/ is not the commit's", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/detect"
 )
 
@@ -18,7 +19,7 @@ func newDetect() *cobra.Command {
 		Short: "Show what the app in DIR is: web root, Phalcon, Volt, node assets, writable dirs, env files",
 		Args:  maxOneDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, err := detect.Detect(cmd.Context(), dirArg(args))
+			app, err := build.DetectDir(cmd.Context(), dirArg(args))
 			if err != nil {
 				return err
 			}
