@@ -117,11 +117,11 @@ func TestPlanJSONShape(t *testing.T) {
 func TestDetectDirSeesWhatTheBuildSees(t *testing.T) {
 	dir := t.TempDir()
 	for rel, body := range map[string]string{
-		"public/index.php":           "<?php echo 'hi';\n",
-		".gitignore":                 "/cache/\n",
-		"cache/volt/compiled.php":    "<?php // a local run's output\n",
-		"storage/logs/.gitkeep":      "",
-		"var/data/x.txt":             "x\n",
+		"public/index.php":        "<?php echo 'hi';\n",
+		".gitignore":              "/cache/\n",
+		"cache/volt/compiled.php": "<?php // a local run's output\n",
+		"storage/logs/.gitkeep":   "",
+		"var/data/x.txt":          "x\n",
 	} {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
