@@ -63,20 +63,8 @@ func runSpec(t *testing.T, spec testbed.ContainerSpec, writable ...string) (*tes
 	}
 	c := testbed.StartContainer(t, spec)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return c, base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never became healthy (last: %v)\n%s", ref, err, c.Logs(t))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	c.WaitHealthy(t, base, 30*time.Second)
+	return c, base
 }
 
 type page struct {

@@ -127,26 +127,8 @@ func startShop(t *testing.T, ref string, env []string) (*testbed.Container, stri
 	port := testbed.FreePort(t)
 	c := testbed.StartContainer(t, testbed.ContainerSpec{Image: ref, Env: env, ReadOnly: true, HostPort: port, ContainerPort: 8080})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if p, err := tryGet(base + "/health"); err == nil && p.status == 200 {
-			return c, base
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never became healthy\n%s", ref, c.Logs(t))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func tryGet(u string) (page, error) {
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(u)
-	if err != nil {
-		return page{}, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return page{resp.StatusCode, string(b), resp.Header}, nil
+	c.WaitHealthy(t, base, 60*time.Second)
+	return c, base
 }
 
 // checkPrecompiled walks the shop and checks that no template was

@@ -57,7 +57,12 @@ func runStep(img, in llb.State, script, name string, cacheID string) llb.State {
 
 // runMount is runStep's mount as the step left it.
 func runMount(img, in llb.State, script, name string, cacheID string) llb.State {
-	opts := []llb.RunOption{sh(script), llb.Dir(layers.AppPath), llb.WithCustomName(name)}
+	return runMountAt(img, in, layers.AppPath, layers.AppPath, script, name, cacheID)
+}
+
+// runMountAt runs script in dir with in mounted at mount.
+func runMountAt(img, in llb.State, mount, dir, script, name string, cacheID string) llb.State {
+	opts := []llb.RunOption{sh(script), llb.Dir(dir), llb.WithCustomName(name)}
 	for _, e := range stepEnv {
 		k, v, _ := strings.Cut(e, "=")
 		opts = append(opts, llb.AddEnv(k, v))
@@ -65,7 +70,7 @@ func runMount(img, in llb.State, script, name string, cacheID string) llb.State 
 	if cacheID != "" {
 		opts = append(opts, llb.AddMount("/cache", llb.Scratch(), llb.AsPersistentCacheDir("phpbuild-"+cacheID, llb.CacheMountShared)))
 	}
-	return img.Run(opts...).AddMount(layers.AppPath, in)
+	return img.Run(opts...).AddMount(mount, in)
 }
 
 // vendorStep installs the locked packages. The autoloader is left to the
@@ -106,13 +111,7 @@ func vendorInRepo(img llb.State, v *layers.Vendor, script, name, key string) llb
 	// The key covers exactly these files' contents, as for source.
 	in := llb.Local("repo", llb.FollowPaths(paths), llb.SharedKeyHint("phpbuild-repo"),
 		llb.LocalUniqueID("phpbuild-repo-"+key), llb.WithCustomNamef("repository files (%d)", len(paths)))
-	opts := []llb.RunOption{sh(script), llb.Dir(path.Join(repoPath, v.AppInRoot)), llb.WithCustomName(name),
-		llb.AddMount("/cache", llb.Scratch(), llb.AsPersistentCacheDir("phpbuild-composer", llb.CacheMountShared))}
-	for _, e := range stepEnv {
-		k, val, _ := strings.Cut(e, "=")
-		opts = append(opts, llb.AddEnv(k, val))
-	}
-	out := img.Run(opts...).AddMount(repoPath, in)
+	out := runMountAt(img, in, repoPath, path.Join(repoPath, v.AppInRoot), script, name, "composer")
 	changes := llb.Diff(in, out, llb.WithCustomName(name+" (changes)"))
 	return llb.Scratch().File(llb.Copy(changes, "/"+v.AppInRoot+"/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}),
 		llb.WithCustomName(name+" (changes in the app dir)"))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path"
 	"strconv"
 	"testing"
@@ -221,5 +222,26 @@ func RemoveLabeled(t testing.TB, label string) {
 	cs, _ := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
 	for _, c := range cs {
 		cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+	}
+}
+
+// WaitHealthy waits until GET base/health answers 200, failing t with the
+// container's logs after timeout.
+func (c *Container) WaitHealthy(t testing.TB, base string, timeout time.Duration) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := client.Get(base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container never became healthy at %s (last: %v)\n%s", base, err, c.Logs(t))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

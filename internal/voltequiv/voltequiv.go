@@ -57,7 +57,7 @@ func Check(t testing.TB, o Options) {
 	// Writable, so Phalcon can compile at run time.
 	c := testbed.StartContainer(t, testbed.ContainerSpec{Image: o.Image, Env: o.Env, HostPort: port, ContainerPort: 8080})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHealthy(t, c, base)
+	c.WaitHealthy(t, base, 60*time.Second)
 	// The health route renders no template, so nothing compiled is cached
 	// by opcache yet: remove the precompiled files and let the app user
 	// write where Phalcon compiles.
@@ -197,24 +197,6 @@ func compiledIn(l v1.Layer) (map[string][]byte, error) {
 			return nil, err
 		}
 		out[path.Clean("/"+h.Name)] = b
-	}
-}
-
-func waitHealthy(t testing.TB, c *testbed.Container, base string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the container never became healthy (last: %v)\n%s", err, c.Logs(t))
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 
