@@ -29,6 +29,7 @@ import (
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // LayerEvent reports one layer of an image being reused or built.
@@ -135,7 +136,7 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	}
 	base, err := remote.Image(runRef, o.remoteWith(ctx)...)
 	if err != nil {
-		return nil, runtimes.RegistryError(fmt.Errorf("reading run image %s: %w", rt.RunImage, err))
+		return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", rt.RunImage, err))
 	}
 	epoch := commit.Time
 	var added []added
@@ -330,7 +331,7 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 	}
 	bk, err := client.New(ctx, o.buildkitHost)
 	if err != nil {
-		return nil, &runtimes.TransientError{Err: fmt.Errorf("connecting to buildkitd at %s: %w", o.buildkitHost, err)}
+		return nil, transient.Mark(fmt.Errorf("connecting to buildkitd at %s: %w", o.buildkitHost, err))
 	}
 	defer bk.Close()
 	out := produced{}
@@ -413,7 +414,7 @@ func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definit
 	if lost(err) {
 		// buildkitd died or restarted mid-build: no step failed, the
 		// connection did.
-		return &runtimes.TransientError{Err: fmt.Errorf("buildkitd at %s went away during the build (%v); nothing was pushed, build again once it is back", o.buildkitHost, firstLine(err.Error()))}
+		return transient.Mark(fmt.Errorf("buildkitd at %s went away during the build (%v); nothing was pushed, build again once it is back", o.buildkitHost, firstLine(err.Error())))
 	}
 	return explainStep(tap, err, app)
 }
@@ -430,13 +431,13 @@ func explainStep(tap *runtimes.StatusTap, err error, app *detect.App) error {
 	f, ok := tap.Failed()
 	if !ok {
 		if runtimes.Unavailable(err) {
-			return &runtimes.TransientError{Err: err}
+			return transient.Mark(err)
 		}
 		return err
 	}
 	logs := strings.Join(f.Logs, "\n")
 	if networkTrouble(logs) {
-		return &runtimes.TransientError{Err: fmt.Errorf("step %q failed on the network: %s%s", f.Name, f.Error, f.Tail(15))}
+		return transient.Mark(fmt.Errorf("step %q failed on the network: %s%s", f.Name, f.Error, f.Tail(15)))
 	}
 	for _, l := range f.Logs {
 		if rest, ok := strings.CutPrefix(l, "PHPBUILD-VOLT-ERROR\t"); ok {

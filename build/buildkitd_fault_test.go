@@ -10,8 +10,8 @@ import (
 	"github.com/moby/buildkit/client"
 
 	"github.com/phpbuild/phpbuild/build"
-	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/testbed"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // TestBuildkitdKilledMidBuild: buildkitd dies while the asset build runs →
@@ -54,7 +54,7 @@ func TestBuildkitdKilledMidBuild(t *testing.T) {
 	default:
 		t.Fatalf("the asset step was never seen running; err = %v", err)
 	}
-	if err == nil || !runtimes.IsTransient(err) || !strings.Contains(err.Error(), "went away during the build") {
+	if err == nil || !transient.Is(err) || !strings.Contains(err.Error(), "went away during the build") {
 		t.Fatalf("err = %v, want a transient error saying buildkitd went away", err)
 	}
 	if tags, err := remote.List(repo); err == nil && len(tags) > 0 {

@@ -30,8 +30,8 @@ import (
 
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/internal/faultproxy"
-	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/testbed"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // faultSHA stands for a commit's SHA tag.
@@ -45,7 +45,7 @@ type faultCase struct {
 	rule      func() faultproxy.Rule
 	timeout   time.Duration // of the push; a minute when zero
 	wantErr   bool
-	transient bool               // when wantErr: runtimes.IsTransient(err), the CLI's exit 75
+	transient bool               // when wantErr: transient.Is(err), the CLI's exit 75
 	wantTags  []string           // the tags the repo has afterwards, sorted
 	faults    []faultproxy.Fault // injected, one or another, at least once
 }
@@ -341,8 +341,8 @@ func pushThroughFaults(t *testing.T, base string, img v1.Image, tags []string, t
 		switch {
 		case err == nil:
 			t.Errorf("push succeeded with refs %q, want an error", refs)
-		case runtimes.IsTransient(err) != tc.transient:
-			t.Errorf("IsTransient(%v) = %v, want %v", err, !tc.transient, tc.transient)
+		case transient.Is(err) != tc.transient:
+			t.Errorf("transient.Is(%v) = %v, want %v", err, !tc.transient, tc.transient)
 		case !strings.Contains(err.Error(), repo.String()):
 			t.Errorf("err = %v, want it to name %s", err, repo)
 		}

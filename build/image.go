@@ -20,6 +20,7 @@ import (
 	"github.com/phpbuild/phpbuild/internal/envlist"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // Labels phpbuild reads back from its own images.
@@ -76,7 +77,7 @@ func (o *options) cacheImage(ctx context.Context, commit *Commit) (*cacheImage, 
 			if notFound(err) {
 				return nil, nil // a new repo
 			}
-			return nil, runtimes.RegistryError(fmt.Errorf("listing tags of %s: %w", o.target, err))
+			return nil, transient.Classify(fmt.Errorf("listing tags of %s: %w", o.target, err))
 		}
 		have := map[string]bool{}
 		for _, t := range tags {
@@ -97,7 +98,7 @@ func (o *options) cacheImage(ctx context.Context, commit *Commit) (*cacheImage, 
 		if notFound(err) {
 			return nil, nil
 		}
-		return nil, runtimes.RegistryError(fmt.Errorf("reading cache image %s: %w", ref, err))
+		return nil, transient.Classify(fmt.Errorf("reading cache image %s: %w", ref, err))
 	}
 	img, err := desc.Image()
 	if err != nil {
@@ -105,7 +106,7 @@ func (o *options) cacheImage(ctx context.Context, commit *Commit) (*cacheImage, 
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, runtimes.RegistryError(fmt.Errorf("reading cache image %s config: %w", ref, err))
+		return nil, transient.Classify(fmt.Errorf("reading cache image %s config: %w", ref, err))
 	}
 	c := &cacheImage{ref: ref.Context().Digest(desc.Digest.String()), img: img, layers: map[string]cachedLayer{}}
 	var cls []cachedLayer

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/phpbuild/phpbuild/badinput"
-	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // Output is where a built image goes besides the registry.
@@ -89,7 +89,7 @@ func Run(ctx context.Context, dir string, target *name.Repository, push, force b
 				return &Result{Digest: desc.Digest.String(), Refs: []string{ref}, Existing: true, SHA: commit.SHA, Version: commit.Version,
 					Tags: []string{commit.SHA}, Layers: []LayerEvent{}, Outputs: []string{}, Warnings: []string{}}, nil
 			case !notFound(err):
-				return nil, runtimes.RegistryError(fmt.Errorf("checking for %s: %w", target.Tag(commit.SHA), err))
+				return nil, transient.Classify(fmt.Errorf("checking for %s: %w", target.Tag(commit.SHA), err))
 			}
 		}
 	}
@@ -151,7 +151,7 @@ func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 		<-forwarded
 	}
 	if err != nil {
-		return nil, runtimes.RegistryError(fmt.Errorf("pushing to %s: %w", repo, err))
+		return nil, transient.Classify(fmt.Errorf("pushing to %s: %w", repo, err))
 	}
 	ordered := append([]string{}, tags...)
 	// SHA tags go last.
@@ -166,7 +166,7 @@ func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	for _, t := range ordered {
 		tag := repo.Tag(t)
 		if err := remote.Tag(tag, img, tagOpts...); err != nil {
-			return nil, runtimes.RegistryError(fmt.Errorf("tagging %s: %w", tag, err))
+			return nil, transient.Classify(fmt.Errorf("tagging %s: %w", tag, err))
 		}
 		refs = append(refs, tag.String()+"@"+d.String())
 	}
@@ -214,7 +214,7 @@ func deliver(ctx context.Context, img *Image, target *name.Repository, out Outpu
 		resp, err := cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 		if err != nil {
 			pr.CloseWithError(err)
-			return "", &runtimes.TransientError{Err: fmt.Errorf("loading into docker: %w", err)}
+			return "", transient.Mark(fmt.Errorf("loading into docker: %w", err))
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)

@@ -22,6 +22,8 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
+
+	tr "github.com/phpbuild/phpbuild/transient"
 )
 
 // Labels phpbuild puts on what it runs, to find it again.
@@ -346,17 +348,12 @@ func (h *host) appContainers(ctx context.Context) ([]container.Summary, error) {
 	return h.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 }
 
-// transient marks daemon and registry trouble that retrying may cure.
+// transient marks daemon and registry trouble that retrying may cure:
+// everything but what the daemon refused on purpose (a 4xx).
 func transient(err error) error {
 	var he interface{ StatusCode() int }
 	if errors.As(err, &he) && he.StatusCode() < http.StatusInternalServerError {
 		return err
 	}
-	return &TransientError{Err: err}
+	return tr.Mark(err)
 }
-
-// TransientError is docker or registry trouble that retrying may cure.
-type TransientError struct{ Err error }
-
-func (e *TransientError) Error() string { return e.Err.Error() }
-func (e *TransientError) Unwrap() error { return e.Err }

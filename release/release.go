@@ -574,6 +574,10 @@ func (e *LockedError) Error() string {
 		e.Lock.Holder, e.Lock.PID, e.Lock.Host, e.Lock.Since, msgSuffix(e.Lock.Message))
 }
 
+// Temporary makes a held lock transient (exit 75): the same release may
+// go through once the holder is done.
+func (e *LockedError) Temporary() bool { return true }
+
 func msgSuffix(m string) string {
 	if m == "" {
 		return ""

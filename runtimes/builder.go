@@ -32,6 +32,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // DefaultBuildkitHost is buildctl's default address.
@@ -177,7 +178,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 
 	bk, err := client.New(ctx, b.o.host)
 	if err != nil {
-		return nil, &TransientError{Err: fmt.Errorf("connecting to buildkitd at %s: %w", b.o.host, err)}
+		return nil, transient.Mark(fmt.Errorf("connecting to buildkitd at %s: %w", b.o.host, err))
 	}
 	defer bk.Close()
 	baseDigest, err := b.resolveBase(ctx, bk, p.minor.Base)
@@ -258,10 +259,10 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		tag, d := imageTag(repo, e, im.role), im.digest
 		desc, err := remote.Get(repo.Digest(d), append(b.o.remote, remote.WithContext(ctx))...)
 		if err != nil {
-			return nil, RegistryError(fmt.Errorf("reading pushed image %s: %w", d, err))
+			return nil, transient.Classify(fmt.Errorf("reading pushed image %s: %w", d, err))
 		}
 		if err := remote.Tag(tag, desc, append(b.o.remote, remote.WithContext(ctx))...); err != nil {
-			return nil, RegistryError(fmt.Errorf("tagging %s: %w", tag, err))
+			return nil, transient.Classify(fmt.Errorf("tagging %s: %w", tag, err))
 		}
 	}
 	if err := Record(ctx, repo, e, b.o.remote...); err != nil {
@@ -315,7 +316,7 @@ func (b *Builder) resolveBase(ctx context.Context, bk *client.Client, ref string
 		}
 		err = fmt.Errorf("resolving base image %s: %w", ref, err)
 		if Unavailable(err) {
-			return "", &TransientError{Err: err}
+			return "", transient.Mark(err)
 		}
 		return "", err
 	}
@@ -646,7 +647,7 @@ func (t *StatusTap) explain(err error) error {
 		return fmt.Errorf("step %q failed: %s%s", f.Name, f.Error, f.Tail(20))
 	}
 	if Unavailable(err) {
-		return &TransientError{Err: err}
+		return transient.Mark(err)
 	}
 	return err
 }

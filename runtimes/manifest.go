@@ -5,12 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"sort"
-	"syscall"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // ManifestTag is the tag of the runtime manifest in a runtime repo. The
@@ -157,7 +155,7 @@ func Record(ctx context.Context, repo name.Repository, e Entry, opts ...remote.O
 
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 	if err := remote.WriteIndex(repo.Tag(ManifestTag), idx, opts...); err != nil {
-		return fmt.Errorf("recording runtime in %s: writing runtime manifest: %w", repo, RegistryError(err))
+		return fmt.Errorf("recording runtime in %s: writing runtime manifest: %w", repo, transient.Classify(err))
 	}
 	return nil
 }
@@ -220,7 +218,7 @@ func keptChildren(repo name.Repository, old *v1.IndexManifest, replaced string, 
 func fetchChild(ref name.Digest, opts []remote.Option) (partial.Describable, error) {
 	d, err := remote.Get(ref, opts...)
 	if err != nil {
-		return nil, RegistryError(err)
+		return nil, transient.Classify(err)
 	}
 	if d.MediaType.IsIndex() {
 		return d.ImageIndex()
@@ -235,11 +233,11 @@ func fetchManifest(ctx context.Context, repo name.Repository, opts []remote.Opti
 		return nil, nil
 	}
 	if err != nil {
-		return nil, RegistryError(err)
+		return nil, transient.Classify(err)
 	}
 	m, err := idx.IndexManifest()
 	if err != nil {
-		return nil, RegistryError(err)
+		return nil, transient.Classify(err)
 	}
 	return m, nil
 }
@@ -325,70 +323,4 @@ func isNotFound(err error) bool {
 		}
 	}
 	return false
-}
-
-// TransientError marks an error from the registry or the network that may go
-// away if the same command is run again later; the CLI exits 75 (EX_TEMPFAIL)
-// for it so that CI can retry.
-type TransientError struct{ Err error }
-
-func (e *TransientError) Error() string { return e.Err.Error() }
-
-func (e *TransientError) Unwrap() error { return e.Err }
-
-// IsTransient reports whether err, or an error it wraps, is a registry or
-// network failure that may go away on retry: a *TransientError, or an error
-// that classifies as one (see registryError).
-func IsTransient(err error) bool {
-	var t *TransientError
-	return errors.As(err, &t) || transient(err)
-}
-
-// registryError wraps err in a *TransientError when it is transient.
-// RegistryError marks err transient when retrying may cure it.
-func RegistryError(err error) error {
-	if err == nil || !transient(err) {
-		return err
-	}
-	var t *TransientError
-	if errors.As(err, &t) {
-		return err
-	}
-	return &TransientError{Err: err}
-}
-
-// transient classifies an error from a registry call. Server-side trouble
-// (5xx, 429) and broken connections are transient; what the registry
-// answered on purpose (404, 401, 403, invalid manifest) and local mistakes
-// (a bad certificate, an unknown host) are not, because retrying would
-// answer the same.
-func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var terr *transport.Error
-	if errors.As(err, &terr) {
-		return terr.StatusCode >= 500 || terr.StatusCode == http.StatusTooManyRequests
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	// The server closed the connection before answering.
-	var uerr *url.Error
-	if errors.As(err, &uerr) && errors.Is(uerr.Err, io.EOF) {
-		return true
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return dnsErr.IsTimeout || dnsErr.IsTemporary
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return true
-	}
-	var nerr net.Error
-	return errors.As(err, &nerr) && nerr.Timeout()
 }

@@ -3,7 +3,6 @@ package runtimes
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -21,8 +19,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // testRepo returns a runtime repo in a fresh in-memory registry.
@@ -332,8 +331,8 @@ func TestRecordRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), repo.String()) {
 				t.Errorf("error %q does not name the repo", err)
 			}
-			if IsTransient(err) {
-				t.Errorf("IsTransient(%v) = true, want false", err)
+			if transient.Is(err) {
+				t.Errorf("transient.Is(%v) = true, want false", err)
 			}
 			if diff := cmp.Diff([]Entry{kept}, readManifest(t, repo)); diff != "" {
 				t.Errorf("manifest changed (-want +got):\n%s", diff)
@@ -390,12 +389,8 @@ func TestManifestRegistryErrorsTransient(t *testing.T) {
 			if !strings.Contains(err.Error(), repo.String()) {
 				t.Errorf("error %q does not name the repo", err)
 			}
-			if got := IsTransient(err); got != tc.transient {
-				t.Errorf("ReadManifest: IsTransient(%v) = %v, want %v", err, got, tc.transient)
-			}
-			var terr *TransientError
-			if got := errors.As(err, &terr); got != tc.transient {
-				t.Errorf("ReadManifest error wraps a *TransientError: %v, want %v", got, tc.transient)
+			if got := transient.Is(err); got != tc.transient {
+				t.Errorf("ReadManifest: transient.Is(%v) = %v, want %v", err, got, tc.transient)
 			}
 
 			e := Entry{Key: "sha256:" + strings.Repeat("1", 64), Run: "sha256:" + strings.Repeat("1", 64), Build: "sha256:" + strings.Repeat("2", 64)}
@@ -403,8 +398,8 @@ func TestManifestRegistryErrorsTransient(t *testing.T) {
 			if err == nil {
 				t.Fatal("Record succeeded, want an error")
 			}
-			if got := IsTransient(err); got != tc.transient {
-				t.Errorf("Record: IsTransient(%v) = %v, want %v", err, got, tc.transient)
+			if got := transient.Is(err); got != tc.transient {
+				t.Errorf("Record: transient.Is(%v) = %v, want %v", err, got, tc.transient)
 			}
 		})
 	}
@@ -427,9 +422,8 @@ func TestRecordTransientWriteFailure(t *testing.T) {
 		t.Fatal("Record succeeded, want an error")
 	}
 	t.Logf("Record: %v", err)
-	var terr *TransientError
-	if !errors.As(err, &terr) {
-		t.Errorf("Record error %v does not wrap a *TransientError", err)
+	if !transient.Is(err) {
+		t.Errorf("Record error %v is not transient", err)
 	}
 }
 
@@ -443,38 +437,8 @@ func TestManifestConnectionRefusedTransient(t *testing.T) {
 		t.Fatal("ReadManifest succeeded, want an error")
 	}
 	t.Logf("ReadManifest: %v", err)
-	if !IsTransient(err) {
-		t.Errorf("IsTransient(%v) = false, want true", err)
-	}
-}
-
-func TestIsTransient(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"nil", nil, false},
-		{"plain", errors.New("parsing entry"), false},
-		{"wrapped TransientError", fmt.Errorf("pushing: %w", &TransientError{Err: errors.New("x")}), true},
-		{"503", &transport.Error{StatusCode: http.StatusServiceUnavailable}, true},
-		{"500 wrapped", fmt.Errorf("reading: %w", &transport.Error{StatusCode: http.StatusInternalServerError}), true},
-		{"429", &transport.Error{StatusCode: http.StatusTooManyRequests}, true},
-		{"404 manifest unknown", &transport.Error{StatusCode: http.StatusNotFound, Errors: []transport.Diagnostic{{Code: transport.ManifestUnknownErrorCode}}}, false},
-		{"401", &transport.Error{StatusCode: http.StatusUnauthorized}, false},
-		{"unexpected EOF", fmt.Errorf("reading blob: %w", io.ErrUnexpectedEOF), true},
-		{"connection refused", &url.Error{Op: "Get", URL: "http://r/v2/", Err: syscall.ECONNREFUSED}, true},
-		{"connection reset", fmt.Errorf("x: %w", syscall.ECONNRESET), true},
-		{"server closed connection", &url.Error{Op: "Get", URL: "http://r/v2/", Err: io.EOF}, true},
-		{"canceled", &url.Error{Op: "Get", URL: "http://r/v2/", Err: context.Canceled}, false},
-		{"deadline", &url.Error{Op: "Get", URL: "http://r/v2/", Err: context.DeadlineExceeded}, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := IsTransient(tc.err); got != tc.want {
-				t.Errorf("IsTransient(%v) = %v, want %v", tc.err, got, tc.want)
-			}
-		})
+	if !transient.Is(err) {
+		t.Errorf("transient.Is(%v) = false, want true", err)
 	}
 }
 

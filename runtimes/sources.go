@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // fetchedSource is an extension source on local disk, ready to hand to
@@ -93,17 +94,17 @@ func download(ctx context.Context, c *http.Client, url, to string) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return RegistryError(err)
+		return transient.Classify(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		err := fmt.Errorf("GET %s: %s", url, resp.Status)
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return &TransientError{Err: err}
+			return transient.Mark(err)
 		}
 		return err
 	}
-	return RegistryError(writeFile(to, resp.Body))
+	return transient.Classify(writeFile(to, resp.Body))
 }
 
 // pullArtifact writes the single layer of an OCI artifact (the tarball, as
@@ -115,7 +116,7 @@ func pullArtifact(ctx context.Context, ref, file string, ropts []remote.Option) 
 	}
 	img, err := remote.Image(r, append(ropts, remote.WithContext(ctx))...)
 	if err != nil {
-		return RegistryError(err)
+		return transient.Classify(err)
 	}
 	ls, err := img.Layers()
 	if err != nil {
@@ -129,7 +130,7 @@ func pullArtifact(ctx context.Context, ref, file string, ropts []remote.Option) 
 		return err
 	}
 	defer rc.Close()
-	return RegistryError(writeFile(file, rc))
+	return transient.Classify(writeFile(file, rc))
 }
 
 func copyFile(from, to string) error {

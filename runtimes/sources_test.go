@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 func TestFetchSource(t *testing.T) {
@@ -82,8 +83,8 @@ func TestFetchSource(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
 				}
-				if badinput.Is(err) != tc.badInput || IsTransient(err) != tc.transient {
-					t.Errorf("error %v: bad input %v (want %v), transient %v (want %v)", err, badinput.Is(err), tc.badInput, IsTransient(err), tc.transient)
+				if badinput.Is(err) != tc.badInput || transient.Is(err) != tc.transient {
+					t.Errorf("error %v: bad input %v (want %v), transient %v (want %v)", err, badinput.Is(err), tc.badInput, transient.Is(err), tc.transient)
 				}
 				return
 			}

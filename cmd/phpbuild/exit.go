@@ -7,8 +7,7 @@ import (
 	"io"
 
 	"github.com/phpbuild/phpbuild/badinput"
-	"github.com/phpbuild/phpbuild/release"
-	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/transient"
 )
 
 // Exit codes, documented in README.md.
@@ -36,7 +35,7 @@ func report(w io.Writer, err error) int {
 	switch {
 	case errors.As(err, &ue), badinput.Is(err):
 		return exitUserInput
-	case runtimes.IsTransient(err), errors.As(err, new(*release.TransientError)), errors.As(err, new(*release.LockedError)):
+	case transient.Is(err):
 		return exitTransient
 	case errors.Is(err, context.Canceled):
 		return exitCanceled
