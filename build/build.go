@@ -27,6 +27,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/transient"
@@ -46,7 +47,7 @@ type LayerEvent struct {
 type Image struct {
 	Image  v1.Image
 	Digest v1.Hash
-	Commit *Commit
+	Commit *git.Commit
 	Plan   *Plan
 	Layers []LayerEvent
 	// Tags are the tags the image gets: the commit's SHA (unless the tree
@@ -205,8 +206,8 @@ func configOf(ls []layers.Layer) *layers.Config {
 }
 
 // prepare reads git, detects the app and resolves its built runtime.
-func prepare(ctx context.Context, dir string, o *options) (*Commit, *detect.App, *runtimes.Runtime, error) {
-	commit, err := ReadCommit(ctx, dir)
+func prepare(ctx context.Context, dir string, o *options) (*git.Commit, *detect.App, *runtimes.Runtime, error) {
+	commit, err := git.ReadCommit(ctx, dir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -258,7 +259,7 @@ func workTree(app *detect.App) *detect.WorkTree {
 
 // imageTags: the SHA names the commit; the semver is for people. A dirty
 // tree is not the commit, so it gets no SHA tag.
-func imageTags(c *Commit) []string {
+func imageTags(c *git.Commit) []string {
 	if c.Dirty {
 		v := c.Version
 		if strings.Contains(v, "-") {

@@ -2,8 +2,6 @@ package build_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,33 +12,31 @@ import (
 
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
+	"github.com/phpbuild/phpbuild/internal/gittest"
 	"github.com/phpbuild/phpbuild/testbed"
 )
 
-func testRuntimes(t *testing.T) name.Repository { return buildtest.Runtimes(t) }
-func gitApp(t *testing.T, app string) string    { return buildtest.GitApp(t, app) }
-func write(t *testing.T, dir, rel, body string) { buildtest.Write(t, dir, rel, body) }
+func testRuntimes(t *testing.T) name.Repository { t.Helper(); return buildtest.Runtimes(t) }
+func gitApp(t *testing.T, app string) string    { t.Helper(); return buildtest.GitApp(t, app) }
+func write(t *testing.T, dir, rel, body string) { t.Helper(); gittest.Write(t, dir, rel, body) }
 func git(t *testing.T, dir string, args ...string) string {
-	return buildtest.Git(t, dir, args...)
+	t.Helper()
+	return gittest.Git(t, dir, args...)
 }
-func commit(t *testing.T, dir, msg, when string) { buildtest.Commit(t, dir, msg, when) }
+func commit(t *testing.T, dir, msg, when string) { t.Helper(); gittest.CommitAll(t, dir, msg, when) }
 
 func testRepo(t *testing.T, purpose string) name.Repository {
 	t.Helper()
-	b := make([]byte, 4)
-	rand.Read(b)
-	repo, err := name.NewRepository(testbed.Registry(t) + "/phpbuild-test/" + purpose + "-" + hex.EncodeToString(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repo
+	return buildtest.Repo(t, purpose)
 }
 
 func buildOpts(t *testing.T, rt name.Repository, extra ...build.Option) []build.Option {
+	t.Helper()
 	return append([]build.Option{build.WithRuntimeRepo(rt), build.WithBuildkitHost(testbed.BuildkitHost(t))}, extra...)
 }
 
 func ctxT(t *testing.T) context.Context {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	t.Cleanup(cancel)
 	return ctx

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/internal/envlist"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
@@ -66,7 +67,7 @@ func (c *cacheImage) layer(name, key string) (v1.Layer, bool) {
 // WithCacheFrom, or else the image of the nearest ancestor commit that has
 // a SHA tag in the target repo. Neither existing is not an error: every
 // layer is built.
-func (o *options) cacheImage(ctx context.Context, commit *Commit) (*cacheImage, error) {
+func (o *options) cacheImage(ctx context.Context, commit *git.Commit) (*cacheImage, error) {
 	if o.noCache {
 		return nil, nil
 	}
@@ -126,7 +127,7 @@ func notFound(err error) bool {
 
 // imageMeta is what the image config says about the build.
 type imageMeta struct {
-	commit   *Commit
+	commit   *git.Commit
 	plan     *Plan
 	env      []string
 	source   string

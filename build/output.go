@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/transient"
 )
 
@@ -77,7 +78,7 @@ func Run(ctx context.Context, dir string, target *name.Repository, push, force b
 		return nil, err
 	}
 	if push && !force {
-		commit, err := ReadCommit(ctx, dir)
+		commit, err := git.ReadCommit(ctx, dir)
 		if err != nil {
 			return nil, err
 		}

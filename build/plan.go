@@ -8,6 +8,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/phalcon"
 	"github.com/phpbuild/phpbuild/runtimes"
@@ -120,7 +121,7 @@ func PlanDir(ctx context.Context, dir string, opts ...Option) (*Plan, error) {
 // so ignored caches and empty dirs change nothing; elsewhere from the dir.
 func DetectDir(ctx context.Context, dir string) (*detect.App, error) {
 	var opts []detect.Option
-	if commit, err := ReadCommit(ctx, dir); err == nil {
+	if commit, err := git.ReadCommit(ctx, dir); err == nil {
 		opts = append(opts, detect.WithFiles(commit.Files))
 	}
 	return detect.Detect(ctx, dir, opts...)

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/internal/gittest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/plans/*.json from the current code")
@@ -138,11 +138,7 @@ func TestDetectDirSeesWhatTheBuildSees(t *testing.T) {
 	if got, want := walked.Writable, []string{"cache", "storage", "var"}; !cmp.Equal(got, want) {
 		t.Fatalf("outside git, writable = %q, want %q (the dir as it is)", got, want)
 	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "first"}} {
-		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %q: %v\n%s", args, err, out)
-		}
-	}
+	gittest.InitCommit(t, dir)
 	app, err := DetectDir(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/phpbuild/phpbuild/internal/gittest"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -23,13 +24,13 @@ import (
 // and keyed the same: empty untracked dirs, ignored files and a checked-out
 // submodule are not the commit's.
 func TestPlanGitWorkTreeMatchesClone(t *testing.T) {
-	requireGit(t)
+	gittest.Require(t)
 	t.Parallel()
-	sub := newRepo(t)
-	writeFile(t, sub, "src/Lib.php", "<?php\n")
-	commitAll(t, sub, "lib")
+	sub := gittest.NewRepo(t)
+	gittest.Write(t, sub, "src/Lib.php", "<?php\n")
+	gittest.CommitAll(t, sub, "lib", "")
 
-	worktree := newRepo(t)
+	worktree := gittest.NewRepo(t)
 	for f, body := range map[string]string{
 		"composer.json":                      `{"require": {"php": "^8.2"}}`,
 		"composer.lock":                      `{"packages": [], "platform": {"php": "^8.2"}}`,
@@ -38,13 +39,13 @@ func TestPlanGitWorkTreeMatchesClone(t *testing.T) {
 		"storage/framework/cache/.gitignore": "*\n!.gitignore\n",
 		".gitignore":                         "/cache/\n/var/\n/vendor/\n.env.local\n",
 	} {
-		writeFile(t, worktree, f, body)
+		gittest.Write(t, worktree, f, body)
 	}
-	git(t, worktree, "-c", "protocol.file.allow=always", "submodule", "--quiet", "add", sub, "lib/sub")
-	commitAll(t, worktree, "app")
+	gittest.Git(t, worktree, "-c", "protocol.file.allow=always", "submodule", "--quiet", "add", sub, "lib/sub")
+	gittest.CommitAll(t, worktree, "app", "")
 
 	clone := filepath.Join(t.TempDir(), "clone")
-	git(t, filepath.Dir(clone), "clone", "-q", worktree, clone)
+	gittest.Git(t, filepath.Dir(clone), "clone", "-q", worktree, clone)
 
 	// What a developer's work tree gathers; none of it is committed, and
 	// git status stays clean.
@@ -58,7 +59,7 @@ func TestPlanGitWorkTreeMatchesClone(t *testing.T) {
 		".env.local":                      "APP_SECRET=x\n",
 		"storage/framework/cache/data/ab": "x",
 	} {
-		writeFile(t, worktree, f, body)
+		gittest.Write(t, worktree, f, body)
 	}
 
 	o, err := newOptions([]Option{WithRuntimeRepo(runtimeRepo(t))})

@@ -2,7 +2,6 @@ package detect_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/internal/apptest"
+	"github.com/phpbuild/phpbuild/internal/gittest"
 )
 
 // monorepo is a git work tree with the app in apps/shop and its packages
@@ -43,21 +43,12 @@ var monorepo = map[string]string{
 func gitTree(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := apptest.Write(t, files)
-	runGit(t, dir, "init", "-q", "-b", "main")
-	runGit(t, dir, "add", "-A")
-	runGit(t, dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "first")
+	gittest.InitCommit(t, dir)
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return root
-}
-
-func runGit(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
 }
 
 // appFiles lists the files of files under dir, relative to it.

@@ -5,13 +5,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/internal/apptest"
+	"github.com/phpbuild/phpbuild/internal/gittest"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -59,8 +59,7 @@ func TestMonorepoVendorKey(t *testing.T) {
 			root := gitRepo(t, monorepo)
 			before := keysIn(t, filepath.Join(root, "apps", "shop"))
 			apptest.Into(t, root, tc.edit)
-			git(t, root, "add", "-A")
-			git(t, root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "edit")
+			gittest.CommitAll(t, root, "edit", "")
 			after := keysIn(t, filepath.Join(root, "apps", "shop"))
 			var changed []string
 			for name, key := range after {
@@ -119,17 +118,8 @@ func TestMonorepoVendorFiles(t *testing.T) {
 func gitRepo(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := apptest.Write(t, files)
-	git(t, dir, "init", "-q", "-b", "main")
-	git(t, dir, "add", "-A")
-	git(t, dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "first")
+	gittest.InitCommit(t, dir)
 	return dir
-}
-
-func git(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
 }
 
 // keysIn detects the app in dir and returns each layer's key.

@@ -2,33 +2,16 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-)
 
-// gitRepo makes dir a git repo; commit says whether to commit its files.
-func gitRepo(t *testing.T, dir string, commit bool) {
-	t.Helper()
-	run := func(args ...string) {
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	run("init", "-q", "-b", "main")
-	if commit {
-		run("add", "-A")
-		run("commit", "-q", "-m", "first")
-	}
-}
+	"github.com/phpbuild/phpbuild/internal/gittest"
+)
 
 // TestBuildBadInput: each refusal happens before anything is built or
 // pushed, so no test bed is needed.
 func TestBuildBadInput(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	gittest.Require(t)
 	composer := map[string]string{"composer.json": `{"require": {"php": ">=8.2"}}`, "public/index.php": index}
 	for _, tc := range []struct {
 		name  string
@@ -51,11 +34,11 @@ func TestBuildBadInput(t *testing.T) {
 			dir := writeApp(t, tc.files)
 			switch tc.git {
 			case "init":
-				gitRepo(t, dir, false)
+				gittest.Init(t, dir)
 			case "commit":
-				gitRepo(t, dir, true)
+				gittest.InitCommit(t, dir)
 			case "dirty":
-				gitRepo(t, dir, true)
+				gittest.InitCommit(t, dir)
 				if err := os.WriteFile(filepath.Join(dir, "index.php"), []byte("<?php echo 2;\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/phpbuild/phpbuild/build"
+	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/release"
 )
 
@@ -63,7 +63,7 @@ container. If anything fails before the switch, the old container keeps serving.
 			}
 			o := release.Options{Image: img, Message: msg, LockWait: lockWait, Progress: progressTo(cmd)}
 			if o.Image == "" {
-				c, err := build.ReadCommit(cmd.Context(), dir)
+				c, err := git.ReadCommit(cmd.Context(), dir)
 				if err != nil {
 					return err
 				}

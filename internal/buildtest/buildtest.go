@@ -9,13 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/phpbuild/phpbuild/internal/gittest"
 	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/testbed"
 )
@@ -132,46 +132,18 @@ func GitApp(t testing.TB, app string) string {
 	}
 	Write(t, dir, ".gitignore", ".env\n")
 	Write(t, dir, ".env", "DB_PASSWORD="+SecretValue+"\n")
-	Git(t, dir, "init", "-q", "-b", "main")
-	Git(t, dir, "add", "-A")
-	Commit(t, dir, "first", "2026-01-02T03:04:05Z")
+	gittest.Init(t, dir)
+	gittest.CommitAll(t, dir, "first", "2026-01-02T03:04:05Z")
 	Git(t, dir, "tag", "v1.0.0")
 	return dir
 }
 
-// Write writes dir/rel, making its parent dirs.
-func Write(t testing.TB, dir, rel, body string) {
-	t.Helper()
-	p := filepath.Join(dir, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// Git runs git in dir and returns its trimmed output.
-func Git(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// Commit commits every change in dir at the given time.
-func Commit(t testing.TB, dir, msg, when string) {
-	t.Helper()
-	Git(t, dir, "add", "-A")
-	cmd := exec.Command("git", "-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", msg)
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE="+when, "GIT_COMMITTER_DATE="+when)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git commit: %v\n%s", err, out)
-	}
-}
+// The git helpers, for the tests that already read buildtest.
+var (
+	Write  = gittest.Write
+	Git    = gittest.Git
+	Commit = gittest.CommitAll
+)
 
 // Repo is a new repo in the test bed's registry, unique to the test.
 func Repo(t testing.TB, purpose string) name.Repository {

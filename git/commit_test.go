@@ -1,4 +1,4 @@
-package build
+package git
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/internal/gittest"
 )
 
 // commitDate is every test commit's date; not UTC, so the tests see that
@@ -24,70 +24,23 @@ const commitDate = "2024-01-02T03:04:05+02:00"
 
 var commitTime = time.Date(2024, 1, 2, 1, 4, 5, 0, time.UTC)
 
-func requireGit(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not in PATH")
-	}
-}
+func requireGit(t *testing.T) { t.Helper(); gittest.Require(t) }
 
-// gitEnv keeps the tester's own git config and any GIT_DIR of a hook out of
-// the repositories the tests make.
-func gitEnv() []string {
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "GIT_")
-	})
-	return append(env,
-		"GIT_CONFIG_GLOBAL="+os.DevNull,
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
-		"GIT_AUTHOR_DATE="+commitDate, "GIT_COMMITTER_DATE="+commitDate,
-	)
-}
-
-// git runs git in dir and returns its trimmed stdout.
+// git runs git in dir, every commit dated commitDate.
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv()
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// newRepo makes an empty repository on branch main.
-func newRepo(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	git(t, dir, "init", "-q", "-b", "main")
-	return dir
+	return gittest.GitAt(t, commitDate, dir, args...)
 }
 
 func writeFile(t *testing.T, dir, name, content string) {
 	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	gittest.Write(t, dir, name, content)
 }
 
 // commitAll commits everything in dir and returns the new sha.
 func commitAll(t *testing.T, dir, msg string) string {
 	t.Helper()
-	git(t, dir, "add", "-A")
-	git(t, dir, "commit", "-q", "--allow-empty", "-m", msg)
-	return git(t, dir, "rev-parse", "HEAD")
+	return gittest.CommitAll(t, dir, msg, commitDate)
 }
 
 // commits makes n empty commits.
@@ -125,7 +78,7 @@ func checkVersion(t *testing.T, v string) {
 func TestReadCommitClean(t *testing.T) {
 	requireGit(t)
 	t.Parallel()
-	dir := newRepo(t)
+	dir := gittest.NewRepo(t)
 	writeFile(t, dir, "src/b.php", "<?php\n")
 	writeFile(t, dir, "a.php", "<?php\n")
 	sha := commitAll(t, dir, "one")
@@ -260,7 +213,7 @@ func TestReadCommitVersion(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := newRepo(t)
+			dir := gittest.NewRepo(t)
 			commitAll(t, dir, "initial")
 			tc.setup(t, dir)
 			sha := git(t, dir, "rev-parse", "HEAD")
@@ -288,7 +241,7 @@ func TestReadCommitDevVersionOrder(t *testing.T) {
 		t.Run(tc.tag, func(t *testing.T) {
 			requireGit(t)
 			t.Parallel()
-			dir := newRepo(t)
+			dir := gittest.NewRepo(t)
 			commitAll(t, dir, "initial")
 			git(t, dir, "tag", tc.tag)
 			commits(t, dir, 12)
@@ -306,7 +259,7 @@ func TestReadCommitDevVersionOrder(t *testing.T) {
 func TestReadCommitDetachedHEAD(t *testing.T) {
 	requireGit(t)
 	t.Parallel()
-	dir := newRepo(t)
+	dir := gittest.NewRepo(t)
 	sha := commits(t, dir, 2)
 	git(t, dir, "checkout", "-q", "--detach", "HEAD~1")
 
@@ -407,7 +360,7 @@ func TestReadCommitDirty(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := newRepo(t)
+			dir := gittest.NewRepo(t)
 			writeFile(t, dir, ".gitignore", "*.log\n")
 			writeFile(t, dir, "a.php", "<?php\n")
 			writeFile(t, dir, "b.php", "<?php\n")
@@ -433,7 +386,7 @@ func TestReadCommitDirty(t *testing.T) {
 func TestReadCommitSubdir(t *testing.T) {
 	requireGit(t)
 	t.Parallel()
-	root := newRepo(t)
+	root := gittest.NewRepo(t)
 	writeFile(t, root, "apps/shop/composer.json", "{}")
 	writeFile(t, root, "apps/shop/src/Cart.php", "<?php\n")
 	writeFile(t, root, "apps/blog/index.php", "<?php\n")
@@ -470,7 +423,7 @@ func TestReadCommitSubdir(t *testing.T) {
 func TestReadCommitShallowClone(t *testing.T) {
 	requireGit(t)
 	t.Parallel()
-	src := newRepo(t)
+	src := gittest.NewRepo(t)
 	commitAll(t, src, "initial")
 	git(t, src, "tag", "v1.2.3")
 	commits(t, src, 3)
@@ -498,7 +451,7 @@ func TestReadCommitShallowClone(t *testing.T) {
 func TestReadCommitIgnoresUserConfig(t *testing.T) {
 	requireGit(t)
 	t.Parallel()
-	dir := newRepo(t)
+	dir := gittest.NewRepo(t)
 	writeFile(t, dir, "a.php", "<?php\n")
 	commitAll(t, dir, "initial")
 	git(t, dir, "tag", "v1.0.0")
@@ -537,9 +490,9 @@ func TestReadCommitIgnoresUserConfig(t *testing.T) {
 // rebase --exec` must not make ReadCommit read another repository.
 func TestReadCommitIgnoresGitDirEnv(t *testing.T) {
 	requireGit(t)
-	other := newRepo(t)
+	other := gittest.NewRepo(t)
 	commitAll(t, other, "other")
-	dir := newRepo(t)
+	dir := gittest.NewRepo(t)
 	sha := commitAll(t, dir, "mine")
 	t.Setenv("GIT_DIR", filepath.Join(other, ".git"))
 	t.Setenv("GIT_WORK_TREE", other)
@@ -562,7 +515,7 @@ func TestReadCommitBadInput(t *testing.T) {
 				dir := t.TempDir()
 				cmd := exec.Command("git", "rev-parse", "--git-dir")
 				cmd.Dir = dir
-				cmd.Env = gitEnv()
+				cmd.Env = gittest.Env(commitDate)
 				if cmd.Run() == nil {
 					t.Skip("the temp dir is inside a git repository")
 				}
@@ -573,7 +526,7 @@ func TestReadCommitBadInput(t *testing.T) {
 		{
 			name: "inside .git",
 			dir: func(t *testing.T) string {
-				dir := newRepo(t)
+				dir := gittest.NewRepo(t)
 				commitAll(t, dir, "initial")
 				return filepath.Join(dir, ".git")
 			},
@@ -581,7 +534,7 @@ func TestReadCommitBadInput(t *testing.T) {
 		},
 		{
 			name: "no commits",
-			dir:  newRepo,
+			dir:  func(t *testing.T) string { return gittest.NewRepo(t) },
 			want: "has no commits yet",
 		},
 		{
@@ -615,7 +568,7 @@ func TestReadCommitBadInput(t *testing.T) {
 func TestReadCommitGitFailure(t *testing.T) {
 	requireGit(t)
 	t.Parallel()
-	dir := newRepo(t)
+	dir := gittest.NewRepo(t)
 	sha := commitAll(t, dir, "initial")
 	if err := os.Remove(filepath.Join(dir, ".git", "objects", sha[:2], sha[2:])); err != nil {
 		t.Fatal(err)
@@ -645,7 +598,7 @@ func TestReadCommitGitMissing(t *testing.T) {
 func TestReadCommitCanceled(t *testing.T) {
 	requireGit(t)
 	t.Parallel()
-	dir := newRepo(t)
+	dir := gittest.NewRepo(t)
 	commitAll(t, dir, "initial")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
