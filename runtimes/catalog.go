@@ -10,6 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/phpbuild/phpbuild/constraint"
 	"github.com/phpbuild/phpbuild/project"
 )
 
@@ -55,7 +56,7 @@ type PhalconLine struct {
 	PHP      string   `toml:"php"`
 	Requires []string `toml:"requires"`
 
-	php      *Constraint
+	php      *constraint.Constraint
 	versions []*semver.Version
 }
 
@@ -81,7 +82,7 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	}
 	for i := range c.Phalcon {
 		l := &c.Phalcon[i]
-		if l.php, err = ParseConstraint(l.PHP); err != nil {
+		if l.php, err = constraint.Parse(l.PHP); err != nil {
 			return nil, fmt.Errorf("parsing catalog: phalcon %v: %w", l.Versions, err)
 		}
 		for _, v := range l.Versions {

@@ -10,6 +10,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/constraint"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/project"
 )
@@ -61,7 +62,7 @@ func (e *ConflictError) Unwrap() error { return e.Summary }
 // requirement is one parsed platform constraint.
 type requirement struct {
 	detect.PlatformReq
-	c *Constraint
+	c *constraint.Constraint
 }
 
 func (r requirement) where() string {
@@ -165,7 +166,7 @@ func requirements(app *detect.App) ([]requirement, error) {
 	}
 	out := make([]requirement, 0, len(raw))
 	for _, r := range raw {
-		c, err := ParseConstraint(r.Constraint)
+		c, err := constraint.Parse(r.Constraint)
 		if err != nil {
 			return nil, &badinput.Error{File: r.File, Line: r.Line, Field: r.Field, Err: err}
 		}
@@ -176,7 +177,7 @@ func requirements(app *detect.App) ([]requirement, error) {
 		if name == "" {
 			return nil, app.Project.FieldError("php.extensions", "empty extension name")
 		}
-		c, _ := ParseConstraint("*")
+		c, _ := constraint.Parse("*")
 		out = append(out, requirement{PlatformReq: detect.PlatformReq{Name: "ext-" + name, Constraint: "*", File: pt, Line: app.Project.Line("php.extensions"), Field: "php.extensions"}, c: c})
 	}
 	return out, nil
@@ -184,7 +185,7 @@ func requirements(app *detect.App) ([]requirement, error) {
 
 // allows reports whether minor m can satisfy c: by its exact version when a
 // built runtime told us, else by any patch of the minor.
-func (m Minor) allows(c *Constraint) bool {
+func (m Minor) allows(c *constraint.Constraint) bool {
 	if m.Version != "" {
 		return c.Check(semver.MustParse(m.Version))
 	}

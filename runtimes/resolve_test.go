@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/constraint"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/internal/apptest"
 )
@@ -242,7 +243,7 @@ func TestResolveConflicts(t *testing.T) {
 		name:  "dev branch constraint",
 		files: map[string]string{"composer.json": `{"require": {"php": "dev-master"}}`},
 		first: []string{"composer.json:1: require.php", "dev-master"},
-		is:    ErrDevBranch,
+		is:    constraint.ErrDevBranch,
 	}, {
 		name:  "malformed constraint in a locked package",
 		files: map[string]string{"composer.json": `{"require": {"acme/x": "*"}}`, "composer.lock": lockWith("\n"+`{"name": "acme/x", "version": "1.0.0", "require": {"php": ">=>8"}}`, "[]")},

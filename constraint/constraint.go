@@ -1,4 +1,4 @@
-package runtimes
+package constraint
 
 import (
 	"errors"
@@ -44,7 +44,7 @@ type bound struct {
 }
 
 // ParseConstraint parses composer constraint syntax.
-func ParseConstraint(s string) (*Constraint, error) {
+func Parse(s string) (*Constraint, error) {
 	anyOf, err := parseAlternatives(s)
 	if err != nil {
 		return nil, fmt.Errorf("parsing constraint %q: %w", s, err)

@@ -1,4 +1,4 @@
-package runtimes
+package constraint
 
 import (
 	"errors"
@@ -112,9 +112,9 @@ func TestConstraintCheck(t *testing.T) {
 		{"pre-release versions match like composer", "^8.3", []string{"8.3.0-RC1", "8.4.0-RC1"}, []string{"9.0.0-RC1", "8.3.5-foo"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseConstraint(tc.constraint)
+			c, err := Parse(tc.constraint)
 			if err != nil {
-				t.Fatalf("ParseConstraint(%q): %v", tc.constraint, err)
+				t.Fatalf("Parse(%q): %v", tc.constraint, err)
 			}
 			if got := c.String(); got != tc.constraint {
 				t.Errorf("String() = %q, want %q", got, tc.constraint)
@@ -160,9 +160,9 @@ func TestConstraintAllowsMinor(t *testing.T) {
 		{"pre-release bound", "^8.4.0-RC1", []minor{{8, 4}, {8, 5}}, []minor{{8, 3}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseConstraint(tc.constraint)
+			c, err := Parse(tc.constraint)
 			if err != nil {
-				t.Fatalf("ParseConstraint(%q): %v", tc.constraint, err)
+				t.Fatalf("Parse(%q): %v", tc.constraint, err)
 			}
 			for _, m := range tc.allowed {
 				if !c.AllowsMinor(m[0], m[1]) {
@@ -186,7 +186,7 @@ func TestConstraintAllowsMinorMatchesCheck(t *testing.T) {
 		">=8.2.0 <8.2.1 !=8.2.0", "^0.0.3", "1.0 - 8.2", "8.2.0 - 8.2.3 !=8.2.1", ">8.2.100",
 	} {
 		t.Run(s, func(t *testing.T) {
-			c, err := ParseConstraint(s)
+			c, err := Parse(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +205,7 @@ func TestConstraintAllowsMinorMatchesCheck(t *testing.T) {
 	}
 }
 
-func TestParseConstraintErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		constraint string
@@ -255,9 +255,9 @@ func TestParseConstraintErrors(t *testing.T) {
 		{"caret overflow", "^18446744073709551615", nil, "is too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseConstraint(tc.constraint)
+			c, err := Parse(tc.constraint)
 			if err == nil {
-				t.Fatalf("ParseConstraint(%q) = %v, want error", tc.constraint, c)
+				t.Fatalf("Parse(%q) = %v, want error", tc.constraint, c)
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("error %q is not %v", err, tc.is)
@@ -274,7 +274,7 @@ func TestParseConstraintErrors(t *testing.T) {
 }
 
 func TestConstraintCheckNil(t *testing.T) {
-	c, err := ParseConstraint("*")
+	c, err := Parse("*")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestConstraintCheckNil(t *testing.T) {
 }
 
 func TestConstraintConcurrentUse(t *testing.T) {
-	c, err := ParseConstraint(">=7.4 <8.0 || ^8.1 !=8.1.3")
+	c, err := Parse(">=7.4 <8.0 || ^8.1 !=8.1.3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func FuzzParseConstraint(f *testing.F) {
 		semver.MustParse("5.0.0-beta.1"), semver.New(^uint64(0), ^uint64(0), ^uint64(0), "", ""),
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := ParseConstraint(s)
+		c, err := Parse(s)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "parsing constraint ") {
 				t.Errorf("error %q lacks the parsing constraint prefix", err)
@@ -349,7 +349,7 @@ func FuzzParseConstraint(f *testing.F) {
 }
 
 func BenchmarkConstraintCheck(b *testing.B) {
-	c, err := ParseConstraint(">=7.4 <8.0 || ^8.1 !=8.1.3")
+	c, err := Parse(">=7.4 <8.0 || ^8.1 !=8.1.3")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func BenchmarkConstraintCheck(b *testing.B) {
 }
 
 func BenchmarkConstraintAllowsMinor(b *testing.B) {
-	c, err := ParseConstraint(">=7.4 <8.0 || ^8.1 !=8.1.3")
+	c, err := Parse(">=7.4 <8.0 || ^8.1 !=8.1.3")
 	if err != nil {
 		b.Fatal(err)
 	}
