@@ -2,6 +2,7 @@ package project
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -197,6 +198,10 @@ type Environment struct {
 	Keep         int               `toml:"keep"`
 	Volumes      map[string]string `toml:"volumes"` // volume name -> path in the container
 	Hooks        Hooks             `toml:"hooks"`
+	// Durations are the durations set above, parsed by Load and keyed as
+	// in project.toml: "drain_timeout", "health.timeout", … A key left
+	// out is absent.
+	Durations map[string]time.Duration `toml:"-"`
 }
 
 // Health is [environments.NAME.health].

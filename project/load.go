@@ -172,9 +172,11 @@ func (d *Descriptor) validate(file string, data []byte) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if err := d.Env[name].validate("environments."+name, fieldErr); err != nil {
+		e := d.Env[name]
+		if err := e.validate("environments."+name, fieldErr); err != nil {
 			return err
 		}
+		d.Env[name] = e
 		if err := d.validateSmoke("environments."+name+".health", d.Env[name].Health.Smoke); err != nil {
 			return err
 		}
@@ -182,7 +184,7 @@ func (d *Descriptor) validate(file string, data []byte) error {
 	return nil
 }
 
-func (e Environment) validate(prefix string, fieldErr func(string, string, ...any) error) error {
+func (e *Environment) validate(prefix string, fieldErr func(string, string, ...any) error) error {
 	switch e.Target {
 	case "", "docker", "swarm":
 	default:
@@ -210,9 +212,14 @@ func (e Environment) validate(prefix string, fieldErr func(string, string, ...an
 		if v == "" {
 			continue
 		}
-		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
 			return fieldErr(prefix+"."+key, "%q is not a duration like \"30s\"", v)
 		}
+		if e.Durations == nil {
+			e.Durations = map[string]time.Duration{}
+		}
+		e.Durations[key] = d
 	}
 	for _, s := range e.Secrets {
 		if !envName.MatchString(s) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -55,6 +56,8 @@ func TestLoadExampleDescriptor(t *testing.T) {
 		{"port", staging.Port, 8080},
 		{"secrets", staging.Secrets, []string{"DB_PASSWORD", "APP_KEY"}},
 		{"health deadline", staging.Health.Deadline, "60s"},
+		{"durations", staging.Durations, map[string]time.Duration{"drain_timeout": 30 * time.Second,
+			"health.timeout": 2 * time.Second, "health.interval": time.Second, "health.deadline": time.Minute, "health.start_period": 5 * time.Second}},
 		{"health status", staging.Health.Status, 200},
 		{"volumes", staging.Volumes, map[string]string{"shop-uploads": "/app/public/uploads"}},
 		{"hook", staging.Hooks.PreRelease, "php bin/migrate.php"},
@@ -62,6 +65,31 @@ func TestLoadExampleDescriptor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, tc.got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestEnvironmentDurations: Load hands over the durations it checked,
+// parsed; a key left out is absent, so that "0s" and unset differ.
+func TestEnvironmentDurations(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		toml string
+		want map[string]time.Duration
+	}{
+		{"none set", "[environments.prod]\n", nil},
+		{"zero is set", "[environments.prod]\ndrain_timeout = \"0s\"\n", map[string]time.Duration{"drain_timeout": 0}},
+		{"health", "[environments.prod.health]\ninterval = \"250ms\"\nstart_period = \"1m30s\"\n",
+			map[string]time.Duration{"health.interval": 250 * time.Millisecond, "health.start_period": 90 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := project.Parse("project.toml", []byte(tc.toml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, d.Env["prod"].Durations); diff != "" {
+				t.Errorf("durations (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -1,27 +1,27 @@
 package release
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"path"
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/connhelper"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
-	"github.com/docker/go-connections/nat"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	tr "github.com/phpbuild/phpbuild/transient"
 )
@@ -38,10 +38,59 @@ const (
 // snapshots, release log and lock: StateRoot/APP/ENV.
 const StateRoot = "/var/lib/phpbuild"
 
-// host is one environment on one docker daemon.
+// dockerAPI is the part of docker's client a release uses, with the SDK's
+// own types: *client.Client in use, a fake in the hermetic tests.
+type dockerAPI interface {
+	Close() error
+	Info(ctx context.Context) (system.Info, error)
+
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
+	ImageRemove(ctx context.Context, ref string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+
+	NetworkInspect(ctx context.Context, id string, options network.InspectOptions) (network.Inspect, error)
+	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
+
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, name string) (container.CreateResponse, error)
+	ContainerStart(ctx context.Context, id string, options container.StartOptions) error
+	ContainerStop(ctx context.Context, id string, options container.StopOptions) error
+	ContainerRemove(ctx context.Context, id string, options container.RemoveOptions) error
+	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ContainerWait(ctx context.Context, id string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
+	ContainerLogs(ctx context.Context, id string, options container.LogsOptions) (io.ReadCloser, error)
+	ContainerExecCreate(ctx context.Context, id string, options container.ExecOptions) (container.ExecCreateResponse, error)
+	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
+	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
+	CopyToContainer(ctx context.Context, id, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
+	CopyFromContainer(ctx context.Context, id, srcPath string) (io.ReadCloser, container.PathStat, error)
+
+	SecretList(ctx context.Context, options swarm.SecretListOptions) ([]swarm.Secret, error)
+	SecretCreate(ctx context.Context, spec swarm.SecretSpec) (swarm.SecretCreateResponse, error)
+	SecretRemove(ctx context.Context, id string) error
+	ServiceInspectWithRaw(ctx context.Context, id string, options swarm.ServiceInspectOptions) (swarm.Service, []byte, error)
+	ServiceCreate(ctx context.Context, spec swarm.ServiceSpec, options swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error)
+	ServiceUpdate(ctx context.Context, id string, version swarm.Version, spec swarm.ServiceSpec, options swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error)
+	ServiceRemove(ctx context.Context, id string) error
+	TaskList(ctx context.Context, options swarm.TaskListOptions) ([]swarm.Task, error)
+	TaskLogs(ctx context.Context, taskID string, options container.LogsOptions) (io.ReadCloser, error)
+}
+
+var _ dockerAPI = (*client.Client)(nil)
+
+// host is one environment on one docker daemon: its client, and its state
+// dir, which the front proxy container holds.
 type host struct {
-	cli *client.Client
-	env *Environment
+	cli   dockerAPI
+	env   *Environment
+	state stateStore
+}
+
+// newHost is env on the daemon cli, its state kept through the proxy.
+func newHost(cli dockerAPI, env *Environment) *host {
+	h := &host{cli: cli, env: env}
+	h.state = &proxyState{h: h}
+	return h
 }
 
 func connect(env *Environment) (*host, error) {
@@ -61,7 +110,7 @@ func connect(env *Environment) (*host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to docker: %w", err)
 	}
-	return &host{cli: cli, env: env}, nil
+	return newHost(cli, env), nil
 }
 
 func (h *host) Close() error { return h.cli.Close() }
@@ -69,7 +118,6 @@ func (h *host) Close() error { return h.cli.Close() }
 func (h *host) prefix() string           { return h.env.App + "-" + h.env.Name }
 func (h *host) network() string          { return "phpbuild-" + h.prefix() }
 func (h *host) proxyName() string        { return "phpbuild-" + h.prefix() + "-proxy" }
-func (h *host) stateDir() string         { return path.Join(StateRoot, h.env.App, h.env.Name) }
 func (h *host) appName(id string) string { return h.prefix() + "-" + id }
 
 func (h *host) labels(role, id string) map[string]string {
@@ -109,182 +157,6 @@ func (h *host) ensureNetwork(ctx context.Context) error {
 	}
 	return nil
 }
-
-// proxyHead opens every front proxy config: one worker writing only to
-// /tmp, no access log, the app deciding body sizes; it leaves http open.
-const proxyHead = `worker_processes 1;
-pid /tmp/phpbuild-proxy.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_max_body_size 0;
-    client_body_temp_path /tmp/proxy-client;
-    proxy_temp_path /tmp/proxy-temp;
-`
-
-// proxyConf is the front proxy's nginx config: everything to upstream,
-// which is a container name on the private network ("" before the first
-// release: 503).
-func proxyConf(upstream string) []byte {
-	var b strings.Builder
-	b.WriteString("# phpbuild front proxy; rewritten and reloaded (nginx -s reload) at each switch.\n" + proxyHead)
-	if upstream == "" {
-		b.WriteString("    server { listen 8080; location / { return 503; } }\n}\n")
-		return []byte(b.String())
-	}
-	fmt.Fprintf(&b, `    # upstream: %s
-    upstream app {
-        server %s:8080;
-        keepalive 32;
-    }
-    server {
-        listen 8080;
-        location / {
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_read_timeout 300s;
-        }
-    }
-}
-`, upstream, upstream)
-	return []byte(b.String())
-}
-
-// ensureProxy starts the environment's front proxy when it is not running:
-// nginx from img, owning the published port, with the state dir mounted.
-func (h *host) ensureProxy(ctx context.Context, img string) error {
-	c, err := h.cli.ContainerInspect(ctx, h.proxyName())
-	if err == nil && c.State != nil && c.State.Running {
-		return nil
-	}
-	if err == nil {
-		if err := h.cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err == nil {
-			return nil
-		}
-		h.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
-	}
-	port := nat.Port("8080/tcp")
-	// The config lives in the state dir, so it survives the container; a
-	// first start writes the 503 one.
-	boot := fmt.Sprintf(`mkdir -p /state/proxy /state/snapshots /state/backups && chmod 0700 /state
-[ -f /state/proxy/nginx.conf ] || printf '%%s' "$BOOT_CONF" > /state/proxy/nginx.conf
-exec nginx -c /state/proxy/nginx.conf -g 'daemon off;'`)
-	cfg := &container.Config{
-		Image:        img,
-		User:         "0:0",
-		Entrypoint:   []string{"/bin/sh", "-ec", boot},
-		Env:          []string{"BOOT_CONF=" + string(proxyConf(""))},
-		ExposedPorts: nat.PortSet{port: {}},
-		Labels:       h.labels("proxy", ""),
-		StopSignal:   "SIGQUIT",
-		Healthcheck:  &container.HealthConfig{Test: []string{"NONE"}},
-	}
-	hc := &container.HostConfig{
-		Binds:         []string{h.stateDir() + ":/state"},
-		PortBindings:  nat.PortMap{port: {{HostPort: fmt.Sprint(h.env.Port)}}},
-		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
-	}
-	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{h.network(): {}}}
-	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, h.proxyName())
-	if err != nil {
-		return fmt.Errorf("creating the front proxy: %w", err)
-	}
-	if err := h.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		h.cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
-		return fmt.Errorf("starting the front proxy (is port %d free?): %w", h.env.Port, err)
-	}
-	// Ready once the state dir is made and nginx answers its config test.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c", "test -d /state/snapshots && nginx -t -q -c /state/proxy/nginx.conf"); err == nil && code == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the front proxy did not start: %s", h.logs(ctx, created.ID, 20))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// switchTo points the proxy at container and reloads nginx gracefully:
-// new requests go to it, requests in flight finish where they are.
-func (h *host) switchTo(ctx context.Context, upstream string) error {
-	return h.reloadProxy(ctx, proxyConf(upstream))
-}
-
-// reloadProxy checks conf, puts it in place and reloads nginx gracefully.
-func (h *host) reloadProxy(ctx context.Context, conf []byte) error {
-	if err := h.writeState(ctx, "proxy/nginx.conf.new", conf, 0o644, 0); err != nil {
-		return err
-	}
-	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c",
-		"nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && nginx -s reload -c /state/proxy/nginx.conf")
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("reloading the front proxy: %s", strings.TrimSpace(out))
-	}
-	return nil
-}
-
-// upstream is the container the proxy sends traffic to now.
-func (h *host) upstream(ctx context.Context) string {
-	b, err := h.readState(ctx, "proxy/nginx.conf")
-	if err != nil {
-		return ""
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "# upstream: "); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-// writeState writes a file in the state dir through the proxy container,
-// owned by uid (the app user for snapshots, which its containers read).
-func (h *host) writeState(ctx context.Context, rel string, data []byte, mode int64, uid int) error {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: path.Base(rel), Mode: mode, Size: int64(len(data)), Uid: uid, Gid: uid, ModTime: time.Now()}); err != nil {
-		return err
-	}
-	tw.Write(data)
-	tw.Close()
-	dir := path.Join("/state", path.Dir(rel))
-	if _, _, err := h.exec(ctx, h.proxyName(), nil, "mkdir", "-p", dir); err != nil {
-		return err
-	}
-	if err := h.cli.CopyToContainer(ctx, h.proxyName(), dir, &buf, container.CopyToContainerOptions{}); err != nil {
-		return fmt.Errorf("writing %s on the docker host: %w", rel, err)
-	}
-	return nil
-}
-
-// readState reads a file of the state dir; a missing one is errNoState.
-func (h *host) readState(ctx context.Context, rel string) ([]byte, error) {
-	rc, _, err := h.cli.CopyFromContainer(ctx, h.proxyName(), path.Join("/state", rel))
-	if err != nil {
-		if cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "No such") {
-			return nil, errNoState
-		}
-		return nil, fmt.Errorf("reading %s on the docker host: %w", rel, err)
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	if _, err := tr.Next(); err != nil {
-		return nil, fmt.Errorf("reading %s on the docker host: %w", rel, err)
-	}
-	return io.ReadAll(tr)
-}
-
-var errNoState = errors.New("no such state file")
 
 // exec runs cmd in a container as root and returns its combined output
 // and exit code.

@@ -111,14 +111,15 @@ func LoadEnvironment(dir, envName string) (*Environment, error) {
 	for _, f := range e.EnvFiles {
 		env.EnvFiles = append(env.EnvFiles, filepath.Join(dir, filepath.FromSlash(f)))
 	}
-	for _, s := range e.Secrets {
-		if !envKey.MatchString(s) {
-			return nil, desc.FieldError(prefix+".secrets", "%q is not an environment variable name", s)
+	// project.Load checked the target, the secrets' names and the
+	// durations; only defaults are left to apply.
+	duration := func(key string, def time.Duration) time.Duration {
+		if d, ok := e.Durations[key]; ok {
+			return d
 		}
+		return def
 	}
-	if env.Drain, err = duration(e.DrainTimeout, defaultDrain); err != nil {
-		return nil, desc.FieldError(prefix+".drain_timeout", "%v", err)
-	}
+	env.Drain = duration("drain_timeout", defaultDrain)
 	h := e.Health
 	env.Health = Health{Path: h.Path, Status: h.Status}
 	if env.Health.Status == 0 {
@@ -131,35 +132,11 @@ func LoadEnvironment(dir, envName string) (*Environment, error) {
 		}
 		env.Health.Smoke = append(env.Health.Smoke, sc)
 	}
-	for _, d := range []struct {
-		field string
-		v     string
-		def   time.Duration
-		to    *time.Duration
-	}{
-		{"timeout", h.Timeout, 2 * time.Second, &env.Health.Timeout},
-		{"interval", h.Interval, time.Second, &env.Health.Interval},
-		{"deadline", h.Deadline, 60 * time.Second, &env.Health.Deadline},
-		{"start_period", h.StartPeriod, 0, &env.Health.StartPeriod},
-	} {
-		if *d.to, err = duration(d.v, d.def); err != nil {
-			return nil, desc.FieldError(prefix+".health."+d.field, "%v", err)
-		}
-	}
+	env.Health.Timeout = duration("health.timeout", 2*time.Second)
+	env.Health.Interval = duration("health.interval", time.Second)
+	env.Health.Deadline = duration("health.deadline", 60*time.Second)
+	env.Health.StartPeriod = duration("health.start_period", 0)
 	return env, nil
-}
-
-var envKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func duration(v string, def time.Duration) (time.Duration, error) {
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration like \"30s\"", v)
-	}
-	return d, nil
 }
 
 // Snapshot is an environment's configuration for one release: the env

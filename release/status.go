@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Status is what an environment runs now.
@@ -47,22 +46,15 @@ func GetStatus(ctx context.Context, env *Environment) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	cur, _ := h.readState(ctx, "current")
+	cur, _ := h.state.read(ctx, "current")
 	id := strings.TrimSpace(string(cur))
 	for i := range hist {
 		if hist[i].ID == id {
 			st.Current = &hist[i]
 		}
 	}
-	if st.Serving != "" && env.Target == "swarm" {
-		st.Health = h.serviceHealth(ctx)
-	} else if st.Serving != "" {
-		if ins, err := h.cli.ContainerInspect(ctx, st.Serving); err == nil && ins.State != nil {
-			st.Health = ins.State.Status
-			if ins.State.Health != nil {
-				st.Health = ins.State.Health.Status
-			}
-		}
+	if st.Serving != "" {
+		st.Health = newTarget(h).health(ctx, st.Serving)
 	}
 	if l, err := h.readLock(ctx); err == nil {
 		st.Lock = l
@@ -91,7 +83,7 @@ func Unlock(ctx context.Context, env *Environment) (*Lock, error) {
 	if err != nil {
 		return nil, nil
 	}
-	if _, _, err := h.exec(ctx, h.proxyName(), nil, "rm", "-f", "/state/lock"); err != nil {
+	if err := h.state.remove(ctx, "lock"); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -119,7 +111,7 @@ func PlanRelease(ctx context.Context, env *Environment, o Options) (*Plan, error
 		p.Current = st.Current
 		h, err := connect(env)
 		if err == nil {
-			if b, err := h.readState(ctx, "snapshots/"+strings.TrimPrefix(st.Current.Env, "sha256:")+".env"); err == nil {
+			if b, err := h.state.read(ctx, snapshotFile(st.Current.Env)); err == nil {
 				old, _ = ParseEnv("current snapshot", b)
 			}
 			h.Close()
@@ -135,22 +127,7 @@ func PlanRelease(ctx context.Context, env *Environment, o Options) (*Plan, error
 			p.Steps = append(p.Steps, "hook "+hk.n+": "+hk.c)
 		}
 	}
-	if env.Target == "swarm" {
-		p.Steps = append(p.Steps, swarmPlanSteps(env, snap.Digest)...)
-		return p, nil
-	}
-	p.Steps = append(p.Steps,
-		"start the new container on the private network",
-		fmt.Sprintf("wait for %s → %d (every %s, up to %s)", healthPath(env), env.Health.Status, env.Health.Interval, env.Health.Deadline))
-	for _, c := range env.Health.Smoke {
-		p.Steps = append(p.Steps, c.describe()+"; a failure removes the new container")
-	}
-	p.Steps = append(p.Steps,
-		fmt.Sprintf("switch the proxy on port %d (nginx graceful reload)", env.Port),
-		fmt.Sprintf("drain and stop the old container (SIGQUIT, up to %s)", env.Drain.Round(time.Second)))
-	if env.Hooks.PostRelease != "" {
-		p.Steps = append(p.Steps, "hook post_release: "+env.Hooks.PostRelease)
-	}
+	p.Steps = append(p.Steps, newTarget(&host{env: env}).planSteps(snap.Digest)...)
 	return p, nil
 }
 

@@ -81,106 +81,88 @@ func checkSwarmNames(env *Environment) error {
 	return nil
 }
 
-// runSwarm is a release or rollback to a swarm: snap is nil for a
-// rollback, whose snapshot the host has (as a secret, and in the state
-// dir).
-func runSwarm(ctx context.Context, env *Environment, o Options, kind, ref string, snap []byte, envDigest string) (*Record, error) {
-	start := time.Now()
-	if err := checkSwarmNames(env); err != nil {
-		return nil, err
-	}
-	h, err := connect(env)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	if err := h.checkManager(ctx); err != nil {
-		return nil, err
-	}
-	a, err := h.begin(ctx, o, kind, ref, envDigest, start, h.ensureOverlay)
-	if err != nil {
-		return nil, err
-	}
-	defer a.unlock()
-	rec, step, finish := a.rec, a.step, func(result string, cause error) (*Record, error) { return a.finish(ctx, result, cause) }
+// swarmTarget runs each release as an update of the service APP-ENV.
+type swarmTarget struct{ h *host }
 
-	// The state dir keeps a copy of the snapshot too: hooks mount it, and
-	// `release --plan` diffs against it (Swarm never gives a secret back).
-	snapRel := "snapshots/" + strings.TrimPrefix(envDigest, "sha256:") + ".env"
-	if snap != nil {
-		if err := h.writeState(ctx, snapRel, snap, 0o600, 1000); err != nil {
-			return nil, err
-		}
-	} else if b, err := h.readState(ctx, snapRel); err == nil {
-		snap = b
-	} else if !errors.Is(err, errNoState) {
-		return finish("failed", err)
+// check refuses names Swarm would refuse, before touching the host, and a
+// daemon that is not a manager.
+func (t *swarmTarget) check(ctx context.Context) error {
+	if err := checkSwarmNames(t.h.env); err != nil {
+		return err
 	}
-	snapPath := h.stateDir() + "/" + snapRel
+	return t.h.checkManager(ctx)
+}
 
-	if err := a.runHooks(ctx, o, hooksBefore(env, kind), snapPath, snap != nil); err != nil {
-		return finish("hook-failed", err)
-	}
-	if len(env.Health.Smoke) > 0 {
+func (t *swarmTarget) ensureNetwork(ctx context.Context) error { return t.h.ensureOverlay(ctx) }
+
+// recover has nothing to do: Swarm replaces the tasks of an update that
+// stopped halfway, and a smoke canary left behind goes with the next.
+func (t *swarmTarget) recover(context.Context) {}
+
+// needsSnapshot is false: a rollback whose state dir copy is gone can
+// still use the snapshot's secret.
+func (t *swarmTarget) needsSnapshot() bool { return false }
+
+// start smoke-checks a canary of the release, then creates or updates the
+// service and waits until Swarm has converged on it.
+func (t *swarmTarget) start(ctx context.Context, a *attempt, snap []byte, snapPath string) (*started, error) {
+	h, rec := t.h, a.rec
+	if len(h.env.Health.Smoke) > 0 {
 		if snap == nil {
-			return finish("failed", fmt.Errorf("the env snapshot %s of that release is gone from the host's state dir, and the smoke checks need it", envDigest))
+			return nil, fmt.Errorf("the env snapshot %s of that release is gone from the host's state dir, and the smoke checks need it", rec.Env)
 		}
 		t0 := time.Now()
-		if err := h.smokeCanary(ctx, rec, snapPath, &o); err != nil {
-			return finish(failedCheck(err), err)
+		if err := h.smokeCanary(ctx, rec, snapPath, &a.o); err != nil {
+			return nil, err
 		}
-		step("smoke", t0)
+		a.step("smoke", t0)
 	}
-
-	secret, err := h.ensureSecret(ctx, envDigest, snap)
+	secret, err := h.ensureSecret(ctx, rec.Env, snap)
 	if err != nil {
-		return finish("failed", err)
+		return nil, err
 	}
 	t0 := time.Now()
 	d, err := h.deploy(ctx, rec, secret)
 	if err != nil {
-		return finish("failed", err)
+		return nil, err
 	}
 	if d.created {
-		o.logf("created service %s with %s", h.service(), rec.Digest)
+		a.o.logf("created service %s with %s", h.service(), rec.Digest)
 	} else {
-		o.logf("updating service %s to %s (start-first)", h.service(), rec.Digest)
+		a.o.logf("updating service %s to %s (start-first)", h.service(), rec.Digest)
 	}
-	healthyAt, err := h.converge(ctx, d, rec, t0, &o)
+	healthyAt, err := h.converge(ctx, d, rec, t0, &a.o)
 	if err != nil {
 		if d.created {
 			// Nothing served before: do not leave a failing service
 			// restarting.
 			h.cli.ServiceRemove(context.WithoutCancel(ctx), d.id)
 		}
-		var he *HealthError
-		if errors.As(err, &he) {
-			return finish("health-failed", err)
-		}
-		return finish("failed", err)
+		return nil, err
 	}
-	if err := h.routeToService(ctx); err != nil {
-		return finish("failed", err)
-	}
-	step("switch", healthyAt)
-	o.logf("tasks.%s serves %s", h.service(), rec.ID)
-	if err := h.writeState(ctx, "current", []byte(rec.ID+"\n"), 0o644, 0); err != nil {
-		return finish("failed", err)
-	}
-
-	t0 = time.Now()
-	h.waitDrained(ctx, d.id, rec.ID)
-	step("drain", t0)
-	if err := a.runHooks(ctx, o, []hookCmd{{"post_release", env.Hooks.PostRelease}}, snapPath, snap != nil); err != nil {
-		return finish("ok", fmt.Errorf("released, but the post_release hook failed: %w", err))
-	}
-	res, err := finish("ok", nil)
-	if err == nil {
-		h.retain(ctx)
-		h.retainSecrets(ctx)
-	}
-	return res, err
+	return &started{id: d.id, ready: healthyAt}, nil
 }
+
+// route points the front proxy at tasks.SERVICE, once: the config then
+// stays the same from release to release, Swarm's DNS doing the switch.
+func (t *swarmTarget) route(ctx context.Context, a *attempt, _ *started) error {
+	h := t.h
+	if h.upstream(ctx) != h.service() {
+		if err := h.reloadProxy(ctx, swarmProxyConf(h.service())); err != nil {
+			return err
+		}
+	}
+	a.o.logf("tasks.%s serves %s", h.service(), a.rec.ID)
+	return nil
+}
+
+func (t *swarmTarget) drain(ctx context.Context, a *attempt, s *started) {
+	t.h.waitDrained(ctx, s.id, a.rec.ID)
+}
+
+func (t *swarmTarget) retain(ctx context.Context) { t.h.retainSecrets(ctx) }
+
+func (t *swarmTarget) health(ctx context.Context, _ string) string { return t.h.serviceHealth(ctx) }
 
 // checkManager refuses a daemon that is not a swarm manager; phpbuild
 // never runs `docker swarm init` for you.
@@ -446,10 +428,8 @@ func (h *host) converge(ctx context.Context, d deployment, rec *Record, t0 time.
 			}
 			return healthyAt, h.taskHealthError(ctx, s.Spec.Name, failed, note)
 		}
-		select {
-		case <-ctx.Done():
-			return healthyAt, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return healthyAt, err
 		}
 	}
 }
@@ -515,48 +495,10 @@ func (h *host) waitDrained(ctx context.Context, svcID, keep string) {
 		if !slices.ContainsFunc(tasks, func(t swarm.Task) bool { return taskRelease(&t) != keep && !terminal(t.Status.State) }) {
 			return
 		}
-		select {
-		case <-ctx.Done():
+		if sleep(ctx, 200*time.Millisecond) != nil {
 			return
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// routeToService points the front proxy at tasks.SERVICE, once: the
-// config then stays the same from release to release.
-func (h *host) routeToService(ctx context.Context) error {
-	if h.upstream(ctx) == h.service() {
-		return nil
-	}
-	return h.reloadProxy(ctx, swarmProxyConf(h.service()))
-}
-
-// swarmProxyConf sends everything to the healthy tasks of service, found
-// through Docker's embedded DNS at each request (cached one second). A
-// variable in proxy_pass is what makes nginx resolve at run time; with
-// several addresses it tries the next one on a connection error.
-func swarmProxyConf(service string) []byte {
-	return fmt.Appendf(nil, `# phpbuild front proxy (swarm target); written once, Swarm's DNS does the switching.
-`+proxyHead+`    # upstream: %s
-    resolver 127.0.0.11 valid=1s ipv6=off;
-    resolver_timeout 2s;
-    server {
-        listen 8080;
-        location / {
-            set $app tasks.%s;
-            proxy_pass http://$app:8080;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_connect_timeout 2s;
-            proxy_read_timeout 300s;
-        }
-    }
-}
-`, service, service)
 }
 
 // tasks are the service's tasks, every state.
@@ -624,8 +566,8 @@ func (h *host) retainSecrets(ctx context.Context) {
 	}
 }
 
-// swarmPlanSteps are what a swarm release does after its hooks.
-func swarmPlanSteps(env *Environment, envDigest string) []string {
+func (t *swarmTarget) planSteps(envDigest string) []string {
+	env := t.h.env
 	svc := env.App + "-" + env.Name
 	hex := strings.TrimPrefix(envDigest, "sha256:")
 	var steps []string

@@ -1,0 +1,217 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+)
+
+// dockerTarget runs each release as one container on the environment's
+// private bridge network; the front proxy is rewritten to name the new
+// container and reloaded gracefully once it is healthy, then the old one
+// drains.
+type dockerTarget struct{ h *host }
+
+func (t *dockerTarget) check(context.Context) error { return nil }
+
+func (t *dockerTarget) ensureNetwork(ctx context.Context) error { return t.h.ensureNetwork(ctx) }
+
+// recover removes the containers a killed release started, which nothing
+// serves from.
+func (t *dockerTarget) recover(ctx context.Context) { t.h.removeStale(ctx, t.h.upstream(ctx)) }
+
+func (t *dockerTarget) needsSnapshot() bool { return true }
+
+func (t *dockerTarget) start(ctx context.Context, a *attempt, _ []byte, snapPath string) (*started, error) {
+	h, rec := t.h, a.rec
+	t0 := time.Now()
+	name := h.appName(rec.ID)
+	if err := h.startApp(ctx, rec, name, snapPath, "app"); err != nil {
+		return nil, err
+	}
+	a.step("start", t0)
+	a.o.logf("started %s", name)
+	t0 = time.Now()
+	if err := h.waitHealthy(ctx, name); err != nil {
+		h.removeContainer(ctx, name)
+		return nil, err
+	}
+	a.step("health", t0)
+	a.o.logf("healthy after %s", rec.Steps["health"])
+	if len(h.env.Health.Smoke) > 0 {
+		t0 = time.Now()
+		if err := h.smokeChecks(ctx, name, &a.o); err != nil {
+			h.removeContainer(ctx, name)
+			return nil, err
+		}
+		a.step("smoke", t0)
+	}
+	return &started{id: name, ready: time.Now()}, nil
+}
+
+// route points the proxy at the container and reloads nginx gracefully:
+// new requests go to it, requests in flight finish where they are.
+func (t *dockerTarget) route(ctx context.Context, a *attempt, s *started) error {
+	if err := t.h.reloadProxy(ctx, proxyConf(s.id)); err != nil {
+		t.h.removeContainer(ctx, s.id)
+		return err
+	}
+	a.o.logf("switched the proxy to %s", s.id)
+	return nil
+}
+
+func (t *dockerTarget) drain(ctx context.Context, _ *attempt, s *started) { t.h.drain(ctx, s.id) }
+
+func (t *dockerTarget) retain(context.Context) {}
+
+func (t *dockerTarget) health(ctx context.Context, serving string) string {
+	ins, err := t.h.cli.ContainerInspect(ctx, serving)
+	if err != nil || ins.State == nil {
+		return ""
+	}
+	if ins.State.Health != nil {
+		return ins.State.Health.Status
+	}
+	return ins.State.Status
+}
+
+func (t *dockerTarget) planSteps(string) []string {
+	env := t.h.env
+	steps := []string{
+		"start the new container on the private network",
+		fmt.Sprintf("wait for %s → %d (every %s, up to %s)", healthPath(env), env.Health.Status, env.Health.Interval, env.Health.Deadline),
+	}
+	for _, c := range env.Health.Smoke {
+		steps = append(steps, c.describe()+"; a failure removes the new container")
+	}
+	steps = append(steps,
+		fmt.Sprintf("switch the proxy on port %d (nginx graceful reload)", env.Port),
+		fmt.Sprintf("drain and stop the old container (SIGQUIT, up to %s)", env.Drain.Round(time.Second)))
+	// Only this target's plan lists post_release, as before targets had an
+	// interface; a swarm release runs it too.
+	if env.Hooks.PostRelease != "" {
+		steps = append(steps, "hook post_release: "+env.Hooks.PostRelease)
+	}
+	return steps
+}
+
+// removeContainer removes a container that failed, even when ctx is done.
+func (h *host) removeContainer(ctx context.Context, name string) {
+	h.cli.ContainerRemove(context.WithoutCancel(ctx), name, container.RemoveOptions{Force: true})
+}
+
+// startApp creates and starts a container of the release on the private
+// network, the env snapshot mounted read-only where dotenv apps look and
+// where the launcher loads it. role is "app" for the one that will serve,
+// "smoke" for a swarm release's smoke-check canary, which never restarts.
+func (h *host) startApp(ctx context.Context, rec *Record, name, snapPath, role string) error {
+	env := []string{"PHPBUILD_ENV_FILE=/app/.env", fmt.Sprintf("PHPBUILD_HEALTH_STATUS=%d", h.env.Health.Status)}
+	if h.env.Health.Path != "" {
+		env = append(env, "PHPBUILD_HEALTH_PATH="+h.env.Health.Path)
+	}
+	cfg := &container.Config{Image: rec.Digest, Env: env, Labels: h.labels(role, rec.ID),
+		Healthcheck: &container.HealthConfig{
+			Test:     []string{"CMD", "/usr/local/bin/launcher", "health"},
+			Interval: h.env.Health.Interval, Timeout: h.env.Health.Timeout, StartPeriod: h.env.Health.StartPeriod, Retries: 3,
+		}}
+	mounts := []mount.Mount{{Type: mount.TypeBind, Source: snapPath, Target: "/app/.env", ReadOnly: true}}
+	for vol, target := range h.env.Volumes {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: target})
+	}
+	hc := &container.HostConfig{Mounts: mounts}
+	if role == "app" {
+		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+	}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{h.network(): {Aliases: []string{name}}}}
+	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, name)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", name, err)
+	}
+	if err := h.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		h.cli.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	return nil
+}
+
+// waitHealthy runs the health check (`launcher health`: nginx, php-fpm and
+// the app's route) until it passes or the deadline.
+func (h *host) waitHealthy(ctx context.Context, name string) error {
+	hc := h.env.Health
+	deadline := time.Now().Add(hc.Deadline)
+	var checks []string
+	if hc.StartPeriod > 0 {
+		sleep(ctx, hc.StartPeriod)
+	}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, hc.Timeout+5*time.Second)
+		out, code, err := h.execAs(cctx, name, "", []string{fmt.Sprintf("PHPBUILD_HEALTH_TIMEOUT=%s", hc.Timeout)}, "/usr/local/bin/launcher", "health")
+		cancel()
+		if err == nil && code == 0 {
+			return nil
+		}
+		line := strings.TrimSpace(out)
+		if err != nil {
+			line = err.Error()
+		}
+		checks = append(checks, time.Now().UTC().Format("15:04:05")+" "+strings.ReplaceAll(line, "\n", " | "))
+		if len(checks) > 5 {
+			checks = checks[len(checks)-5:]
+		}
+		if ins, err := h.cli.ContainerInspect(ctx, name); err == nil && ins.State != nil && !ins.State.Running {
+			checks = append(checks, fmt.Sprintf("the container exited with code %d", ins.State.ExitCode))
+			return &HealthError{Container: name, Checks: checks, Logs: h.logs(ctx, name, 30)}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return &HealthError{Container: name, Checks: checks, Logs: h.logs(ctx, name, 30)}
+		}
+		sleep(ctx, hc.Interval) // a canceled ctx ends the loop above
+	}
+}
+
+// drain stops every other app container of the environment gracefully:
+// SIGQUIT, so nginx and php-fpm finish what is in flight, within the drain
+// timeout; the proxy has already stopped sending them requests.
+func (h *host) drain(ctx context.Context, keep string) {
+	// nginx's old workers finish their requests after a reload; give the
+	// proxy a moment before the old container stops listening.
+	if sleep(ctx, 500*time.Millisecond) != nil {
+		return
+	}
+	cs, err := h.appContainers(ctx)
+	if err != nil {
+		return
+	}
+	secs := int(h.env.Drain.Seconds())
+	for _, c := range cs {
+		if slices.Contains(c.Names, "/"+keep) {
+			continue
+		}
+		h.cli.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: &secs})
+		h.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{})
+	}
+}
+
+// removeStale removes app containers that nothing serves from: left by a
+// release that was killed or failed.
+func (h *host) removeStale(ctx context.Context, serving string) {
+	cs, err := h.appContainers(ctx)
+	if err != nil {
+		return
+	}
+	for _, c := range cs {
+		if serving != "" && slices.Contains(c.Names, "/"+serving) {
+			continue
+		}
+		if c.State == "running" && serving == "" {
+			continue // no proxy config yet: do not guess
+		}
+		h.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+	}
+}

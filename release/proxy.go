@@ -1,0 +1,135 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+)
+
+// The front proxy is a plain nginx container per environment: it owns the
+// published port and holds the state dir. Its one config serves both
+// targets: a docker target's rewritten at each switch to name the new
+// container, a swarm target's written once to resolve the service's tasks.
+
+//go:embed proxy.nginx.conf
+var proxyTemplate string
+
+var proxyConfig = template.Must(template.New("proxy").Parse(proxyTemplate))
+
+// proxyConf is the front proxy's nginx config: everything to upstream,
+// which is a container name on the private network ("" before the first
+// release: 503).
+func proxyConf(upstream string) []byte { return renderProxy(upstream, false) }
+
+// swarmProxyConf sends everything to the healthy tasks of service, found
+// through Docker's embedded DNS at each request (cached one second). A
+// variable in proxy_pass is what makes nginx resolve at run time; with
+// several addresses it tries the next one on a connection error.
+func swarmProxyConf(service string) []byte { return renderProxy(service, true) }
+
+func renderProxy(upstream string, swarm bool) []byte {
+	var b bytes.Buffer
+	if err := proxyConfig.Execute(&b, struct {
+		Upstream string
+		Swarm    bool
+	}{upstream, swarm}); err != nil {
+		panic(err) // the template is ours and takes two plain fields
+	}
+	return b.Bytes()
+}
+
+// ensureProxy starts the environment's front proxy when it is not running:
+// nginx from img, owning the published port, with the state dir mounted.
+func (h *host) ensureProxy(ctx context.Context, img string) error {
+	c, err := h.cli.ContainerInspect(ctx, h.proxyName())
+	if err == nil && c.State != nil && c.State.Running {
+		return nil
+	}
+	if err == nil {
+		if err := h.cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err == nil {
+			return nil
+		}
+		h.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+	}
+	port := nat.Port("8080/tcp")
+	// The config lives in the state dir, so it survives the container; a
+	// first start writes the 503 one.
+	boot := fmt.Sprintf(`mkdir -p /state/proxy /state/snapshots /state/backups && chmod 0700 /state
+[ -f /state/proxy/nginx.conf ] || printf '%%s' "$BOOT_CONF" > /state/proxy/nginx.conf
+exec nginx -c /state/proxy/nginx.conf -g 'daemon off;'`)
+	cfg := &container.Config{
+		Image:        img,
+		User:         "0:0",
+		Entrypoint:   []string{"/bin/sh", "-ec", boot},
+		Env:          []string{"BOOT_CONF=" + string(proxyConf(""))},
+		ExposedPorts: nat.PortSet{port: {}},
+		Labels:       h.labels("proxy", ""),
+		StopSignal:   "SIGQUIT",
+		Healthcheck:  &container.HealthConfig{Test: []string{"NONE"}},
+	}
+	hc := &container.HostConfig{
+		Binds:         []string{h.state.hostPath("") + ":/state"},
+		PortBindings:  nat.PortMap{port: {{HostPort: fmt.Sprint(h.env.Port)}}},
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+	}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{h.network(): {}}}
+	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, h.proxyName())
+	if err != nil {
+		return fmt.Errorf("creating the front proxy: %w", err)
+	}
+	if err := h.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		h.cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
+		return fmt.Errorf("starting the front proxy (is port %d free?): %w", h.env.Port, err)
+	}
+	// Ready once the state dir is made and nginx answers its config test.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c", "test -d /state/snapshots && nginx -t -q -c /state/proxy/nginx.conf"); err == nil && code == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the front proxy did not start: %s", h.logs(ctx, created.ID, 20))
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// reloadProxy checks conf, puts it in place and reloads nginx gracefully.
+func (h *host) reloadProxy(ctx context.Context, conf []byte) error {
+	if err := h.state.write(ctx, "proxy/nginx.conf.new", conf, 0o644, 0); err != nil {
+		return err
+	}
+	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c",
+		"nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && nginx -s reload -c /state/proxy/nginx.conf")
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("reloading the front proxy: %s", strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// upstream is the container the proxy sends traffic to now.
+func (h *host) upstream(ctx context.Context) string {
+	b, err := h.state.read(ctx, "proxy/nginx.conf")
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "# upstream: "); ok {
+			return v
+		}
+	}
+	return ""
+}
