@@ -15,19 +15,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/cli/cli/config"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/git"
+	"github.com/phpbuild/phpbuild/internal/buildkit"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/transient"
@@ -330,9 +328,9 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 	if len(states) == 0 {
 		return produced{}, nil
 	}
-	bk, err := client.New(ctx, o.buildkitHost)
+	bk, err := buildkit.Connect(ctx, o.buildkitHost)
 	if err != nil {
-		return nil, transient.Mark(fmt.Errorf("connecting to buildkitd at %s: %w", o.buildkitHost, err))
+		return nil, err
 	}
 	defer bk.Close()
 	out := produced{}
@@ -382,7 +380,6 @@ func (o *options) produce(ctx context.Context, app *detect.App, rt *runtimes.Run
 
 // solve runs one step and exports its output to dir.
 func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definition, appFS fsutil.FS, dir string, app *detect.App) error {
-	cfg := config.LoadDefaultConfigFile(nopWriter{}) // libraries are silent
 	locals := map[string]fsutil.FS{"app": appFS}
 	if app.Composer != nil && app.Composer.WorkTree != nil {
 		// The vendor step reads path repositories outside the app dir
@@ -395,24 +392,20 @@ func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definit
 	}
 	opt := client.SolveOpt{
 		LocalMounts: locals,
-		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-			AuthConfigProvider: authprovider.LoadAuthConfig(cfg),
-		})},
-		Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}},
+		Session:     buildkit.Auth(),
+		Exports:     []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}},
 	}
-	tap := runtimes.NewStatusTap(o.progress)
-	ch := make(chan *client.SolveStatus)
-	done := make(chan struct{})
-	go func() { tap.Run(ch); close(done) }()
-	_, err := bk.Solve(ctx, def, opt, ch)
-	<-done
+	tap, err := buildkit.Watch(o.progress, func(ch chan *client.SolveStatus) error {
+		_, err := bk.Solve(ctx, def, opt, ch)
+		return err
+	})
 	if err == nil {
 		return nil
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if lost(err) {
+	if buildkit.Lost(err) {
 		// buildkitd died or restarted mid-build: no step failed, the
 		// connection did.
 		return transient.Mark(fmt.Errorf("buildkitd at %s went away during the build (%v); nothing was pushed, build again once it is back", o.buildkitHost, firstLine(err.Error())))
@@ -422,16 +415,12 @@ func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definit
 
 var localID = llb.LocalUniqueID("phpbuild-app")
 
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-
 // explainStep names what the user must fix when a step failed on their
 // input, and keeps network trouble transient.
-func explainStep(tap *runtimes.StatusTap, err error, app *detect.App) error {
+func explainStep(tap *buildkit.StatusTap, err error, app *detect.App) error {
 	f, ok := tap.Failed()
 	if !ok {
-		if runtimes.Unavailable(err) {
+		if buildkit.Unavailable(err) {
 			return transient.Mark(err)
 		}
 		return err
@@ -462,13 +451,6 @@ func explainStep(tap *runtimes.StatusTap, err error, app *detect.App) error {
 		return &badinput.Error{File: filepath.Join(app.Dir, "package.json"), Field: "scripts.build", Err: fmt.Errorf("the asset build failed; last output:%s", f.Tail(15))}
 	}
 	return fmt.Errorf("step %q failed: %s%s", f.Name, f.Error, f.Tail(15))
-}
-
-// lost reports the gRPC connection to buildkitd breaking.
-func lost(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "code = Unavailable") || strings.Contains(s, "error reading from server: EOF") ||
-		strings.Contains(s, "connection reset by peer") || strings.Contains(s, "transport is closing")
 }
 
 func firstLine(s string) string {

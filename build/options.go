@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 
+	"github.com/phpbuild/phpbuild/internal/buildkit"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -31,7 +32,7 @@ type options struct {
 type Option func(*options) error
 
 func newOptions(opts []Option) (*options, error) {
-	o := &options{buildkitHost: runtimes.DefaultBuildkitHost}
+	o := &options{buildkitHost: buildkit.DefaultHost}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err

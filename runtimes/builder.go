@@ -7,17 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/docker/cli/cli/config"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
@@ -25,18 +22,14 @@ import (
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/internal/buildkit"
 	"github.com/phpbuild/phpbuild/transient"
 )
-
-// DefaultBuildkitHost is buildctl's default address.
-const DefaultBuildkitHost = "unix:///run/buildkit/buildkitd.sock"
 
 // Builder builds runtime images with BuildKit, verifies them, pushes them
 // and records them in the runtime repo's manifest.
@@ -91,7 +84,7 @@ func WithRemoteOptions(opts ...remote.Option) BuilderOption {
 
 // NewBuilder returns a Builder; the launcher must be set.
 func NewBuilder(opts ...BuilderOption) (*Builder, error) {
-	o := builderOptions{host: DefaultBuildkitHost, http: http.DefaultClient, now: time.Now}
+	o := builderOptions{host: buildkit.DefaultHost, http: http.DefaultClient, now: time.Now}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -176,9 +169,9 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		}
 	}
 
-	bk, err := client.New(ctx, b.o.host)
+	bk, err := buildkit.Connect(ctx, b.o.host)
 	if err != nil {
-		return nil, transient.Mark(fmt.Errorf("connecting to buildkitd at %s: %w", b.o.host, err))
+		return nil, err
 	}
 	defer bk.Close()
 	baseDigest, err := b.resolveBase(ctx, bk, p.minor.Base)
@@ -315,7 +308,7 @@ func (b *Builder) resolveBase(ctx context.Context, bk *client.Client, ref string
 			return "", ctx.Err()
 		}
 		err = fmt.Errorf("resolving base image %s: %w", ref, err)
-		if Unavailable(err) {
+		if buildkit.Unavailable(err) {
 			return "", transient.Mark(err)
 		}
 		return "", err
@@ -326,31 +319,27 @@ func (b *Builder) resolveBase(ctx context.Context, bk *client.Client, ref string
 // solve runs one build and pushes its result to repo by digest only: no tag
 // points at it until everything succeeded.
 func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Repository, mounts map[string]fsutil.FS, fn gwclient.BuildFunc) (digest.Digest, error) {
-	cfg := config.LoadDefaultConfigFile(io.Discard) // libraries are silent
 	opt := client.SolveOpt{
 		LocalMounts: mounts,
-		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-			AuthConfigProvider: authprovider.LoadAuthConfig(cfg),
-		})},
+		Session:     buildkit.Auth(),
 		Exports: []client.ExportEntry{{Type: client.ExporterImage, Attrs: map[string]string{
 			"name": repo.String(), "push": "true", "push-by-digest": "true",
 			"registry.insecure": fmt.Sprint(repo.Registry.Scheme() == "http"),
 			"oci-mediatypes":    "true",
 		}}},
 	}
-	tap := NewStatusTap(b.o.progress)
-	ch := make(chan *client.SolveStatus)
-	done := make(chan struct{})
-	go func() { tap.Run(ch); close(done) }()
 	// BuildKit returns the build function's error as a gRPC status, which
 	// loses its type; keep the original to report it as it was.
 	var fnErr error
-	resp, err := bk.Build(ctx, opt, "phpbuild", func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
-		res, err := fn(ctx, c)
-		fnErr = err
-		return res, err
-	}, ch)
-	<-done
+	var resp *client.SolveResponse
+	tap, err := buildkit.Watch(b.o.progress, func(ch chan *client.SolveStatus) (err error) {
+		resp, err = bk.Build(ctx, opt, "phpbuild", func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+			res, err := fn(ctx, c)
+			fnErr = err
+			return res, err
+		}, ch)
+		return err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
@@ -359,7 +348,7 @@ func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Reposi
 		if errors.As(fnErr, &ve) {
 			return "", ve
 		}
-		return "", tap.explain(err)
+		return "", explain(tap, err)
 	}
 	d, err := digest.Parse(resp.ExporterResponse[exptypes.ExporterImageDigestKey])
 	if err != nil {
@@ -552,110 +541,19 @@ func addImageConfig(res *gwclient.Result, img ocispecs.Image) error {
 	return nil
 }
 
-// StatusTap forwards BuildKit's status to a progress display and keeps
-// each step's last log lines, so a failed step's own output can be shown.
-type StatusTap struct {
-	out     chan<- *client.SolveStatus
-	mu      sync.Mutex
-	names   map[digest.Digest]string
-	errs    map[digest.Digest]string
-	logs    map[digest.Digest][]string
-	partial map[digest.Digest]string
-	failed  []digest.Digest
-}
-
-// NewStatusTap forwards to out, which may be nil.
-func NewStatusTap(out chan<- *client.SolveStatus) *StatusTap {
-	return &StatusTap{out: out, names: map[digest.Digest]string{}, errs: map[digest.Digest]string{}, logs: map[digest.Digest][]string{}, partial: map[digest.Digest]string{}}
-}
-
-// Run consumes in until it is closed.
-func (t *StatusTap) Run(in <-chan *client.SolveStatus) {
-	for s := range in {
-		t.mu.Lock()
-		for _, v := range s.Vertexes {
-			t.names[v.Digest] = v.Name
-			if v.Error != "" && t.errs[v.Digest] == "" {
-				t.errs[v.Digest] = v.Error
-				t.failed = append(t.failed, v.Digest)
-			}
-		}
-		for _, l := range s.Logs {
-			// Log chunks split lines anywhere; join a chunk to the
-			// previous one's unfinished last line.
-			data := t.partial[l.Vertex] + string(l.Data)
-			lines := strings.Split(data, "\n")
-			t.partial[l.Vertex] = lines[len(lines)-1]
-			lines = append(t.logs[l.Vertex], lines[:len(lines)-1]...)
-			if len(lines) > 40 {
-				lines = lines[len(lines)-40:]
-			}
-			t.logs[l.Vertex] = lines
-		}
-		t.mu.Unlock()
-		if t.out != nil {
-			t.out <- s
-		}
-	}
-}
-
-// FailedStep is the first step that failed: the cause; later ones were
-// canceled by it.
-type FailedStep struct {
-	Name  string
-	Error string
-	// Logs are the step's last output lines.
-	Logs []string
-}
-
-// Failed returns the first failed step, if any.
-func (t *StatusTap) Failed() (FailedStep, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.failed) == 0 {
-		return FailedStep{}, false
-	}
-	d := t.failed[0]
-	logs := append([]string{}, t.logs[d]...)
-	if p := t.partial[d]; p != "" {
-		logs = append(logs, p)
-	}
-	return FailedStep{Name: t.names[d], Error: t.errs[d], Logs: logs}, true
-}
-
-// Tail is the last n log lines, indented under the error.
-func (f FailedStep) Tail(n int) string {
-	lines := f.Logs
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	if len(lines) == 0 {
-		return ""
-	}
-	return "\n  " + strings.Join(lines, "\n  ")
-}
-
 // explain turns a solve error into one that names the failed step and
 // shows its last output lines; a failed extension compile is input the
 // user must fix.
-func (t *StatusTap) explain(err error) error {
-	if f, ok := t.Failed(); ok {
+func explain(tap *buildkit.StatusTap, err error) error {
+	if f, ok := tap.Failed(); ok {
 		if ext, ok := strings.CutPrefix(f.Name, "compile ext-"); ok {
 			ext, _, _ = strings.Cut(ext, " ")
 			return &badinput.Error{Field: "--ext " + ext, Err: fmt.Errorf("the extension does not compile; last output:%s", f.Tail(20))}
 		}
 		return fmt.Errorf("step %q failed: %s%s", f.Name, f.Error, f.Tail(20))
 	}
-	if Unavailable(err) {
+	if buildkit.Unavailable(err) {
 		return transient.Mark(err)
 	}
 	return err
-}
-
-// Unavailable reports buildkitd or a registry behind it being unreachable,
-// which retrying may cure; BuildKit's gRPC errors carry no finer type.
-func Unavailable(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "connection reset") ||
-		strings.Contains(s, "Unavailable") || strings.Contains(s, "503 Service Unavailable") || strings.Contains(s, "i/o timeout")
 }

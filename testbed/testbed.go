@@ -15,12 +15,14 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
 	bkclient "github.com/moby/buildkit/client"
+
+	"github.com/phpbuild/phpbuild/internal/buildkit"
 )
 
 // The addresses `make testbed` uses; the variables of the env file it writes override them.
 const (
 	DefaultRegistry     = "127.0.0.1:5000"
-	DefaultBuildkitHost = "unix:///run/buildkit/buildkitd.sock"
+	DefaultBuildkitHost = buildkit.DefaultHost
 	DefaultDockerHost   = "unix:///var/run/docker.sock"
 )
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phpbuild/phpbuild/build"
+	"github.com/phpbuild/phpbuild/internal/buildkit"
 )
 
 func newBuild() *cobra.Command {
@@ -79,7 +80,7 @@ which drops the SHA tag. The refs pushed go to stdout, progress to stderr.`,
 			if err != nil {
 				return err
 			}
-			host := buildkitHost()
+			host := buildkit.HostFromEnv()
 			stderr := cmd.ErrOrStderr()
 			var mu sync.Mutex
 			opts := []build.Option{

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/internal/buildkit"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -57,7 +58,7 @@ func newRuntimeBuild() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build --php X.Y [--phalcon VERSION] [--ext NAME[@SOURCE]]... --repo REGISTRY/REPO",
 		Short: "Build, verify, push and record the run, composer and build images of one PHP/Phalcon runtime",
-		Long: `Builds three images with BuildKit (BUILDKIT_HOST, default ` + runtimes.DefaultBuildkitHost + `):
+		Long: `Builds three images with BuildKit (BUILDKIT_HOST, default ` + buildkit.DefaultHost + `):
 the run image (PHP, php-fpm, nginx, extensions, the launcher, user app uid 1000), the composer image
 (run image + composer, git, unzip) and the build image (composer image + php-dev, nodejs, npm). Extensions given a SOURCE are compiled from
 a PECL-style tarball or directory: a local PATH, https://URL#sha256=HEX, or oci://REF. Phalcon's source
@@ -103,7 +104,7 @@ inputs are already recorded in REPO is not built again.`,
 			if err != nil {
 				return err
 			}
-			host := buildkitHost()
+			host := buildkit.HostFromEnv()
 			status, wait, err := showProgress(ctx, cmd.ErrOrStderr(), mode)
 			if err != nil {
 				return err
@@ -239,14 +240,6 @@ func showProgress(ctx context.Context, w io.Writer, mode progressui.DisplayMode)
 		close(done)
 	}()
 	return ch, func() { <-done }, nil
-}
-
-// buildkitHost is $BUILDKIT_HOST, as for buildctl, or buildkitd's default.
-func buildkitHost() string {
-	if h := os.Getenv("BUILDKIT_HOST"); h != "" {
-		return h
-	}
-	return runtimes.DefaultBuildkitHost
 }
 
 // phalconVersionFromSource reads the version a local Phalcon source
