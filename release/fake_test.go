@@ -1,0 +1,271 @@
+package release
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/pkg/stdcopy"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/phpbuild/phpbuild/project"
+)
+
+// fakeDocker is a daemon for the hermetic tests: what a test sets answers,
+// every call is recorded, and a method no test needs panics (the nil
+// embedded interface).
+type fakeDocker struct {
+	dockerAPI
+
+	mu    sync.Mutex
+	calls []string
+
+	// exec answers an exec: its output and exit code.
+	exec func(ctr string, cmd []string) (string, int)
+	// inspect answers ContainerInspect.
+	inspect func(id string) (container.InspectResponse, error)
+	// created are the ContainerCreate calls.
+	created []createCall
+	// services answers ServiceInspectWithRaw, one a call (the last
+	// repeats); tasks answers TaskList likewise.
+	services []swarm.Service
+	tasks    [][]swarm.Task
+	updates  []swarm.ServiceUpdateOptions
+	execs    map[string][]string
+	codes    map[string]int
+}
+
+type createCall struct {
+	name string
+	cfg  *container.Config
+	hc   *container.HostConfig
+	nc   *network.NetworkingConfig
+}
+
+func (f *fakeDocker) record(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeDocker) Close() error { return nil }
+
+func (f *fakeDocker) ContainerExecCreate(ctx context.Context, ctr string, o container.ExecOptions) (container.ExecCreateResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return container.ExecCreateResponse{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.execs == nil {
+		f.execs = map[string][]string{}
+	}
+	id := fmt.Sprint("exec", len(f.execs))
+	f.execs[id] = append([]string{ctr}, o.Cmd...)
+	f.calls = append(f.calls, "exec "+ctr+" "+strings.Join(o.Cmd, " "))
+	return container.ExecCreateResponse{ID: id}, nil
+}
+
+// run answers exec id once; ContainerExecInspect reads its code after.
+func (f *fakeDocker) run(id string) string {
+	f.mu.Lock()
+	cmd := f.execs[id]
+	f.mu.Unlock()
+	out, code := "", 0
+	if f.exec != nil {
+		out, code = f.exec(cmd[0], cmd[1:])
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.codes == nil {
+		f.codes = map[string]int{}
+	}
+	f.codes[id] = code
+	return out
+}
+
+func (f *fakeDocker) ContainerExecAttach(_ context.Context, id string, _ container.ExecAttachOptions) (types.HijackedResponse, error) {
+	var b bytes.Buffer
+	stdcopy.NewStdWriter(&b, stdcopy.Stdout).Write([]byte(f.run(id)))
+	conn, peer := net.Pipe()
+	peer.Close()
+	return types.HijackedResponse{Conn: conn, Reader: bufio.NewReader(&b)}, nil
+}
+
+func (f *fakeDocker) ContainerExecInspect(_ context.Context, id string) (container.ExecInspect, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return container.ExecInspect{ExitCode: f.codes[id]}, nil
+}
+
+func (f *fakeDocker) ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
+	if f.inspect == nil {
+		return container.InspectResponse{}, fmt.Errorf("no such container: %s", id)
+	}
+	return f.inspect(id)
+}
+
+func (f *fakeDocker) ContainerLogs(context.Context, string, container.LogsOptions) (io.ReadCloser, error) {
+	var b bytes.Buffer
+	stdcopy.NewStdWriter(&b, stdcopy.Stderr).Write([]byte("the app's last words\n"))
+	return io.NopCloser(&b), nil
+}
+
+func (f *fakeDocker) TaskLogs(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error) {
+	return f.ContainerLogs(ctx, id, o)
+}
+
+func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+	f.record("create %s", name)
+	f.mu.Lock()
+	f.created = append(f.created, createCall{name, cfg, hc, nc})
+	f.mu.Unlock()
+	return container.CreateResponse{ID: name + "-id"}, nil
+}
+
+func (f *fakeDocker) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+	f.record("start %s", id)
+	return nil
+}
+
+func (f *fakeDocker) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+	f.record("remove %s", id)
+	return nil
+}
+
+func (f *fakeDocker) ContainerStop(_ context.Context, id string, _ container.StopOptions) error {
+	f.record("stop %s", id)
+	return nil
+}
+
+func (f *fakeDocker) ImageRemove(_ context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
+	f.record("rmi %s", ref)
+	return nil, nil
+}
+
+func (f *fakeDocker) ServiceInspectWithRaw(ctx context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return swarm.Service{}, nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.services[0]
+	if len(f.services) > 1 {
+		f.services = f.services[1:]
+	}
+	return s, nil, nil
+}
+
+func (f *fakeDocker) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ts := f.tasks[0]
+	if len(f.tasks) > 1 {
+		f.tasks = f.tasks[1:]
+	}
+	return ts, nil
+}
+
+func (f *fakeDocker) ServiceUpdate(_ context.Context, id string, _ swarm.Version, _ swarm.ServiceSpec, o swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+	f.record("update %s rollback=%q", id, o.Rollback)
+	f.mu.Lock()
+	f.updates = append(f.updates, o)
+	f.mu.Unlock()
+	return swarm.ServiceUpdateResponse{}, nil
+}
+
+// memState is a state dir in memory.
+type memState struct {
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+var _ stateStore = (*memState)(nil)
+
+func newMemState() *memState { return &memState{files: map[string][]byte{}} }
+
+func (s *memState) read(ctx context.Context, rel string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.files[rel]
+	if !ok {
+		return nil, errNoState
+	}
+	return bytes.Clone(b), nil
+}
+
+func (s *memState) write(ctx context.Context, rel string, data []byte, _ int64, _ int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[rel] = bytes.Clone(data)
+	return nil
+}
+
+func (s *memState) create(ctx context.Context, rel string, data []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.files[rel]; ok {
+		return false, nil
+	}
+	s.files[rel] = bytes.Clone(data)
+	return true, nil
+}
+
+func (s *memState) append(ctx context.Context, rel string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[rel] = append(s.files[rel], data...)
+	return nil
+}
+
+func (s *memState) remove(ctx context.Context, rel string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.files, rel)
+	return nil
+}
+
+func (s *memState) mkdir(context.Context, string, int) error { return nil }
+
+func (s *memState) hostPath(rel string) string { return path.Join("/state-of-test", rel) }
+
+// fakeHost is env on a fake daemon with a state dir in memory.
+func fakeHost(t *testing.T, env *Environment) (*host, *fakeDocker, *memState) {
+	t.Helper()
+	f, st := &fakeDocker{}, newMemState()
+	return &host{cli: f, env: env, state: st}, f, st
+}
+
+// testEnv is an environment as LoadEnvironment makes it, without a file.
+func testEnv(target string) *Environment {
+	return &Environment{Name: "prod", Target: target, App: "shop", Port: 8080, Keep: 2, Drain: 10e9,
+		Health:  Health{Status: 200, Timeout: 2e9, Interval: 1e9, Deadline: 60e9},
+		Volumes: map[string]string{"shop-uploads": "/app/public/uploads", "shop-cache": "/app/var/cache"},
+		desc:    &project.Descriptor{}}
+}
