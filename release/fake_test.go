@@ -18,6 +18,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/phpbuild/phpbuild/project"
@@ -269,3 +271,6 @@ func testEnv(target string) *Environment {
 		Volumes: map[string]string{"shop-uploads": "/app/public/uploads", "shop-cache": "/app/var/cache"},
 		desc:    &project.Descriptor{}}
 }
+
+// sortStrings compares string slices as sets; nil and empty are equal.
+var sortStrings = cmp.Options{cmpopts.SortSlices(func(a, b string) bool { return a < b }), cmpopts.EquateEmpty()}
