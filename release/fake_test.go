@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -47,6 +48,8 @@ type fakeDocker struct {
 	updates  []swarm.ServiceUpdateOptions
 	execs    map[string][]string
 	codes    map[string]int
+	// containers answers ContainerList.
+	containers []container.Summary
 }
 
 type createCall struct {
@@ -274,3 +277,17 @@ func testEnv(target string) *Environment {
 
 // sortStrings compares string slices as sets; nil and empty are equal.
 var sortStrings = cmp.Options{cmpopts.SortSlices(func(a, b string) bool { return a < b }), cmpopts.EquateEmpty()}
+
+func (f *fakeDocker) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	return image.InspectResponse{RepoDigests: []string{"registry.example.com/shop@sha256:1234"}}, nil
+}
+
+func (f *fakeDocker) NetworkInspect(context.Context, string, network.InspectOptions) (network.Inspect, error) {
+	return network.Inspect{Driver: "bridge"}, nil
+}
+
+func (f *fakeDocker) ContainerList(context.Context, container.ListOptions) ([]container.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.containers, nil
+}
