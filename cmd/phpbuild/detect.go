@@ -13,7 +13,7 @@ import (
 )
 
 func newDetect() *cobra.Command {
-	var asJSON bool
+	var out outputOptions
 	cmd := &cobra.Command{
 		Use:   "detect [DIR]",
 		Short: "Show what the app in DIR is: web root, Phalcon, Volt, node assets, writable dirs, env files",
@@ -23,15 +23,14 @@ func newDetect() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), app)
-			}
-			printApp(cmd.OutOrStdout(), app)
-			printWarnings(cmd.ErrOrStderr(), app.Warnings)
-			return nil
+			return out.print(cmd, app, func(w io.Writer) error {
+				printApp(w, app)
+				printWarnings(cmd.ErrOrStderr(), app.Warnings)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	out.AddFlags(cmd, "the result")
 	return cmd
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,39 +10,37 @@ import (
 	"github.com/phpbuild/phpbuild/build"
 )
 
-func newPlan() *cobra.Command {
-	var asJSON bool
-	var repoName string
+func newPlan(env envDefaults) *cobra.Command {
+	var (
+		reg = registryOptions{Default: env.RuntimeRepo}
+		out outputOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
 		Short: "Show the build plan of the app in DIR: runtime, and each layer with its key",
 		Args:  maxOneDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opts []build.Option
-			if repoName == "" {
-				repoName = os.Getenv("PHPBUILD_RUNTIME_REPO")
+			repo, ok, err := reg.repository()
+			if err != nil {
+				return err
 			}
-			if repoName != "" {
-				repo, err := repoFlag(cmd, repoName)
-				if err != nil {
-					return err
-				}
-				opts = append(opts, build.WithRuntimeRepo(repo, remoteOptions(cmd.Context())...))
+			if ok {
+				opts = append(opts, build.WithRuntimeRepo(repo, reg.remote()...))
 			}
 			p, err := build.PlanDir(cmd.Context(), dirArg(args), opts...)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), p)
-			}
-			printPlan(cmd.OutOrStdout(), p)
-			printWarnings(cmd.ErrOrStderr(), p.Warnings)
-			return nil
+			return out.print(cmd, p, func(w io.Writer) error {
+				printPlan(w, p)
+				printWarnings(cmd.ErrOrStderr(), p.Warnings)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
-	cmd.Flags().StringVar(&repoName, "runtimes", "", "resolve against the runtimes built in this repo (default $PHPBUILD_RUNTIME_REPO; none: the catalog alone)")
+	out.AddFlags(cmd, "the plan")
+	reg.AddFlags(cmd, "runtimes", "resolve against the runtimes built in this repo (default $PHPBUILD_RUNTIME_REPO; none: the catalog alone)")
 	return cmd
 }
 

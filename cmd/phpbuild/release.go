@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,40 +12,13 @@ import (
 	"github.com/phpbuild/phpbuild/release"
 )
 
-// envFlags are what every release command takes: the app dir and --env.
-type envFlags struct {
-	env    string
-	asJSON bool
-}
-
-func (f *envFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.env, "env", "", "environment, an [environments.NAME] of project.toml (required)")
-	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
-}
-
-func (f *envFlags) load(cmd *cobra.Command, args []string) (string, *release.Environment, error) {
-	dir := "."
-	if len(args) == 1 {
-		dir = args[0]
-	}
-	if f.env == "" {
-		return "", nil, &usageError{fmt.Errorf("%s: --env NAME is required", cmd.CommandPath())}
-	}
-	env, err := release.LoadEnvironment(dir, f.env)
-	return dir, env, err
-}
-
-func progressTo(cmd *cobra.Command) func(string, ...any) {
-	w := cmd.ErrOrStderr()
-	return func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-}
-
 func newRelease() *cobra.Command {
 	var (
-		f        envFlags
-		img, msg string
-		plan     bool
-		lockWait time.Duration
+		env    envOptions
+		change changeOptions
+		out    outputOptions
+		img    string
+		plan   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "release [DIR] --env NAME [--image TAG|DIGEST]",
@@ -55,13 +28,10 @@ env snapshot (env_files + secrets from this process's environment, 0600) on the 
 backup and pre_release hooks, starts the new container on the environment's private network, waits for
 its health check, switches the front proxy (nginx, graceful reload), then drains and stops the old
 container. If anything fails before the switch, the old container keeps serving.`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, env, err := f.load(cmd, args)
-			if err != nil {
-				return err
-			}
-			o := release.Options{Image: img, Message: msg, LockWait: lockWait, Progress: progressTo(cmd)}
+		Args: maxOneDir,
+		RunE: env.run(func(cmd *cobra.Command, dir string, e *release.Environment) error {
+			o := change.options(cmd)
+			o.Image = img
 			if o.Image == "" {
 				c, err := git.ReadCommit(cmd.Context(), dir)
 				if err != nil {
@@ -70,54 +40,55 @@ container. If anything fails before the switch, the old container keeps serving.
 				o.Image, o.Version, o.SHA = c.SHA, c.Version, c.SHA
 			}
 			if plan {
-				p, err := release.PlanRelease(cmd.Context(), env, o)
+				p, err := release.PlanRelease(cmd.Context(), e, o)
 				if err != nil {
 					return err
 				}
-				if f.asJSON {
-					return writeJSON(cmd.OutOrStdout(), p)
-				}
-				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "image: %s\nenv:   %s\n", p.Image, p.Env)
-				if p.Current != nil {
-					fmt.Fprintf(w, "now:   %s (%s)\n", p.Current.ID, p.Current.Digest)
-				}
-				fmt.Fprintln(w, "env changes:")
-				if len(p.EnvDiff) == 0 {
-					fmt.Fprintln(w, "  none")
-				}
-				for _, d := range p.EnvDiff {
-					fmt.Fprintln(w, "  "+d)
-				}
-				fmt.Fprintln(w, "steps:")
-				for i, s := range p.Steps {
-					fmt.Fprintf(w, "  %d. %s\n", i+1, s)
-				}
-				return nil
+				return out.print(cmd, p, func(w io.Writer) error {
+					printReleasePlan(w, p)
+					return nil
+				})
 			}
-			rec, err := release.Release(cmd.Context(), env, o)
-			return printRecord(cmd, f.asJSON, rec, err)
-		},
+			rec, err := release.Release(cmd.Context(), e, o)
+			return printRecord(cmd, out, rec, err)
+		}),
 	}
-	f.bind(cmd)
+	env.AddFlags(cmd)
+	change.AddFlags(cmd)
+	out.AddFlags(cmd, "the result")
 	cmd.Flags().StringVar(&img, "image", "", "tag or digest in the environment's image repo, or a full ref (default: the git HEAD's SHA tag)")
-	cmd.Flags().StringVar(&msg, "message", "", "why, for the release log and the lock")
 	cmd.Flags().BoolVar(&plan, "plan", false, "print the image, the env changes (secrets redacted) and the steps; change nothing")
-	cmd.Flags().DurationVar(&lockWait, "lock-wait", 0, "wait this long for another release of the environment to finish")
 	return cmd
 }
 
-func printRecord(cmd *cobra.Command, asJSON bool, rec *release.Record, err error) error {
+func printReleasePlan(w io.Writer, p *release.Plan) {
+	fmt.Fprintf(w, "image: %s\nenv:   %s\n", p.Image, p.Env)
+	if p.Current != nil {
+		fmt.Fprintf(w, "now:   %s (%s)\n", p.Current.ID, p.Current.Digest)
+	}
+	fmt.Fprintln(w, "env changes:")
+	if len(p.EnvDiff) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, d := range p.EnvDiff {
+		fmt.Fprintln(w, "  "+d)
+	}
+	fmt.Fprintln(w, "steps:")
+	for i, s := range p.Steps {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+}
+
+func printRecord(cmd *cobra.Command, out outputOptions, rec *release.Record, err error) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return writeJSON(cmd.OutOrStdout(), rec)
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s %s in %s (pull %s, start %s, health %s, switch %s, drain %s)\n", rec.Kind, rec.ID, rec.Duration,
-		orZero(rec.Steps["pull"]), orZero(rec.Steps["start"]), orZero(rec.Steps["health"]), orZero(rec.Steps["switch"]), orZero(rec.Steps["drain"]))
-	fmt.Fprintln(cmd.OutOrStdout(), rec.Digest)
-	return nil
+	return out.print(cmd, rec, func(w io.Writer) error {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s %s in %s (pull %s, start %s, health %s, switch %s, drain %s)\n", rec.Kind, rec.ID, rec.Duration,
+			orZero(rec.Steps["pull"]), orZero(rec.Steps["start"]), orZero(rec.Steps["health"]), orZero(rec.Steps["switch"]), orZero(rec.Steps["drain"]))
+		fmt.Fprintln(w, rec.Digest)
+		return nil
+	})
 }
 
 func orZero(s string) string {
@@ -129,61 +100,57 @@ func orZero(s string) string {
 
 func newRollback() *cobra.Command {
 	var (
-		f        envFlags
-		to, msg  string
-		lockWait time.Duration
+		env    envOptions
+		change changeOptions
+		out    outputOptions
+		to     string
 	)
 	cmd := &cobra.Command{
 		Use:   "rollback [DIR] --env NAME [--to ID]",
 		Short: "Put the previous (or a named) release back: its image and its env snapshot, health-gated",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, env, err := f.load(cmd, args)
-			if err != nil {
-				return err
-			}
-			rec, err := release.Rollback(cmd.Context(), env, to, release.Options{Message: msg, LockWait: lockWait, Progress: progressTo(cmd)})
-			return printRecord(cmd, f.asJSON, rec, err)
-		},
+		Args:  maxOneDir,
+		RunE: env.run(func(cmd *cobra.Command, _ string, e *release.Environment) error {
+			rec, err := release.Rollback(cmd.Context(), e, to, change.options(cmd))
+			return printRecord(cmd, out, rec, err)
+		}),
 	}
-	f.bind(cmd)
+	env.AddFlags(cmd)
+	change.AddFlags(cmd)
+	out.AddFlags(cmd, "the result")
 	cmd.Flags().StringVar(&to, "to", "", "release ID to go back to (default: the one before the current)")
-	cmd.Flags().StringVar(&msg, "message", "", "why, for the release log and the lock")
-	cmd.Flags().DurationVar(&lockWait, "lock-wait", 0, "wait this long for another release of the environment to finish")
 	return cmd
 }
 
 func newReleases() *cobra.Command {
-	var f envFlags
+	var (
+		env envOptions
+		out outputOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "releases [DIR] --env NAME",
 		Short: "List an environment's releases, newest first",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, env, err := f.load(cmd, args)
+		Args:  maxOneDir,
+		RunE: env.run(func(cmd *cobra.Command, _ string, e *release.Environment) error {
+			hist, err := release.History(cmd.Context(), e)
 			if err != nil {
 				return err
 			}
-			hist, err := release.History(cmd.Context(), env)
-			if err != nil {
-				return err
+			if hist == nil {
+				hist = []release.Record{} // JSON []
 			}
-			if f.asJSON {
-				if hist == nil {
-					hist = []release.Record{}
+			return out.print(cmd, hist, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tKIND\tRESULT\tVERSION\tIMAGE\tENV\tBY\tDURATION")
+				for i := len(hist) - 1; i >= 0; i-- {
+					r := hist[i]
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Result, orDash(r.Version), short(digestOf(r.Digest)), short(r.Env), r.User, r.Duration)
 				}
-				return writeJSON(cmd.OutOrStdout(), hist)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tRESULT\tVERSION\tIMAGE\tENV\tBY\tDURATION")
-			for i := len(hist) - 1; i >= 0; i-- {
-				r := hist[i]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Result, orDash(r.Version), short(digestOf(r.Digest)), short(r.Env), r.User, r.Duration)
-			}
-			return tw.Flush()
-		},
+				return tw.Flush()
+			})
+		}),
 	}
-	f.bind(cmd)
+	env.AddFlags(cmd)
+	out.AddFlags(cmd, "the result")
 	return cmd
 }
 
@@ -202,40 +169,42 @@ func orDash(s string) string {
 }
 
 func newStatus() *cobra.Command {
-	var f envFlags
+	var (
+		env envOptions
+		out outputOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "status [DIR] --env NAME",
 		Short: "Show an environment's current release, its health and the lock",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, env, err := f.load(cmd, args)
+		Args:  maxOneDir,
+		RunE: env.run(func(cmd *cobra.Command, _ string, e *release.Environment) error {
+			st, err := release.GetStatus(cmd.Context(), e)
 			if err != nil {
 				return err
 			}
-			st, err := release.GetStatus(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
-			if f.asJSON {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			w := cmd.OutOrStdout()
-			if st.Current != nil {
-				fmt.Fprintf(w, "current: %s (%s) %s, env %s, by %s at %s\n", st.Current.ID, st.Current.Kind, st.Current.Digest, short(st.Current.Env), st.Current.User, st.Current.Started)
-			} else {
-				fmt.Fprintln(w, "current: none")
-			}
-			fmt.Fprintf(w, "serving: %s (%s)\n", orDash(st.Serving), orDash(st.Health))
-			if st.Lock != nil {
-				fmt.Fprintf(w, "lock:    held by %s (pid %d on %s) since %s%s\n", st.Lock.Holder, st.Lock.PID, st.Lock.Host, st.Lock.Since, msgOf(st.Lock.Message))
-			} else {
-				fmt.Fprintln(w, "lock:    free")
-			}
-			return nil
-		},
+			return out.print(cmd, st, func(w io.Writer) error {
+				printStatus(w, st)
+				return nil
+			})
+		}),
 	}
-	f.bind(cmd)
+	env.AddFlags(cmd)
+	out.AddFlags(cmd, "the result")
 	return cmd
+}
+
+func printStatus(w io.Writer, st *release.Status) {
+	if st.Current != nil {
+		fmt.Fprintf(w, "current: %s (%s) %s, env %s, by %s at %s\n", st.Current.ID, st.Current.Kind, st.Current.Digest, short(st.Current.Env), st.Current.User, st.Current.Started)
+	} else {
+		fmt.Fprintln(w, "current: none")
+	}
+	fmt.Fprintf(w, "serving: %s (%s)\n", orDash(st.Serving), orDash(st.Health))
+	if st.Lock != nil {
+		fmt.Fprintf(w, "lock:    held by %s (pid %d on %s) since %s%s\n", st.Lock.Holder, st.Lock.PID, st.Lock.Host, st.Lock.Since, msgOf(st.Lock.Message))
+	} else {
+		fmt.Fprintln(w, "lock:    free")
+	}
 }
 
 func msgOf(m string) string {
@@ -246,17 +215,16 @@ func msgOf(m string) string {
 }
 
 func newUnlock() *cobra.Command {
-	var f envFlags
+	var (
+		env envOptions
+		out outputOptions // accepted, as by the other release commands; unlock prints no result
+	)
 	cmd := &cobra.Command{
 		Use:   "unlock [DIR] --env NAME",
 		Short: "Break an environment's lock, e.g. one left by a killed release on another machine",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, env, err := f.load(cmd, args)
-			if err != nil {
-				return err
-			}
-			l, err := release.Unlock(cmd.Context(), env)
+		Args:  maxOneDir,
+		RunE: env.run(func(cmd *cobra.Command, _ string, e *release.Environment) error {
+			l, err := release.Unlock(cmd.Context(), e)
 			if err != nil {
 				return err
 			}
@@ -266,8 +234,9 @@ func newUnlock() *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "broke the lock of %s (pid %d on %s, since %s)\n", l.Holder, l.PID, l.Host, l.Since)
 			}
 			return nil
-		},
+		}),
 	}
-	f.bind(cmd)
+	env.AddFlags(cmd)
+	out.AddFlags(cmd, "the result")
 	return cmd
 }

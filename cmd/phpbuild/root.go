@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -25,8 +26,29 @@ Exit codes: 0 ok, 1 failure, 2 bad input (a file, flag or constraint to fix),
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%s: %w (see --help)", c.CommandPath(), err)}
 	})
-	root.AddCommand(newBuild(), newDetect(), newPlan(), newRuntime(), newRelease(), newRollback(), newReleases(), newStatus(), newUnlock())
+	env := readEnv()
+	root.AddCommand(newBuild(), newDetect(), newPlan(env), newRuntime(env), newRelease(), newRollback(), newReleases(), newStatus(), newUnlock())
+	argsAreUsage(root)
 	return root
+}
+
+// argsAreUsage makes a wrong number of arguments a usage error (exit 2) in
+// cmd and every command below it, whatever validator the command chose.
+// A command without one keeps cobra's default: an unknown command name.
+func argsAreUsage(cmd *cobra.Command) {
+	if validate := cmd.Args; validate != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			err := validate(c, args)
+			var ue *usageError
+			if err == nil || errors.As(err, &ue) {
+				return err
+			}
+			return &usageError{fmt.Errorf("%s: %w (see --help)", c.CommandPath(), err)}
+		}
+	}
+	for _, c := range cmd.Commands() {
+		argsAreUsage(c)
+	}
 }
 
 // dirArg is the app dir argument shared by commands: at most one, default ".".
@@ -40,6 +62,13 @@ func dirArg(args []string) string {
 func maxOneDir(cmd *cobra.Command, args []string) error {
 	if len(args) > 1 {
 		return &usageError{fmt.Errorf("%s takes at most one directory, got %d arguments", cmd.CommandPath(), len(args))}
+	}
+	return nil
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Errorf("%s takes no arguments, got %d", cmd.CommandPath(), len(args))}
 	}
 	return nil
 }

@@ -4,16 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/cobra"
 
 	"github.com/phpbuild/phpbuild/badinput"
@@ -21,39 +16,74 @@ import (
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
-func newRuntime() *cobra.Command {
+func newRuntime(env envDefaults) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runtime",
 		Short: "Build and list prebuilt runtimes (run + build images per PHP/Phalcon pair)",
 	}
-	cmd.AddCommand(newRuntimeBuild(), newRuntimeLs())
+	cmd.AddCommand(newRuntimeBuild(env), newRuntimeLs(env))
 	return cmd
 }
 
-// repoFlag reads --repo, defaulting to $PHPBUILD_RUNTIME_REPO.
-func repoFlag(cmd *cobra.Command, v string) (name.Repository, error) {
-	if v == "" {
-		v = os.Getenv("PHPBUILD_RUNTIME_REPO")
-	}
-	if v == "" {
-		return name.Repository{}, &usageError{fmt.Errorf("%s: --repo REGISTRY/REPO is required (or set PHPBUILD_RUNTIME_REPO)", cmd.CommandPath())}
-	}
-	repo, err := name.NewRepository(v)
-	if err != nil {
-		return name.Repository{}, &usageError{fmt.Errorf("--repo %q: %w", v, err)}
-	}
-	return repo, nil
+// runtimeSpecOptions are the inputs of one runtime.
+type runtimeSpecOptions struct {
+	PHP, Phalcon, PhalconSource string
+	Extensions                  []string // NAME or NAME@SOURCE
+	Launcher                    string
+	env                         envDefaults
 }
 
-func remoteOptions(ctx context.Context) []remote.Option {
-	return []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithContext(ctx)}
+func (o *runtimeSpecOptions) AddFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.PHP, "php", "", "PHP minor, e.g. 8.2 (the catalog offers 8.2 and 8.4)")
+	f.StringVar(&o.Phalcon, "phalcon", "", "Phalcon version to compile in, e.g. 5.18.1 (default with a local --phalcon-source: the version it reports)")
+	f.StringVar(&o.PhalconSource, "phalcon-source", "", "Phalcon source: PATH, https://URL#sha256=HEX or oci://REF (default $PHPBUILD_PHALCON_SOURCE)")
+	f.StringArrayVar(&o.Extensions, "ext", nil, "extension to add: NAME (a Debian package) or NAME@SOURCE (compiled); repeatable")
+	f.StringVar(&o.Launcher, "launcher", "", "static launcher binary (default $PHPBUILD_LAUNCHER, or launcher next to phpbuild)")
 }
 
-func newRuntimeBuild() *cobra.Command {
+func (o *runtimeSpecOptions) spec(cmd *cobra.Command) (runtimes.BuildSpec, error) {
+	if o.PHP == "" {
+		return runtimes.BuildSpec{}, &usageError{fmt.Errorf("%s: --php X.Y is required", cmd.CommandPath())}
+	}
+	spec := runtimes.BuildSpec{PHPMinor: o.PHP, Phalcon: o.Phalcon}
+	for _, e := range o.Extensions {
+		r, err := runtimes.ParseExtensionFlag(e)
+		if err != nil {
+			return spec, &usageError{err}
+		}
+		spec.Extensions = append(spec.Extensions, r)
+	}
+	src := o.PhalconSource
+	if src == "" {
+		src = o.env.PhalconSource
+	}
+	if src != "" {
+		r, err := runtimes.ParseExtensionFlag("phalcon@" + src)
+		if err != nil {
+			return spec, &usageError{err}
+		}
+		spec.PhalconSource = r.Source
+		if err := phalconVersionFromSource(&spec, o.PhalconSource != ""); err != nil {
+			return spec, err
+		}
+	}
+	return spec, nil
+}
+
+func (o *runtimeSpecOptions) launcher() string {
+	if o.Launcher != "" {
+		return o.Launcher
+	}
+	return o.env.Launcher
+}
+
+func newRuntimeBuild(env envDefaults) *cobra.Command {
 	var (
-		php, phalcon, phalconSource, repoName, launcher, progress string
-		exts                                                      []string
-		asJSON                                                    bool
+		spec = runtimeSpecOptions{env: env}
+		reg  = registryOptions{Default: env.RuntimeRepo}
+		bk   = buildkitOptions{Host: env.BuildkitHost}
+		out  outputOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "build --php X.Y [--phalcon VERSION] [--ext NAME[@SOURCE]]... --repo REGISTRY/REPO",
@@ -65,113 +95,83 @@ a PECL-style tarball or directory: a local PATH, https://URL#sha256=HEX, or oci:
 comes from --phalcon-source or PHPBUILD_PHALCON_SOURCE. The run image is verified (php -v, php -m,
 php --ri phalcon, php-fpm -t, nginx -t) before anything is tagged or recorded. A runtime whose
 inputs are already recorded in REPO is not built again.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, err := repoFlag(cmd, repoName)
+			repo, err := reg.requiredRepository(cmd)
 			if err != nil {
 				return err
 			}
-			if php == "" {
-				return &usageError{fmt.Errorf("%s: --php X.Y is required", cmd.CommandPath())}
-			}
-			spec := runtimes.BuildSpec{PHPMinor: php, Phalcon: phalcon}
-			for _, e := range exts {
-				r, err := runtimes.ParseExtensionFlag(e)
-				if err != nil {
-					return &usageError{err}
-				}
-				spec.Extensions = append(spec.Extensions, r)
-			}
-			explicit := phalconSource != ""
-			if phalconSource == "" {
-				phalconSource = os.Getenv("PHPBUILD_PHALCON_SOURCE")
-			}
-			if phalconSource != "" {
-				r, err := runtimes.ParseExtensionFlag("phalcon@" + phalconSource)
-				if err != nil {
-					return &usageError{err}
-				}
-				spec.PhalconSource = r.Source
-				if err := phalconVersionFromSource(&spec, explicit); err != nil {
-					return err
-				}
-			}
-			if launcher == "" {
-				launcher = defaultLauncher()
-			}
-			mode, err := progressMode(progress)
+			s, err := spec.spec(cmd)
 			if err != nil {
 				return err
 			}
-			host := buildkit.HostFromEnv()
-			status, wait, err := showProgress(ctx, cmd.ErrOrStderr(), mode)
+			status, wait, err := bk.showProgress(ctx, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			b, err := runtimes.NewBuilder(runtimes.WithBuildkitHost(host), runtimes.WithLauncher(launcher),
-				runtimes.WithProgress(status), runtimes.WithRemoteOptions(remoteOptions(ctx)...))
-			if err != nil {
-				close(status)
-				wait()
-				return err
-			}
-			res, err := b.Build(ctx, repo, spec)
-			close(status)
+			res, err := buildRuntime(ctx, repo, s, status,
+				runtimes.WithBuildkitHost(bk.Host), runtimes.WithLauncher(spec.launcher()), runtimes.WithRemoteOptions(reg.remote()...))
 			wait()
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), res)
-			}
-			if res.Reused {
-				fmt.Fprintln(cmd.ErrOrStderr(), "runtime already built with identical inputs; nothing to do")
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "run      %s@%s\nbuild    %s@%s\ncomposer %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTag, res.Entry.Build, res.ComposerTag, res.Entry.Composer)
-			return nil
+			return out.print(cmd, res, func(w io.Writer) error {
+				if res.Reused {
+					fmt.Fprintln(cmd.ErrOrStderr(), "runtime already built with identical inputs; nothing to do")
+				}
+				fmt.Fprintf(w, "run      %s@%s\nbuild    %s@%s\ncomposer %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTag, res.Entry.Build, res.ComposerTag, res.Entry.Composer)
+				return nil
+			})
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&php, "php", "", "PHP minor, e.g. 8.2 (the catalog offers 8.2 and 8.4)")
-	f.StringVar(&phalcon, "phalcon", "", "Phalcon version to compile in, e.g. 5.18.1 (default with a local --phalcon-source: the version it reports)")
-	f.StringVar(&phalconSource, "phalcon-source", "", "Phalcon source: PATH, https://URL#sha256=HEX or oci://REF (default $PHPBUILD_PHALCON_SOURCE)")
-	f.StringArrayVar(&exts, "ext", nil, "extension to add: NAME (a Debian package) or NAME@SOURCE (compiled); repeatable")
-	f.StringVar(&repoName, "repo", "", "runtime repository, e.g. registry.example.com/team/php-runtimes (default $PHPBUILD_RUNTIME_REPO)")
-	f.StringVar(&launcher, "launcher", "", "static launcher binary (default $PHPBUILD_LAUNCHER, or launcher next to phpbuild)")
-	f.StringVar(&progress, "progress", "auto", "progress output: auto, tty, plain or quiet")
-	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	spec.AddFlags(cmd)
+	reg.AddFlags(cmd, "repo", "runtime repository, e.g. registry.example.com/team/php-runtimes (default $PHPBUILD_RUNTIME_REPO)")
+	bk.AddFlags(cmd)
+	out.AddFlags(cmd, "the result")
 	return cmd
 }
 
-func newRuntimeLs() *cobra.Command {
-	var repoName string
-	var asJSON bool
+// buildRuntime builds spec into repo, sending progress to status and
+// closing it when done.
+func buildRuntime(ctx context.Context, repo name.Repository, spec runtimes.BuildSpec, status chan *client.SolveStatus, opts ...runtimes.BuilderOption) (*runtimes.BuildResult, error) {
+	defer close(status)
+	b, err := runtimes.NewBuilder(append(opts, runtimes.WithProgress(status))...)
+	if err != nil {
+		return nil, err
+	}
+	return b.Build(ctx, repo, spec)
+}
+
+func newRuntimeLs(env envDefaults) *cobra.Command {
+	var (
+		reg = registryOptions{Default: env.RuntimeRepo}
+		out outputOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "ls --repo REGISTRY/REPO",
 		Short: "List the runtimes recorded in a runtime repository",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repo, err := repoFlag(cmd, repoName)
+			repo, err := reg.requiredRepository(cmd)
 			if err != nil {
 				return err
 			}
-			entries, err := runtimes.ReadManifest(cmd.Context(), repo, remoteOptions(cmd.Context())...)
+			entries, err := runtimes.ReadManifest(cmd.Context(), repo, reg.remote()...)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if entries == nil {
-					entries = []runtimes.Entry{}
-				}
-				return writeJSON(cmd.OutOrStdout(), entries)
+			if entries == nil {
+				entries = []runtimes.Entry{} // JSON []
 			}
-			printEntries(cmd.OutOrStdout(), entries)
-			return nil
+			return out.print(cmd, entries, func(w io.Writer) error {
+				printEntries(w, entries)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().StringVar(&repoName, "repo", "", "runtime repository (default $PHPBUILD_RUNTIME_REPO)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the runtimes as JSON")
+	reg.AddFlags(cmd, "repo", "runtime repository (default $PHPBUILD_RUNTIME_REPO)")
+	out.AddFlags(cmd, "the runtimes")
 	return cmd
 }
 
@@ -198,48 +198,6 @@ func short(d string) string {
 		d = d[:12]
 	}
 	return d
-}
-
-func defaultLauncher() string {
-	if p := os.Getenv("PHPBUILD_LAUNCHER"); p != "" {
-		return p
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return "launcher"
-	}
-	return filepath.Join(filepath.Dir(exe), "launcher")
-}
-
-func progressMode(s string) (progressui.DisplayMode, error) {
-	switch s {
-	case "auto":
-		return progressui.AutoMode, nil
-	case "tty":
-		return progressui.TtyMode, nil
-	case "plain":
-		return progressui.PlainMode, nil
-	case "quiet":
-		return progressui.QuietMode, nil
-	}
-	return "", &usageError{fmt.Errorf("--progress %q: want auto, tty, plain or quiet", s)}
-}
-
-// showProgress starts BuildKit's progress display on w; close the returned
-// channel, then call wait.
-func showProgress(ctx context.Context, w io.Writer, mode progressui.DisplayMode) (chan *client.SolveStatus, func(), error) {
-	ch := make(chan *client.SolveStatus)
-	d, err := progressui.NewDisplay(w, mode) // auto: a console when w is one, else plain
-	if err != nil {
-		return nil, nil, &usageError{fmt.Errorf("--progress %s: stderr is not a terminal; use auto or plain", mode)}
-	}
-	done := make(chan struct{})
-	go func() {
-		// The display ends with the channel; its own errors only concern drawing.
-		_, _ = d.UpdateFrom(context.WithoutCancel(ctx), ch)
-		close(done)
-	}()
-	return ch, func() { <-done }, nil
 }
 
 // phalconVersionFromSource reads the version a local Phalcon source
