@@ -27,6 +27,7 @@ import (
 	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/internal/buildkit"
 	"github.com/phpbuild/phpbuild/layers"
+	"github.com/phpbuild/phpbuild/phalcon"
 	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/transient"
 )
@@ -430,14 +431,9 @@ func explainStep(tap *buildkit.StatusTap, err error, app *detect.App) error {
 		return transient.Mark(fmt.Errorf("step %q failed on the network: %s%s", f.Name, f.Error, f.Tail(15)))
 	}
 	for _, l := range f.Logs {
-		if rest, ok := strings.CutPrefix(l, "PHPBUILD-VOLT-ERROR\t"); ok {
-			parts := strings.SplitN(rest, "\t", 3)
-			if len(parts) == 3 {
-				rel := strings.TrimPrefix(parts[0], layers.AppPath+"/")
-				var line int
-				fmt.Sscan(parts[1], &line)
-				return &badinput.Error{File: filepath.Join(app.Dir, filepath.FromSlash(rel)), Line: line, Err: fmt.Errorf("volt: %s", parts[2])}
-			}
+		if ce, ok := phalcon.ParseCompileError(l); ok {
+			rel := strings.TrimPrefix(ce.Template, layers.AppPath+"/")
+			return &badinput.Error{File: filepath.Join(app.Dir, filepath.FromSlash(rel)), Line: ce.Line, Err: fmt.Errorf("volt: %s", ce.Message)}
 		}
 	}
 	switch {

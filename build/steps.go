@@ -1,7 +1,6 @@
 package build
 
 import (
-	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -169,109 +168,22 @@ func assetsStep(img llb.State, a *layers.Assets, outputs []string, key string) l
 	return llb.Scratch().File(llb.Copy(changes, "/", "/", ci), llb.WithCustomName("assets: keep "+strings.Join(outputs, ", ")))
 }
 
-// voltScript compiles each template given on the command line as the app's
-// Volt engine would at run time: with the app's options and a DI container
-// that answers has() for the app's service names, since Volt compiles a.b
-// to $this->a->b only for a service a. A template's error is reported as
-// one tab-separated line the build parses.
-const voltScript = `<?php
-use Phalcon\Mvc\View\Engine\Volt\Compiler;
-
-$cfg = json_decode(file_get_contents('/phpbuild/volt.json'), true);
-// {% extends %} and {% include %} resolve against the view's dirs, as
-// they do at run time; the app's views root is among these.
-$view = new \Phalcon\Mvc\View();
-$view->setViewsDir($cfg['viewsDirs']);
-$di = $cfg['factoryDefault'] ? new \Phalcon\Di\FactoryDefault() : new \Phalcon\Di\Di();
-foreach ($cfg['services'] as $name) {
-    if (!$di->has($name)) {
-        // Only the name matters to the compiler; nothing is resolved.
-        $di->set($name, static function () use ($name) {
-            throw new \LogicException("phpbuild's Volt precompiler knows only the name of the $name service");
-        });
-    }
-}
-$view->setDI($di);
-$compiler = new Compiler($view);
-$compiler->setDI($di);
-$options = ['separator' => $cfg['separator'], 'extension' => $cfg['extension'], 'prefix' => $cfg['prefix'], 'stat' => true, 'always' => false];
-if ($cfg['autoescape'] ?? false) {
-    $options['autoescape'] = true;
-}
-if ($cfg['path'] !== '') {
-    $options['path'] = $cfg['path'];
-    $dir = str_ends_with($cfg['path'], '/') ? $cfg['path'] : dirname($cfg['path']);
-    if (!is_dir($dir) && !mkdir($dir, 0755, true)) {
-        fwrite(STDERR, "phpbuild: cannot create " . $dir . "\n");
-        exit(1);
-    }
-}
-$compiler->setOptions($options);
-// The functions and filters the app's PHP adds, as it wrote them.
-(static function (Compiler $compiler) {
-    require '/phpbuild/extensions.php';
-})($compiler);
-if ($cfg['bootstrap'] !== '') {
-    $configure = (static function (Compiler $compiler, string $file) {
-        return require $file;
-    })($compiler, $cfg['bootstrap']);
-    if (is_callable($configure)) {
-        $configure($compiler);
-    }
-}
-foreach ($cfg['templates'] as $t) {
-    try {
-        // A compiler names its loop variables after the first template it
-        // compiles; at run time that is the page's own template, compiled
-        // first in its request. A pristine copy per template does the same.
-        (clone $compiler)->compile($t);
-    } catch (\Throwable $e) {
-        $line = 0;
-        $msg = $e->getMessage();
-        if (preg_match('/ on line (\d+)/', $msg, $m)) {
-            $line = (int) $m[1];
-        }
-        fwrite(STDERR, "PHPBUILD-VOLT-ERROR\t" . $t . "\t" . $line . "\t" . str_replace(["\n", "\t"], ' ', $msg) . "\n");
-        exit(4);
-    }
-}
-printf("compiled %d templates\n", count($cfg['templates']));
-`
-
 // voltStep precompiles the templates at the path the app runs from, so the
 // compiled names, which embed it, match run time.
 func voltStep(img llb.State, v *layers.Volt, key string) (llb.State, error) {
-	cfg := struct {
-		phalcon.VoltOptions
-		FactoryDefault bool     `json:"factoryDefault"`
-		Services       []string `json:"services"`
-		Templates      []string `json:"templates"`
-		ViewsDirs      []string `json:"viewsDirs"`
-	}{VoltOptions: v.Options, FactoryDefault: v.FactoryDefault, Services: v.Services, ViewsDirs: viewsDirs(v)}
-	if cfg.Services == nil {
-		cfg.Services = []string{}
-	}
-	if cfg.Bootstrap != "" {
-		cfg.Bootstrap = path.Join(v.AppPath, cfg.Bootstrap)
-	}
-	for _, f := range v.Templates() {
-		cfg.Templates = append(cfg.Templates, path.Join(v.AppPath, f))
-	}
-	b, err := json.Marshal(cfg)
+	pc := &phalcon.Precompile{Options: v.Options, FactoryDefault: v.FactoryDefault, Services: v.Services,
+		Extensions: v.Extensions, AppPath: v.AppPath, Templates: v.Templates()}
+	files, err := pc.Files()
 	if err != nil {
 		return llb.State{}, err
 	}
-	exts := "<?php\n"
-	for _, e := range v.Extensions {
-		exts += e.Code
+	tool := llb.Scratch()
+	for _, f := range files {
+		tool = tool.File(llb.Mkfile("/"+f.Name, 0o644, f.Data))
 	}
-	tool := llb.Scratch().
-		File(llb.Mkfile("/volt.php", 0o644, []byte(voltScript))).
-		File(llb.Mkfile("/volt.json", 0o644, b)).
-		File(llb.Mkfile("/extensions.php", 0o644, []byte(exts)))
-	opts := []llb.RunOption{llb.Args([]string{"php", "/phpbuild/volt.php"}), llb.Dir(v.AppPath),
-		llb.WithCustomNamef("volt: compile %d templates", len(cfg.Templates)),
-		llb.AddMount("/phpbuild", tool, llb.Readonly)}
+	opts := []llb.RunOption{llb.Args(pc.Command()), llb.Dir(v.AppPath),
+		llb.WithCustomNamef("volt: compile %d templates", len(pc.Templates)),
+		llb.AddMount(phalcon.PrecompilerDir, tool, llb.Readonly)}
 	in := source(v.Files, key)
 	run := img.Run(opts...)
 	out := run.AddMount(v.AppPath, in)
@@ -283,33 +195,4 @@ func voltStep(img llb.State, v *layers.Volt, key string) (llb.State, error) {
 func vendorFrom(ref string) llb.State {
 	img := llb.Image(ref, llb.WithCustomName("vendor of "+ref))
 	return llb.Scratch().File(llb.Copy(img, path.Join(layers.AppPath, "vendor"), "/vendor", &llb.CopyInfo{CopyDirContentsOnly: false, AllowWildcard: false, CreateDestPath: true}))
-}
-
-// viewsDirs are the dirs {% extends %} paths may be relative to: every dir
-// holding templates and each of its parents inside the app, deepest first.
-func viewsDirs(v *layers.Volt) []string {
-	seen := map[string]bool{}
-	var dirs []string
-	for _, f := range v.Files {
-		if !strings.HasSuffix(f, ".volt") {
-			continue
-		}
-		for d := path.Dir(f); d != "."; d = path.Dir(d) {
-			if !seen[d] {
-				seen[d] = true
-				dirs = append(dirs, d)
-			}
-		}
-	}
-	slices.SortFunc(dirs, func(a, b string) int {
-		if n := strings.Count(b, "/") - strings.Count(a, "/"); n != 0 {
-			return n
-		}
-		return strings.Compare(a, b)
-	})
-	out := make([]string, 0, len(dirs)+1)
-	for _, d := range dirs {
-		out = append(out, path.Join(v.AppPath, d)+"/")
-	}
-	return append(out, v.AppPath+"/")
 }
