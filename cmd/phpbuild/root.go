@@ -17,7 +17,7 @@ func newRoot() *cobra.Command {
 		Long: `phpbuild detects a PHP or Phalcon app, resolves the PHP and Phalcon versions its
 composer files ask for, and builds one reproducible, layered OCI image per git commit.
 
-Exit codes: 0 ok, 1 failure, 2 bad input (a file, flag or constraint to fix),
+Exit codes: 0 ok, 1 failure, 2 bad input (a file, flag, argument or constraint to fix),
 75 transient (registry or network; retry), 130 interrupted.`,
 		Version:       version,
 		SilenceUsage:  true,
