@@ -1,0 +1,239 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/layers"
+	"github.com/phpbuild/phpbuild/runtimes"
+)
+
+var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// testApp copies testdata app name and returns it detected, resolved on
+// the catalog, with its layers (runtime first) and their keys.
+func testApp(t *testing.T, app string) (*detect.App, *runtimes.Runtime, []layers.Layer, map[string]string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), app)
+	if out, err := exec.Command("cp", "-a", filepath.Join("..", "testdata", "apps", app), dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v\n%s", app, err, out)
+	}
+	ctx := context.Background()
+	a, err := detect.Detect(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := runtimes.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := runtimes.Resolve(a, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.BuildImage = "registry.example/runtimes@sha256:" + strings.Repeat("1", 64)
+	rt.ComposerImage = "registry.example/runtimes@sha256:" + strings.Repeat("2", 64)
+	ls, err := layers.ForApp(a, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{}
+	for _, l := range ls {
+		k, err := l.Key(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[l.Name()] = k.String()
+	}
+	return a, rt, ls, keys
+}
+
+func only(ls []layers.Layer, names ...string) []layers.Layer {
+	var out []layers.Layer
+	for _, l := range ls {
+		for _, n := range names {
+			if l.Name() == n {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+type tarFile struct {
+	mtime time.Time
+	uid   int
+	body  string
+}
+
+func readLayer(t *testing.T, l v1.Layer) map[string]tarFile {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]tarFile{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		out[path.Clean("/"+h.Name)] = tarFile{mtime: h.ModTime, uid: h.Uid, body: string(b)}
+	}
+}
+
+// TestProducersInGo: the layers that run no program have no step, and are
+// written from the app's files alone.
+func TestProducersInGo(t *testing.T) {
+	app, rt, ls, keys := testApp(t, "bare")
+	ps, err := newProducers(app, rt, only(ls, "config", "app"), keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"config", "app"} {
+		st, err := ps[n].step()
+		if err != nil || st != nil {
+			t.Errorf("%s step = %v, %v; want none", n, st, err)
+		}
+	}
+	appLayer, err := ps["app"].layer("", epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := readLayer(t, appLayer)["/app/index.php"]; !ok || !f.mtime.Equal(epoch) {
+		t.Errorf("app layer: /app/index.php = %+v, %v; want it at the epoch", f, ok)
+	}
+	cfgLayer, err := ps["config"].layer("", epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := configOf(ls).Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readLayer(t, cfgLayer)
+	for _, f := range files {
+		if g, ok := got[path.Clean(f.Path)]; !ok || g.body != string(f.Data) {
+			t.Errorf("config layer lacks %s as rendered", f.Path)
+		}
+	}
+}
+
+// TestAppStepReadsTheVendorDir: the autoloader step shares the vendor
+// step's ops when both are made, reads the cache image's vendor dir
+// otherwise, and fails without either.
+func TestAppStepReadsTheVendorDir(t *testing.T) {
+	app, rt, ls, keys := testApp(t, "plain")
+	ps, err := newProducers(app, rt, only(ls, "vendor", "app"), keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1st, _ := ps["vendor"].step()
+	if _, err := ps["app"].step(); err != nil {
+		t.Fatal(err)
+	}
+	if v2st, _ := ps["vendor"].step(); v1st == nil || v1st != v2st {
+		t.Errorf("the vendor step is made again: %p, then %p", v1st, v2st)
+	}
+
+	ps, err = newProducers(app, rt, only(ls, "app"), keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ps["app"].step(); err == nil || !strings.Contains(err.Error(), "neither built nor in a cache image") {
+		t.Errorf("app step without a vendor dir: err = %v", err)
+	}
+	ref, err := name.NewDigest("registry.example/app@sha256:" + strings.Repeat("3", 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err = newProducers(app, rt, only(ls, "app"), keys, &cacheImage{ref: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ps["app"].step()
+	if err != nil || st == nil {
+		t.Fatalf("app step with a cache image: %v, %v", st, err)
+	}
+	def, err := st.Marshal(context.Background(), localID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range def.Metadata {
+		if m.Description["llb.customname"] == "vendor of "+ref.String() {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the app step does not read the vendor dir of %s", ref)
+	}
+}
+
+// TestVoltLayerTimes: compiled files ship one second after the epoch, and
+// the templates as committed, at the epoch, even when the step touched them.
+func TestVoltLayerTimes(t *testing.T) {
+	app, rt, ls, keys := testApp(t, "phalcon")
+	ps, err := newProducers(app, rt, only(ls, "volt"), keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := only(ls, "volt")[0].(*layers.Volt)
+	tmpl := v.Templates()[0]
+	compiled := ""
+	for c, t := range v.Compiled() {
+		if t == tmpl && !strings.Contains(c, "_e_") {
+			compiled = c
+		}
+	}
+	if compiled == "" {
+		t.Fatalf("no compiled name for %s in %v", tmpl, v.Compiled())
+	}
+	out := t.TempDir()
+	write := func(rel, body string) {
+		t.Helper()
+		p := filepath.Join(out, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(strings.TrimPrefix(compiled, layers.AppPath+"/"), "<?php compiled")
+	write(tmpl, "touched by the step")
+	l, err := ps["volt"].layer(out, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readLayer(t, l)
+	if f := got[compiled]; f.body != "<?php compiled" || !f.mtime.Equal(epoch.Add(time.Second)) {
+		t.Errorf("compiled file %s = %+v, want it at epoch + 1 s", compiled, f)
+	}
+	committed, err := os.ReadFile(filepath.Join(app.Dir, filepath.FromSlash(tmpl)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := got[path.Join(layers.AppPath, tmpl)]; f.body != string(committed) || !f.mtime.Equal(epoch) {
+		t.Errorf("template %s = %+v, want it as committed, at the epoch", tmpl, f)
+	}
+}
