@@ -120,11 +120,7 @@ func (h *host) startApp(ctx context.Context, rec *Record, name, snapPath, role s
 			Test:     []string{"CMD", "/usr/local/bin/launcher", "health"},
 			Interval: h.env.Health.Interval, Timeout: h.env.Health.Timeout, StartPeriod: h.env.Health.StartPeriod, Retries: 3,
 		}}
-	mounts := []mount.Mount{{Type: mount.TypeBind, Source: snapPath, Target: "/app/.env", ReadOnly: true}}
-	for vol, target := range h.env.Volumes {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: target})
-	}
-	hc := &container.HostConfig{Mounts: mounts}
+	hc := &container.HostConfig{Mounts: append([]mount.Mount{snapshotMount(snapPath)}, h.volumes()...)}
 	if role == "app" {
 		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
 	}
@@ -214,4 +210,21 @@ func (h *host) removeStale(ctx context.Context, serving string) {
 		}
 		h.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
 	}
+}
+
+// snapshotMount puts the env snapshot, read-only, where dotenv apps look
+// and where the launcher loads it.
+func snapshotMount(snapPath string) mount.Mount {
+	return mount.Mount{Type: mount.TypeBind, Source: snapPath, Target: "/app/.env", ReadOnly: true}
+}
+
+// volumes are the environment's named volumes, by target: the dirs that
+// keep their data across releases and rollbacks.
+func (h *host) volumes() []mount.Mount {
+	var mounts []mount.Mount
+	for vol, target := range h.env.Volumes {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: target})
+	}
+	slices.SortFunc(mounts, func(a, b mount.Mount) int { return strings.Compare(a.Target, b.Target) })
+	return mounts
 }

@@ -53,16 +53,13 @@ func (a *attempt) runHooks(ctx context.Context, hooks []hookCmd, snapPath string
 // env snapshot (the launcher loads it), as the app user; backups go to
 // /backup, kept in the state dir with the release.
 func (h *host) hook(ctx context.Context, rec *Record, name, cmd, snapPath string) error {
-	mounts := []mount.Mount{{Type: mount.TypeBind, Source: snapPath, Target: "/app/.env", ReadOnly: true}}
+	mounts := append([]mount.Mount{snapshotMount(snapPath)}, h.volumes()...)
 	if name == "backup" {
 		dir := "backups/" + rec.ID
 		if err := h.state.mkdir(ctx, dir, 1000); err != nil {
 			return fmt.Errorf("making the backup dir: %w", err)
 		}
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: h.state.hostPath(dir), Target: "/backup"})
-	}
-	for vol, target := range h.env.Volumes {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: target})
 	}
 	cfg := &container.Config{Image: rec.Digest, Labels: h.labels("hook", rec.ID), Env: []string{"PHPBUILD_ENV_FILE=/app/.env"},
 		Entrypoint: []string{"/usr/local/bin/launcher", "exec", "/bin/sh", "-c", cmd}}

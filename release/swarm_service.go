@@ -10,7 +10,6 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 )
 
@@ -26,11 +25,7 @@ func (h *host) serviceSpec(rec *Record, secret *swarm.SecretReference, replicas 
 	if hc.Path != "" {
 		env = append(env, "PHPBUILD_HEALTH_PATH="+hc.Path)
 	}
-	var mounts []mount.Mount
-	for vol, target := range h.env.Volumes {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: target})
-	}
-	slices.SortFunc(mounts, func(a, b mount.Mount) int { return strings.Compare(a.Target, b.Target) })
+	mounts := h.volumes()
 	grace := h.env.Drain
 	// Failures during the start period do not count and the first pass
 	// ends it: the task has the deadline to become healthy, as a docker
