@@ -25,7 +25,7 @@ func TestBuildAssetsApp(t *testing.T) {
 	dir := gitApp(t, "assets")
 	repo := testRepo(t, "assets")
 	var rec recorder
-	res, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+	res, err := push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -56,7 +56,7 @@ func TestBuildAssetsApp(t *testing.T) {
 	write(t, dir, "public/index.php", strings.Replace(readFile(t, dir+"/public/index.php"), "assets app", "assets app v2", 1))
 	commit(t, dir, "php change", "2026-01-04T00:00:00Z")
 	rec = recorder{}
-	if _, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
+	if _, err := push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
 		t.Fatal(err)
 	}
 	if got := rec.built(); !slices.Equal(got, []string{"app"}) {
@@ -72,7 +72,7 @@ func TestBuildPhalconApp(t *testing.T) {
 	dir := gitApp(t, "phalcon")
 	repo := testRepo(t, "phalcon")
 	var rec recorder
-	res, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rtRepo, build.WithLayerEvents(rec.add))...)
+	res, err := push(ctx, dir, repo, buildOpts(t, rtRepo, build.WithLayerEvents(rec.add))...)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -123,7 +123,7 @@ func TestBuildPhalconApp(t *testing.T) {
 	t.Run("a Volt syntax error names the template and line", func(t *testing.T) {
 		write(t, dir, "app/views/partials/header.volt", "<header>\n{{ oops( }}\n</header>\n")
 		commit(t, dir, "broken template", "2026-01-05T00:00:00Z")
-		_, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rtRepo)...)
+		_, err := push(ctx, dir, repo, buildOpts(t, rtRepo)...)
 		var bad *badinput.Error
 		if !errors.As(err, &bad) || !strings.HasSuffix(bad.File, filepath.Join("app", "views", "partials", "header.volt")) || bad.Line != 2 {
 			t.Fatalf("err = %#v (%v), want a bad-input error at header.volt:2", err, err)
@@ -139,8 +139,8 @@ func TestBuildOutputs(t *testing.T) {
 	dir := gitApp(t, "bare")
 	tarPath := filepath.Join(t.TempDir(), "out", "image.tar")
 	ociPath := filepath.Join(t.TempDir(), "oci")
-	outs := []build.Output{{Kind: "docker"}, {Kind: "tar", Path: tarPath}, {Kind: "oci", Path: ociPath}}
-	res, err := build.Run(ctx, dir, nil, false, false, outs, nil, buildOpts(t, rt)...)
+	outs := build.Multi(output(t, "docker"), output(t, "tar:"+tarPath), output(t, "oci:"+ociPath))
+	res, err := build.Publish(ctx, dir, outs, buildOpts(t, rt)...)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

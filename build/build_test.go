@@ -49,7 +49,7 @@ func TestBuildPlainApp(t *testing.T) {
 	sha := git(t, dir, "rev-parse", "HEAD")
 
 	var rec recorder
-	res, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+	res, err := push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -127,7 +127,7 @@ func TestBuildPlainApp(t *testing.T) {
 	})
 
 	t.Run("same commit again is not rebuilt", func(t *testing.T) {
-		again, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt)...)
+		again, err := push(ctx, dir, repo, buildOpts(t, rt)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestBuildPlainApp(t *testing.T) {
 			t.Fatalf("git clone: %v\n%s", err, out)
 		}
 		oci := filepath.Join(t.TempDir(), "oci")
-		other, err := build.Run(ctx, clone, nil, false, false, []build.Output{{Kind: "oci", Path: oci}}, nil, buildOpts(t, rt, build.WithoutCache())...)
+		other, err := build.Publish(ctx, clone, output(t, "oci:"+oci), buildOpts(t, rt, build.WithoutCache())...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestBuildPlainApp(t *testing.T) {
 		write(t, dir, "src/Page.php", strings.Replace(readFile(t, filepath.Join(dir, "src/Page.php")), "<h1>", "<h1 class=\"v2\">", 1))
 		commit(t, dir, "change", "2026-01-03T00:00:00Z")
 		var rec recorder
-		v2, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+		v2, err := push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +177,7 @@ func TestBuildPlainApp(t *testing.T) {
 			t.Fatalf("git clone: %v\n%s", err, out)
 		}
 		git(t, detached, "checkout", "-q", "--detach", "v1.0.0")
-		res, err := build.Run(ctx, detached, nil, false, false, []build.Output{{Kind: "oci", Path: filepath.Join(t.TempDir(), "oci")}}, nil, buildOpts(t, rt)...)
+		res, err := build.Publish(ctx, detached, output(t, "oci:"+filepath.Join(t.TempDir(), "oci")), buildOpts(t, rt)...)
 		if err != nil {
 			t.Fatalf("detached HEAD: %v", err)
 		}
@@ -189,7 +189,7 @@ func TestBuildPlainApp(t *testing.T) {
 		if out, err := exec.Command("git", "clone", "-q", "--depth", "1", "file://"+dir, shallow).CombinedOutput(); err != nil {
 			t.Fatalf("git clone --depth 1: %v\n%s", err, out)
 		}
-		res, err = build.Run(ctx, shallow, nil, false, false, []build.Output{{Kind: "oci", Path: filepath.Join(t.TempDir(), "oci")}}, nil, buildOpts(t, rt)...)
+		res, err = build.Publish(ctx, shallow, output(t, "oci:"+filepath.Join(t.TempDir(), "oci")), buildOpts(t, rt)...)
 		if err != nil {
 			t.Fatalf("shallow clone: %v", err)
 		}
@@ -207,7 +207,7 @@ func TestBuildPlainApp(t *testing.T) {
 		write(t, dir, "packages/greeter/src/Greeter.php", strings.Replace(readFile(t, greeter), "Hello, %s!", "Howdy, %s!", 1))
 		commit(t, dir, "greeter says howdy", "2026-01-04T00:00:00Z")
 		var rec recorder
-		if _, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
+		if _, err := push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
 			t.Fatal(err)
 		}
 		if got := rec.built(); !slices.Equal(got, []string{"vendor", "app"}) {
@@ -230,7 +230,7 @@ func TestBuildFailurePushesNothing(t *testing.T) {
 	write(t, dir, "composer.lock", strings.Replace(lock, `"name": "phpbuild-testdata/greeter"`, `"name": "phpbuild-testdata/nonesuch"`, 1))
 	commit(t, dir, "a lock composer cannot install", "2026-01-06T00:00:00Z")
 	repo := testRepo(t, "failed")
-	_, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt)...)
+	_, err := push(ctx, dir, repo, buildOpts(t, rt)...)
 	var bad *badinput.Error
 	if !errors.As(err, &bad) || !strings.HasSuffix(bad.File, "composer.lock") {
 		t.Fatalf("err = %v, want a bad-input error naming composer.lock", err)

@@ -47,7 +47,7 @@ func TestBuildkitdKilledMidBuild(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	opts := []build.Option{build.WithRuntimeRepo(rt), build.WithBuildkitHost(bk.Host), build.WithProgress(status)}
-	_, err := build.Run(ctx, dir, &repo, true, false, nil, nil, opts...)
+	_, err := push(ctx, dir, repo, opts...)
 	close(status)
 	select {
 	case <-killed:
@@ -62,7 +62,7 @@ func TestBuildkitdKilledMidBuild(t *testing.T) {
 	}
 
 	bk.Start(t)
-	res, err := build.Run(ctx, dir, &repo, true, false, nil, nil, build.WithRuntimeRepo(rt), build.WithBuildkitHost(bk.Host))
+	res, err := push(ctx, dir, repo, build.WithRuntimeRepo(rt), build.WithBuildkitHost(bk.Host))
 	if err != nil {
 		t.Fatalf("the build after buildkitd came back: %v", err)
 	}

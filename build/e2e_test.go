@@ -35,6 +35,21 @@ func buildOpts(t *testing.T, rt name.Repository, extra ...build.Option) []build.
 	return append([]build.Option{build.WithRuntimeRepo(rt), build.WithBuildkitHost(testbed.BuildkitHost(t))}, extra...)
 }
 
+// push is build.Publish as `phpbuild build --image REPO` calls it.
+func push(ctx context.Context, dir string, repo name.Repository, opts ...build.Option) (*build.Result, error) {
+	return build.Publish(ctx, dir, build.NewRegistry(repo, nil), append(opts, build.WithTarget(repo), build.WithSkipExisting())...)
+}
+
+// output is the publisher of `phpbuild build --output SPEC` without --image.
+func output(t *testing.T, spec string) build.Publisher {
+	t.Helper()
+	p, err := build.ParseOutput(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func ctxT(t *testing.T) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)

@@ -254,7 +254,7 @@ func TestFaultPushBuiltImage(t *testing.T) {
 	ctx := ctxT(t)
 	dir := gitApp(t, "plain")
 	oci := filepath.Join(t.TempDir(), "oci")
-	res, err := build.Run(ctx, dir, nil, false, false, []build.Output{{Kind: "oci", Path: oci}}, nil, buildOpts(t, rt)...)
+	res, err := build.Publish(ctx, dir, output(t, "oci:"+oci), buildOpts(t, rt)...)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

@@ -69,7 +69,7 @@ func TestBuildMonorepo(t *testing.T) {
 		t.Fatalf("plan: %v", err)
 	}
 	var rec recorder
-	res, err := build.Run(ctx, app, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+	res, err := push(ctx, app, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -102,7 +102,7 @@ grep -rl "/repo/" /app/vendor; grep -rl `+buildtest.SecretValue+` /app; true`)
 		write(t, root, "packages/notes.md", "not a package\n")
 		commit(t, root, "docs", "2026-01-03T00:00:00Z")
 		var rec recorder
-		if _, err := build.Run(ctx, app, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
+		if _, err := push(ctx, app, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
 			t.Fatal(err)
 		}
 		if got := rec.built(); len(got) != 0 {
@@ -114,7 +114,7 @@ grep -rl "/repo/" /app/vendor; grep -rl `+buildtest.SecretValue+` /app; true`)
 		edit(t, root, "packages/greeter/src/Greeter.php", "Hello, %s!", "Howdy, %s!")
 		commit(t, root, "greeter says howdy", "2026-01-04T00:00:00Z")
 		var rec recorder
-		res, err := build.Run(ctx, app, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+		res, err := push(ctx, app, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ grep -rl "/repo/" /app/vendor; grep -rl `+buildtest.SecretValue+` /app; true`)
 
 	t.Run("an uncommitted change to the package is refused", func(t *testing.T) {
 		edit(t, root, "packages/greeter/src/Greeter.php", "Howdy, %s!", "Hi, %s!")
-		_, err := build.Run(ctx, app, &repo, true, true, nil, nil, buildOpts(t, rt)...)
+		_, err := build.Publish(ctx, app, build.NewRegistry(repo, nil), buildOpts(t, rt, build.WithTarget(repo))...)
 		var bad *badinput.Error
 		if !errors.As(err, &bad) || !strings.Contains(err.Error(), "packages/greeter/src/Greeter.php") || !strings.Contains(err.Error(), "--allow-dirty") {
 			t.Fatalf("err = %v, want a bad-input error naming the changed package file", err)

@@ -26,6 +26,7 @@ type options struct {
 	cacheFrom    name.Reference
 	noCache      bool
 	sourceURL    string
+	skipExisting bool
 }
 
 // Option configures planning and building.
@@ -47,6 +48,9 @@ func newOptions(opts []Option) (*options, error) {
 	}
 	if len(o.remote) == 0 {
 		o.remote = DefaultRemote()
+	}
+	if o.skipExisting && o.target == nil {
+		return nil, errors.New("skipping an existing image needs a target repo (WithTarget)")
 	}
 	return o, nil
 }
@@ -127,6 +131,12 @@ func WithAllowDirty(allow bool) Option {
 // up there unless WithCacheFrom names one.
 func WithTarget(repo name.Repository) Option {
 	return func(o *options) error { o.target = &repo; return nil }
+}
+
+// WithSkipExisting builds nothing when the target repo (WithTarget) holds
+// the commit's SHA tag already: Publish returns that image, as Existing.
+func WithSkipExisting() Option {
+	return func(o *options) error { o.skipExisting = true; return nil }
 }
 
 // WithCacheFrom reuses the layers of ref whose keys are unchanged.

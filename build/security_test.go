@@ -61,7 +61,7 @@ func TestImageSecurity(t *testing.T) {
 				t.Fatal(err)
 			}
 			repo := testRepo(t, "security-"+app)
-			res, err := build.Run(ctx, dir, &repo, true, false, nil, nil, build.WithRuntimeRepo(rt), build.WithBuildkitHost(host))
+			res, err := push(ctx, dir, repo, build.WithRuntimeRepo(rt), build.WithBuildkitHost(host))
 			if err != nil {
 				t.Fatalf("build: %v", err)
 			}

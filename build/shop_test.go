@@ -35,7 +35,7 @@ func TestPhalconShop(t *testing.T) {
 	shopBuild := func(t *testing.T, want []string) string {
 		t.Helper()
 		var rec recorder
-		res, err := build.Run(ctx, dir, &repo, true, false, nil, nil, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+		res, err := push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
 		if err != nil {
 			t.Fatalf("build: %v", err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -15,12 +16,38 @@ import (
 	"github.com/phpbuild/phpbuild/internal/buildkit"
 )
 
+// buildOptions are `phpbuild build`'s flags.
+type buildOptions struct {
+	Image          string   // REGISTRY/REPO; default $PHPBUILD_IMAGE
+	Push, NoPush   bool     // --image implies --push
+	Outputs        []string // docker, oci:DIR, tar:FILE
+	ImageRefs      string   // file to write the pushed refs to
+	CacheFrom      string
+	NoCache, Force bool
+	AllowDirty     bool
+	runtimes       registryOptions
+	buildkit       buildkitOptions
+	output         outputOptions
+}
+
+func (o *buildOptions) AddFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.Image, "image", "", "repository to push to, e.g. registry.example.com/team/app (default $PHPBUILD_IMAGE); implies --push")
+	o.runtimes.AddFlags(cmd, "runtimes", "runtime repository (default $PHPBUILD_RUNTIME_REPO)")
+	f.BoolVar(&o.Push, "push", false, "push to --image (the default when --image is given)")
+	f.BoolVar(&o.NoPush, "no-push", false, "do not push even though --image is given (use with --output)")
+	f.StringArrayVar(&o.Outputs, "output", nil, "also write the image: docker (load into the local daemon), oci:DIR, tar:FILE; repeatable")
+	f.StringVar(&o.ImageRefs, "image-refs", "", "write each pushed ref (repo:tag@digest) to this file, one per line")
+	f.StringVar(&o.CacheFrom, "cache-from", "", "image to reuse unchanged layers from (default: the nearest ancestor commit's image in --image)")
+	f.BoolVar(&o.NoCache, "no-cache", false, "build every layer, reusing none")
+	f.BoolVar(&o.AllowDirty, "allow-dirty", false, "build a work tree with uncommitted changes (the image gets no SHA tag)")
+	f.BoolVar(&o.Force, "force", false, "build even if the commit's SHA tag is already in the repo")
+	o.buildkit.AddFlags(cmd)
+	o.output.AddFlags(cmd, "the result")
+}
+
 func newBuild() *cobra.Command {
-	var (
-		image, runtimeRepo, cacheFrom, imageRefs, progress string
-		outputs                                            []string
-		push, noPush, allowDirty, force, noCache, asJSON   bool
-	)
+	o := &buildOptions{}
 	cmd := &cobra.Command{
 		Use:   "build [DIR]",
 		Short: "Build the commit checked out in DIR into one layered OCI image, tagged with its git SHA and semver, and push it",
@@ -34,150 +61,174 @@ the nearest version tag, or 0.0.0-dev.N.gSHA). If the SHA tag is already in the 
 printed and nothing is built (--force builds anyway). A dirty work tree is refused unless --allow-dirty,
 which drops the SHA tag. The refs pushed go to stdout, progress to stderr.`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			if image == "" {
-				image = os.Getenv("PHPBUILD_IMAGE")
-			}
-			var target *name.Repository
-			if image != "" {
-				repo, err := name.NewRepository(image)
-				if err != nil {
-					return &usageError{fmt.Errorf("--image %q: %w", image, err)}
-				}
-				target = &repo
-				push = !noPush
-			}
-			if push && target == nil {
-				return &usageError{fmt.Errorf("--push needs --image REGISTRY/REPO (or PHPBUILD_IMAGE)")}
-			}
-			var outs []build.Output
-			for _, s := range outputs {
-				o, err := build.ParseOutput(s)
-				if err != nil {
-					return err
-				}
-				outs = append(outs, o)
-			}
-			if !push && len(outs) == 0 {
-				return &usageError{fmt.Errorf("nowhere to put the image: give --image REGISTRY/REPO to push, or --output docker|oci:DIR|tar:FILE")}
-			}
-			if runtimeRepo == "" {
-				runtimeRepo = os.Getenv("PHPBUILD_RUNTIME_REPO")
-			}
-			if runtimeRepo == "" {
-				return &usageError{fmt.Errorf("--runtimes REGISTRY/REPO is required (or set PHPBUILD_RUNTIME_REPO): the repo `phpbuild runtime build` pushed to")}
-			}
-			rrepo, err := name.NewRepository(runtimeRepo)
-			if err != nil {
-				return &usageError{fmt.Errorf("--runtimes %q: %w", runtimeRepo, err)}
-			}
-			mode, err := progressMode(progress)
-			if err != nil {
-				return err
-			}
-			host := buildkit.HostFromEnv()
-			stderr := cmd.ErrOrStderr()
-			var mu sync.Mutex
-			opts := []build.Option{
-				build.WithRuntimeRepo(rrepo), build.WithBuildkitHost(host), build.WithAllowDirty(allowDirty),
-				build.WithLayerEvents(func(ev build.LayerEvent) {
-					if mode == "quiet" {
-						return
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					what := "built "
-					if ev.Reused {
-						what = "reused"
-					}
-					took := ""
-					if !ev.Reused {
-						took = "  " + ev.Duration.Round(100*time.Millisecond).String()
-					}
-					fmt.Fprintf(stderr, "layer %-7s %s %9s  %s%s\n", ev.Name, what, humanBytes(ev.Size), short(ev.Digest), took)
-				}),
-			}
-			if noCache {
-				opts = append(opts, build.WithoutCache())
-			}
-			if cacheFrom != "" {
-				ref, err := name.ParseReference(cacheFrom)
-				if err != nil {
-					return &usageError{fmt.Errorf("--cache-from %q: %w", cacheFrom, err)}
-				}
-				opts = append(opts, build.WithCacheFrom(ref))
-			}
-			if src := gitSource(); src != "" {
-				opts = append(opts, build.WithSourceURL(src))
-			}
-			status, wait, err := showProgress(ctx, stderr, mode)
-			if err != nil {
-				return err
-			}
-			opts = append(opts, build.WithProgress(status))
-			var updates chan v1.Update
-			pushDone := make(chan struct{})
-			if push && mode != "quiet" {
-				updates = make(chan v1.Update, 16)
-				go func() { showPush(stderr, updates); close(pushDone) }()
-			} else {
-				close(pushDone)
-			}
-			start := time.Now()
-			res, err := build.Run(ctx, dir, target, push, force, outs, updates, opts...)
-			close(status)
-			wait()
-			if updates != nil {
-				close(updates)
-			}
-			<-pushDone
-			if err != nil {
-				return err
-			}
-			if imageRefs != "" {
-				if err := os.WriteFile(imageRefs, []byte(strings.Join(res.Refs, "\n")+"\n"), 0o644); err != nil {
-					return fmt.Errorf("writing --image-refs: %w", err)
-				}
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), res)
-			}
-			for _, w := range res.Warnings {
-				fmt.Fprintln(stderr, "warning:", w)
-			}
-			if res.Existing {
-				fmt.Fprintf(stderr, "%s is already in %s; nothing built (--force rebuilds)\n", res.SHA[:12], target)
-			} else if mode != "quiet" {
-				fmt.Fprintf(stderr, "built %s in %s\n", short(res.Digest), time.Since(start).Round(100*time.Millisecond))
-			}
-			for _, r := range res.Refs {
-				fmt.Fprintln(cmd.OutOrStdout(), r)
-			}
-			for _, o := range res.Outputs {
-				fmt.Fprintln(cmd.OutOrStdout(), o)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, dirArg(args)) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&image, "image", "", "repository to push to, e.g. registry.example.com/team/app (default $PHPBUILD_IMAGE); implies --push")
-	f.StringVar(&runtimeRepo, "runtimes", "", "runtime repository (default $PHPBUILD_RUNTIME_REPO)")
-	f.BoolVar(&push, "push", false, "push to --image (the default when --image is given)")
-	f.BoolVar(&noPush, "no-push", false, "do not push even though --image is given (use with --output)")
-	f.StringArrayVar(&outputs, "output", nil, "also write the image: docker (load into the local daemon), oci:DIR, tar:FILE; repeatable")
-	f.StringVar(&imageRefs, "image-refs", "", "write each pushed ref (repo:tag@digest) to this file, one per line")
-	f.StringVar(&cacheFrom, "cache-from", "", "image to reuse unchanged layers from (default: the nearest ancestor commit's image in --image)")
-	f.BoolVar(&noCache, "no-cache", false, "build every layer, reusing none")
-	f.BoolVar(&allowDirty, "allow-dirty", false, "build a work tree with uncommitted changes (the image gets no SHA tag)")
-	f.BoolVar(&force, "force", false, "build even if the commit's SHA tag is already in the repo")
-	f.StringVar(&progress, "progress", "auto", "progress output: auto, tty, plain or quiet")
-	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	o.AddFlags(cmd)
 	return cmd
+}
+
+// publishing is where the flags say the image goes.
+type publishing struct {
+	target *name.Repository // --image
+	push   bool
+	local  []build.Publisher // --output
+}
+
+// publishing reads --image, --push, --no-push and --output.
+func (o *buildOptions) publishing() (publishing, error) {
+	var p publishing
+	image := o.Image
+	if image == "" {
+		image = os.Getenv("PHPBUILD_IMAGE")
+	}
+	p.push = o.Push
+	if image != "" {
+		repo, err := name.NewRepository(image)
+		if err != nil {
+			return p, &usageError{fmt.Errorf("--image %q: %w", image, err)}
+		}
+		p.target = &repo
+		p.push = !o.NoPush
+	}
+	if p.push && p.target == nil {
+		return p, &usageError{fmt.Errorf("--push needs --image REGISTRY/REPO (or PHPBUILD_IMAGE)")}
+	}
+	for _, s := range o.Outputs {
+		pub, err := build.ParseOutput(s, p.target)
+		if err != nil {
+			return p, err
+		}
+		p.local = append(p.local, pub)
+	}
+	if !p.push && len(p.local) == 0 {
+		return p, &usageError{fmt.Errorf("nowhere to put the image: give --image REGISTRY/REPO to push, or --output docker|oci:DIR|tar:FILE")}
+	}
+	return p, nil
+}
+
+// options maps the other flags to build options; layer events go to onLayer.
+func (o *buildOptions) options(p publishing, onLayer func(build.LayerEvent)) ([]build.Option, error) {
+	o.runtimes.Default = os.Getenv("PHPBUILD_RUNTIME_REPO")
+	rrepo, ok, err := o.runtimes.repository()
+	if err == nil && !ok {
+		err = &usageError{fmt.Errorf("--runtimes REGISTRY/REPO is required (or set PHPBUILD_RUNTIME_REPO): the repo `phpbuild runtime build` pushed to")}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := progressMode(o.buildkit.Progress); err != nil {
+		return nil, err
+	}
+	opts := []build.Option{build.WithRuntimeRepo(rrepo), build.WithBuildkitHost(o.buildkit.Host), build.WithAllowDirty(o.AllowDirty), build.WithLayerEvents(onLayer)}
+	if p.target != nil {
+		opts = append(opts, build.WithTarget(*p.target))
+		if p.push && !o.Force {
+			opts = append(opts, build.WithSkipExisting())
+		}
+	}
+	if o.NoCache {
+		opts = append(opts, build.WithoutCache())
+	}
+	if o.CacheFrom != "" {
+		ref, err := name.ParseReference(o.CacheFrom)
+		if err != nil {
+			return nil, &usageError{fmt.Errorf("--cache-from %q: %w", o.CacheFrom, err)}
+		}
+		opts = append(opts, build.WithCacheFrom(ref))
+	}
+	if src := gitSource(); src != "" {
+		opts = append(opts, build.WithSourceURL(src))
+	}
+	return opts, nil
+}
+
+func (o *buildOptions) run(cmd *cobra.Command, dir string) error {
+	ctx := cmd.Context()
+	stderr := cmd.ErrOrStderr()
+	p, err := o.publishing()
+	if err != nil {
+		return err
+	}
+	o.buildkit.Host = buildkit.HostFromEnv()
+	var mu sync.Mutex
+	quiet := o.buildkit.Progress == "quiet"
+	opts, err := o.options(p, func(ev build.LayerEvent) {
+		if quiet {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		printLayer(stderr, ev)
+	})
+	if err != nil {
+		return err
+	}
+	status, wait, err := o.buildkit.showProgress(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, build.WithProgress(status))
+	var updates chan v1.Update
+	pushDone := make(chan struct{})
+	pubs := p.local
+	if p.push {
+		if !quiet {
+			updates = make(chan v1.Update, 16)
+			go func() { showPush(stderr, updates); close(pushDone) }()
+		}
+		pubs = append([]build.Publisher{build.NewRegistry(*p.target, updates)}, pubs...)
+	}
+	if updates == nil {
+		close(pushDone)
+	}
+	start := time.Now()
+	res, err := build.Publish(ctx, dir, build.Multi(pubs...), opts...)
+	close(status)
+	wait()
+	if updates != nil {
+		close(updates)
+	}
+	<-pushDone
+	if err != nil {
+		return err
+	}
+	return o.print(cmd, res, p.target, time.Since(start))
+}
+
+// print writes the refs file, then the result: JSON, or text lines.
+func (o *buildOptions) print(cmd *cobra.Command, res *build.Result, target *name.Repository, took time.Duration) error {
+	if o.ImageRefs != "" {
+		if err := os.WriteFile(o.ImageRefs, []byte(strings.Join(res.Refs, "\n")+"\n"), 0o644); err != nil {
+			return fmt.Errorf("writing --image-refs: %w", err)
+		}
+	}
+	return o.output.print(cmd, res, func(stdout io.Writer) error {
+		stderr := cmd.ErrOrStderr()
+		for _, w := range res.Warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+		if res.Existing {
+			fmt.Fprintf(stderr, "%s is already in %s; nothing built (--force rebuilds)\n", res.SHA[:12], target)
+		} else if o.buildkit.Progress != "quiet" {
+			fmt.Fprintf(stderr, "built %s in %s\n", short(res.Digest), took.Round(100*time.Millisecond))
+		}
+		for _, r := range res.Refs {
+			fmt.Fprintln(stdout, r)
+		}
+		for _, r := range res.Outputs {
+			fmt.Fprintln(stdout, r)
+		}
+		return nil
+	})
+}
+
+// printLayer is the line for one layer reused or built.
+func printLayer(w io.Writer, ev build.LayerEvent) {
+	what, took := "built ", "  "+ev.Duration.Round(100*time.Millisecond).String()
+	if ev.Reused {
+		what, took = "reused", ""
+	}
+	fmt.Fprintf(w, "layer %-7s %s %9s  %s%s\n", ev.Name, what, humanBytes(ev.Size), short(ev.Digest), took)
 }
 
 // gitSource is org.opencontainers.image.source from CI's usual variables;

@@ -1,0 +1,279 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/transient"
+)
+
+const testSHA = "0123456789abcdef0123456789abcdef01234567"
+
+func testImage(t *testing.T) (v1.Image, string) {
+	t.Helper()
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, d.String()
+}
+
+func testRepo(t *testing.T, s string) name.Repository {
+	t.Helper()
+	repo, err := name.NewRepository(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+// TestRegistryPublisher: blobs and manifest first, then the tags, the SHA
+// last; progress reaches the caller's channel, which stays open.
+func TestRegistryPublisher(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
+	img, digest := testImage(t)
+	progress := make(chan v1.Update, 1024)
+	got, err := NewRegistry(repo, progress).Publish(context.Background(), img, []string{testSHA, "1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Published{Refs: []string{repo.Tag("1.2.3").String() + "@" + digest, repo.Tag(testSHA).String() + "@" + digest}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	for _, tag := range []string{testSHA, "1.2.3"} {
+		desc, err := remote.Head(repo.Tag(tag))
+		if err != nil || desc.Digest.String() != digest {
+			t.Errorf("%s: %v, %v; want %s", tag, desc, err, digest)
+		}
+	}
+	select {
+	case progress <- v1.Update{}:
+	default:
+	}
+	if len(progress) == 0 {
+		t.Error("no progress update")
+	}
+}
+
+func TestRegistryPublisherFailsTransient(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
+	srv.Close()
+	img, _ := testImage(t)
+	_, err := NewRegistry(repo, nil, remote.WithRetryBackoff(remote.Backoff{Steps: 1})).Publish(context.Background(), img, []string{testSHA})
+	if err == nil || !transient.Is(err) || !strings.Contains(err.Error(), "pushing to "+repo.String()) {
+		t.Errorf("err = %v, want a transient error naming the repo", err)
+	}
+}
+
+func TestLayoutPublisher(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "oci")
+	img, digest := testImage(t)
+	got, err := NewLayout(dir, "phpbuild/app").Publish(context.Background(), img, []string{testSHA, "1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Published{Outputs: []string{"oci:" + dir}}, got); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, d := range m.Manifests {
+		refs = append(refs, d.Annotations["org.opencontainers.image.ref.name"]+"@"+d.Digest.String())
+	}
+	if diff := cmp.Diff([]string{testSHA + "@" + digest, "1.2.3@" + digest}, refs); diff != "" {
+		t.Errorf("layout index (-want +got):\n%s", diff)
+	}
+}
+
+func TestTarballPublisher(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "out", "image.tar")
+	img, _ := testImage(t)
+	repo := testRepo(t, "registry.example/team/app")
+	got, err := NewTarball(file, repo.String()).Publish(context.Background(), img, []string{testSHA, "1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Published{Outputs: []string{"tar:" + file}}, got); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	for _, tag := range []string{testSHA, "1.2.3"} {
+		ref := repo.Tag(tag)
+		back, err := tarball.ImageFromPath(file, &ref)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		c1, _ := back.ConfigName()
+		c2, _ := img.ConfigName()
+		if c1 != c2 {
+			t.Errorf("%s has config %s, want %s", ref, c1, c2)
+		}
+	}
+}
+
+// TestDaemonPublisher loads through a fake daemon: the tarball it gets
+// names every tag, and an error in the daemon's answer fails the load.
+func TestDaemonPublisher(t *testing.T) {
+	img, _ := testImage(t)
+	repo := "phpbuild/app"
+	for _, tc := range []struct {
+		name      string
+		answer    string
+		loadErr   error
+		want      Published
+		wantErr   string
+		transient bool
+	}{
+		{name: "loaded", answer: `{"stream":"Loaded image"}`, want: Published{Outputs: []string{"docker:phpbuild/app:" + testSHA}}},
+		{name: "daemon error in the answer", answer: `{"errorDetail":{"message":"no space left"}}`, wantErr: "loading into docker: {\"errorDetail\""},
+		{name: "daemon unreachable", loadErr: errors.New("connection refused"), wantErr: "loading into docker: connection refused", transient: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var loaded string
+			p := &daemonPublisher{repo: repo, load: func(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
+				if tc.loadErr != nil {
+					return nil, tc.loadErr
+				}
+				f := filepath.Join(t.TempDir(), "load.tar")
+				b, err := io.ReadAll(r)
+				if err != nil {
+					return nil, err
+				}
+				if err := os.WriteFile(f, b, 0o644); err != nil {
+					return nil, err
+				}
+				m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(f) })
+				if err != nil {
+					return nil, err
+				}
+				loaded = strings.Join(m[0].RepoTags, " ")
+				return io.NopCloser(strings.NewReader(tc.answer)), nil
+			}}
+			got, err := p.Publish(context.Background(), img, []string{testSHA, "1.2.3"})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || transient.Is(err) != tc.transient {
+					t.Fatalf("err = %v (transient %v), want %q (transient %v)", err, transient.Is(err), tc.wantErr, tc.transient)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("published (-want +got):\n%s", diff)
+			}
+			for _, tag := range []string{"phpbuild/app:" + testSHA, "phpbuild/app:1.2.3"} {
+				if !strings.Contains(loaded, tag) {
+					t.Errorf("the daemon got %q, without %s", loaded, tag)
+				}
+			}
+		})
+	}
+}
+
+type fakePublisher struct {
+	got   Published
+	err   error
+	calls *[]string
+	name  string
+}
+
+func (f fakePublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
+	*f.calls = append(*f.calls, f.name+" "+strings.Join(tags, ","))
+	return f.got, f.err
+}
+
+func TestMulti(t *testing.T) {
+	img, _ := testImage(t)
+	var calls []string
+	push := fakePublisher{got: Published{Refs: []string{"r:1@d", "r:sha@d"}}, calls: &calls, name: "push"}
+	oci := fakePublisher{got: Published{Outputs: []string{"oci:x"}}, calls: &calls, name: "oci"}
+	tar := fakePublisher{got: Published{Outputs: []string{"tar:y"}}, calls: &calls, name: "tar"}
+	got, err := Multi(push, oci, tar).Publish(context.Background(), img, []string{"sha", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Published{Refs: []string{"r:1@d", "r:sha@d"}, Outputs: []string{"oci:x", "tar:y"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"push sha,1", "oci sha,1", "tar sha,1"}, calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+
+	calls = nil
+	failed := errors.New("registry down")
+	push.err = failed
+	if _, err := Multi(push, oci).Publish(context.Background(), img, []string{"sha"}); !errors.Is(err, failed) {
+		t.Errorf("err = %v, want the push's", err)
+	}
+	if diff := cmp.Diff([]string{"push sha"}, calls); diff != "" {
+		t.Errorf("after a failed push (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseOutput(t *testing.T) {
+	target := testRepo(t, "registry.example/team/app")
+	for _, tc := range []struct {
+		spec    string
+		target  *name.Repository
+		want    Publisher
+		wantErr string
+	}{
+		{spec: "docker", want: &daemonPublisher{repo: "phpbuild/app"}},
+		{spec: "docker", target: &target, want: &daemonPublisher{repo: target.String()}},
+		{spec: "oci:out/oci", want: &layoutPublisher{dir: "out/oci", repo: "phpbuild/app"}},
+		{spec: "tar:img.tar", target: &target, want: &tarballPublisher{file: "img.tar", repo: target.String()}},
+		{spec: "tar:", wantErr: "--output: tar needs a path: tar:PATH"},
+		{spec: "oci", wantErr: "--output: oci needs a path: oci:PATH"},
+		{spec: "docker:x", wantErr: `--output: "docker:x" is not one of docker, oci:DIR, tar:FILE`},
+		{spec: "zip:x", wantErr: `--output: "zip:x" is not one of docker, oci:DIR, tar:FILE`},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			got, err := ParseOutput(tc.spec, tc.target)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr || !badinput.Is(err) {
+					t.Fatalf("err = %v, want bad input %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(daemonPublisher{}, layoutPublisher{}, tarballPublisher{})); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
