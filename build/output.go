@@ -116,18 +116,12 @@ func Run(ctx context.Context, dir string, target *name.Repository, push, force b
 			opts = append(opts, WithSkipExisting())
 		}
 	}
-	repo := localRepo(target)
 	for _, out := range outputs {
-		switch out.Kind {
-		case "docker":
-			pubs = append(pubs, NewDaemon(repo))
-		case "oci":
-			pubs = append(pubs, NewLayout(out.Path, repo))
-		case "tar":
-			pubs = append(pubs, NewTarball(out.Path, repo))
-		default:
-			return nil, fmt.Errorf("unknown output %q", out.Kind)
+		p, err := ParseOutput(out.Kind+":"+out.Path, target)
+		if err != nil {
+			return nil, err
 		}
+		pubs = append(pubs, p)
 	}
 	return Publish(ctx, dir, Multi(pubs...), opts...)
 }

@@ -38,9 +38,7 @@ type Published struct {
 
 var (
 	_ Publisher = (*registryPublisher)(nil)
-	_ Publisher = (*daemonPublisher)(nil)
-	_ Publisher = (*layoutPublisher)(nil)
-	_ Publisher = (*tarballPublisher)(nil)
+	_ Publisher = (*localPublisher)(nil)
 	_ Publisher = multiPublisher(nil)
 )
 
@@ -137,15 +135,15 @@ func ParseOutput(s string, target *name.Repository) (Publisher, error) {
 		if p != "" {
 			break
 		}
-		return NewDaemon(localRepo(target)), nil
+		return newDaemon(localRepo(target), nil), nil
 	case "oci", "tar":
 		if p == "" {
 			return nil, &badinput.Error{Field: "--output", Err: fmt.Errorf("%s needs a path: %s:PATH", kind, kind)}
 		}
 		if kind == "oci" {
-			return NewLayout(p, localRepo(target)), nil
+			return newLayout(p, localRepo(target)), nil
 		}
-		return NewTarball(p, localRepo(target)), nil
+		return newTarball(p, localRepo(target)), nil
 	}
 	return nil, &badinput.Error{Field: "--output", Err: fmt.Errorf("%q is not one of docker, oci:DIR, tar:FILE", s)}
 }
@@ -158,127 +156,123 @@ func localRepo(target *name.Repository) string {
 	return "phpbuild/app"
 }
 
-// tagged names img under each of tags in repo.
-func tagged(repo string, img v1.Image, tags []string) ([]name.Tag, map[name.Reference]v1.Image, error) {
-	if len(tags) == 0 {
-		return nil, nil, errors.New("an image without tags")
-	}
-	refs := map[name.Reference]v1.Image{}
-	var out []name.Tag
-	for _, t := range tags {
-		tag, err := name.NewTag(repo + ":" + t)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, tag)
-		refs[tag] = img
-	}
-	return out, refs, nil
-}
-
-// daemonPublisher loads into the docker daemon.
-type daemonPublisher struct {
+// localPublisher writes the image on this machine, named repo:TAG for
+// each tag.
+type localPublisher struct {
 	repo string
-	// load is the daemon's image load; nil: the daemon DOCKER_HOST names.
-	load func(ctx context.Context, tarball io.Reader) (io.ReadCloser, error)
+	// dest is the destination as --output names it: docker, oci:DIR, tar:FILE.
+	dest string
+	// write writes img under names and says where it went.
+	write func(ctx context.Context, img v1.Image, names []name.Tag) (string, error)
 }
 
-// NewDaemon loads into the docker daemon DOCKER_HOST names, as repo:TAG
-// (repo as in "phpbuild/app" or "registry.example/team/app").
-func NewDaemon(repo string) Publisher { return &daemonPublisher{repo: repo} }
-
-func (p *daemonPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
-	names, refs, err := tagged(p.repo, img, tags)
+func (p *localPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
+	if len(tags) == 0 {
+		return Published{}, errors.New("an image without tags")
+	}
+	var names []name.Tag
+	for _, t := range tags {
+		tag, err := name.NewTag(p.repo + ":" + t)
+		if err != nil {
+			return Published{}, err
+		}
+		names = append(names, tag)
+	}
+	where, err := p.write(ctx, img, names)
 	if err != nil {
 		return Published{}, err
 	}
-	load := p.load
-	if load == nil {
-		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-		if err != nil {
-			return Published{}, fmt.Errorf("connecting to docker: %w", err)
-		}
-		defer cli.Close()
-		load = func(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
-			resp, err := cli.ImageLoad(ctx, r, client.ImageLoadWithQuiet(true))
-			if err != nil {
-				return nil, err
-			}
-			return resp.Body, nil
-		}
-	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarball.MultiRefWrite(refs, pw)) }()
-	body, err := load(ctx, pr)
-	if err != nil {
-		pr.CloseWithError(err)
-		return Published{}, transient.Mark(fmt.Errorf("loading into docker: %w", err))
-	}
-	defer body.Close()
-	b, _ := io.ReadAll(body)
-	if strings.Contains(string(b), `"errorDetail"`) {
-		return Published{}, fmt.Errorf("loading into docker: %s", strings.TrimSpace(string(b)))
-	}
-	return Published{Outputs: []string{"docker:" + names[0].String()}}, nil
+	return Published{Outputs: []string{where}}, nil
 }
 
-// layoutPublisher adds to an OCI image layout.
-type layoutPublisher struct {
-	dir  string
-	repo string
+// byTag is what tarballs are written from: img under each of names.
+func byTag(img v1.Image, names []name.Tag) map[name.Reference]v1.Image {
+	refs := map[name.Reference]v1.Image{}
+	for _, n := range names {
+		refs[n] = img
+	}
+	return refs
+}
+
+// loadFunc is a docker daemon's image load: it reads a tarball and
+// answers with the daemon's JSON messages.
+type loadFunc func(ctx context.Context, tarball io.Reader) (io.ReadCloser, error)
+
+// NewDaemon loads into the docker daemon DOCKER_HOST names, as repo:TAG
+// (repo as in "phpbuild/app" or "registry.example/team/app").
+func NewDaemon(repo string) Publisher { return newDaemon(repo, nil) }
+
+// newDaemon loads with load; nil: into the daemon DOCKER_HOST names.
+func newDaemon(repo string, load loadFunc) *localPublisher {
+	return &localPublisher{repo: repo, dest: "docker", write: func(ctx context.Context, img v1.Image, names []name.Tag) (string, error) {
+		load := load
+		if load == nil {
+			cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+			if err != nil {
+				return "", fmt.Errorf("connecting to docker: %w", err)
+			}
+			defer cli.Close()
+			load = func(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
+				resp, err := cli.ImageLoad(ctx, r, client.ImageLoadWithQuiet(true))
+				if err != nil {
+					return nil, err
+				}
+				return resp.Body, nil
+			}
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(tarball.MultiRefWrite(byTag(img, names), pw)) }()
+		body, err := load(ctx, pr)
+		if err != nil {
+			pr.CloseWithError(err)
+			return "", transient.Mark(fmt.Errorf("loading into docker: %w", err))
+		}
+		defer body.Close()
+		b, _ := io.ReadAll(body)
+		if strings.Contains(string(b), `"errorDetail"`) {
+			return "", fmt.Errorf("loading into docker: %s", strings.TrimSpace(string(b)))
+		}
+		return "docker:" + names[0].String(), nil
+	}}
 }
 
 // NewLayout adds the image to the OCI layout in dir, made when missing,
 // once per tag (annotated org.opencontainers.image.ref.name=TAG).
-func NewLayout(dir, repo string) Publisher {
-	return &layoutPublisher{dir: dir, repo: repo}
-}
+func NewLayout(dir, repo string) Publisher { return newLayout(dir, repo) }
 
-func (p *layoutPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
-	names, _, err := tagged(p.repo, img, tags)
-	if err != nil {
-		return Published{}, err
-	}
-	l, err := layout.FromPath(p.dir)
-	if err != nil {
-		if l, err = layout.Write(p.dir, empty.Index); err != nil {
-			return Published{}, fmt.Errorf("writing %s: %w", p.dir, err)
+func newLayout(dir, repo string) *localPublisher {
+	return &localPublisher{repo: repo, dest: "oci:" + dir, write: func(ctx context.Context, img v1.Image, names []name.Tag) (string, error) {
+		l, err := layout.FromPath(dir)
+		if err != nil {
+			if l, err = layout.Write(dir, empty.Index); err != nil {
+				return "", fmt.Errorf("writing %s: %w", dir, err)
+			}
 		}
-	}
-	for _, tag := range names {
-		if err := l.AppendImage(img, layout.WithAnnotations(map[string]string{
-			"org.opencontainers.image.ref.name": tag.TagStr(),
-		})); err != nil {
-			return Published{}, fmt.Errorf("writing %s: %w", p.dir, err)
+		for _, tag := range names {
+			if err := l.AppendImage(img, layout.WithAnnotations(map[string]string{
+				"org.opencontainers.image.ref.name": tag.TagStr(),
+			})); err != nil {
+				return "", fmt.Errorf("writing %s: %w", dir, err)
+			}
 		}
-	}
-	return Published{Outputs: []string{"oci:" + p.dir}}, nil
-}
-
-// tarballPublisher writes a docker image tarball.
-type tarballPublisher struct {
-	file string
-	repo string
+		return "oci:" + dir, nil
+	}}
 }
 
 // NewTarball writes file, a tarball `docker load` reads, with the image as
 // repo:TAG for each tag.
-func NewTarball(file, repo string) Publisher {
-	return &tarballPublisher{file: file, repo: repo}
-}
+func NewTarball(file, repo string) Publisher { return newTarball(file, repo) }
 
-func (p *tarballPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
-	_, refs, err := tagged(p.repo, img, tags)
-	if err != nil {
-		return Published{}, err
-	}
-	if err := os.MkdirAll(filepath.Dir(p.file), 0o755); err != nil {
-		return Published{}, err
-	}
-	if err := tarball.MultiRefWriteToFile(p.file, refs); err != nil {
-		return Published{}, fmt.Errorf("writing %s: %w", p.file, err)
-	}
-	return Published{Outputs: []string{"tar:" + p.file}}, nil
+func newTarball(file, repo string) *localPublisher {
+	return &localPublisher{repo: repo, dest: "tar:" + file, write: func(ctx context.Context, img v1.Image, names []name.Tag) (string, error) {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return "", err
+		}
+		if err := tarball.MultiRefWriteToFile(file, byTag(img, names)); err != nil {
+			return "", fmt.Errorf("writing %s: %w", file, err)
+		}
+		return "tar:" + file, nil
+	}}
 }
 
 // multiPublisher publishes with each publisher in turn.

@@ -161,7 +161,7 @@ func TestDaemonPublisher(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var loaded string
-			p := &daemonPublisher{repo: repo, load: func(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
+			p := newDaemon(repo, func(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
 				if tc.loadErr != nil {
 					return nil, tc.loadErr
 				}
@@ -179,7 +179,7 @@ func TestDaemonPublisher(t *testing.T) {
 				}
 				loaded = strings.Join(m[0].RepoTags, " ")
 				return io.NopCloser(strings.NewReader(tc.answer)), nil
-			}}
+			})
 			got, err := p.Publish(context.Background(), img, []string{testSHA, "1.2.3"})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || transient.Is(err) != tc.transient {
@@ -246,15 +246,16 @@ func TestMulti(t *testing.T) {
 func TestParseOutput(t *testing.T) {
 	target := testRepo(t, "registry.example/team/app")
 	for _, tc := range []struct {
-		spec    string
-		target  *name.Repository
-		want    Publisher
-		wantErr string
+		spec     string
+		target   *name.Repository
+		wantRepo string
+		wantDest string
+		wantErr  string
 	}{
-		{spec: "docker", want: &daemonPublisher{repo: "phpbuild/app"}},
-		{spec: "docker", target: &target, want: &daemonPublisher{repo: target.String()}},
-		{spec: "oci:out/oci", want: &layoutPublisher{dir: "out/oci", repo: "phpbuild/app"}},
-		{spec: "tar:img.tar", target: &target, want: &tarballPublisher{file: "img.tar", repo: target.String()}},
+		{spec: "docker", wantRepo: "phpbuild/app", wantDest: "docker"},
+		{spec: "docker", target: &target, wantRepo: "registry.example/team/app", wantDest: "docker"},
+		{spec: "oci:out/oci", wantRepo: "phpbuild/app", wantDest: "oci:out/oci"},
+		{spec: "tar:img.tar", target: &target, wantRepo: "registry.example/team/app", wantDest: "tar:img.tar"},
 		{spec: "tar:", wantErr: "--output: tar needs a path: tar:PATH"},
 		{spec: "oci", wantErr: "--output: oci needs a path: oci:PATH"},
 		{spec: "docker:x", wantErr: `--output: "docker:x" is not one of docker, oci:DIR, tar:FILE`},
@@ -271,8 +272,9 @@ func TestParseOutput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(daemonPublisher{}, layoutPublisher{}, tarballPublisher{})); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
+			lp, ok := got.(*localPublisher)
+			if !ok || lp.repo != tc.wantRepo || lp.dest != tc.wantDest {
+				t.Errorf("got %T %+v, want %s named %s:TAG", got, got, tc.wantDest, tc.wantRepo)
 			}
 		})
 	}
