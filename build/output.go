@@ -2,14 +2,10 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/transient"
 )
@@ -85,43 +81,4 @@ func (o *options) existing(ctx context.Context, dir string) (*Result, error) {
 		return nil, nil
 	}
 	return nil, transient.Classify(fmt.Errorf("checking for %s: %w", tag, err))
-}
-
-// Output is where Run puts a built image besides the registry; publishers
-// (NewDaemon, NewLayout, NewTarball) do it for Publish.
-type Output struct {
-	Kind string // "docker", "oci" or "tar"
-	Path string // the dir or file for oci and tar
-}
-
-// Run is Publish as it was called before publishers: pushed to target
-// (when push; unless force, nothing is built when the SHA tag is there),
-// and to each output. It remains until its last caller (release's tests)
-// moves to Publish.
-func Run(ctx context.Context, dir string, target *name.Repository, push, force bool, outputs []Output, progress chan<- v1.Update, opts ...Option) (*Result, error) {
-	if push && target == nil {
-		return nil, &badinput.Error{Field: "--push", Err: errors.New("pushing needs --image REPO")}
-	}
-	var pubs []Publisher
-	if target != nil {
-		opts = append(opts, WithTarget(*target))
-	}
-	if push {
-		o, err := newOptions(opts)
-		if err != nil {
-			return nil, err
-		}
-		pubs = append(pubs, NewRegistry(*target, progress, o.remote...))
-		if !force {
-			opts = append(opts, WithSkipExisting())
-		}
-	}
-	for _, out := range outputs {
-		p, err := ParseOutput(out.Kind+":"+out.Path, target)
-		if err != nil {
-			return nil, err
-		}
-		pubs = append(pubs, p)
-	}
-	return Publish(ctx, dir, Multi(pubs...), opts...)
 }

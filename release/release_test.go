@@ -55,8 +55,8 @@ func newFixtureWith(t *testing.T, v2page func(string) string) *fixture {
 	f := &fixture{dir: buildtest.GitApp(t, "plain"), port: testbed.FreePort(t)}
 	f.app = fmt.Sprintf("t%d", time.Now().UnixNano()%1e9)
 	repo := buildtest.Repo(t, "release")
-	opts := []build.Option{build.WithRuntimeRepo(rt), build.WithBuildkitHost(testbed.BuildkitHost(t))}
-	r1, err := build.Run(ctx, f.dir, &repo, true, false, nil, nil, opts...)
+	opts := []build.Option{build.WithRuntimeRepo(rt), build.WithBuildkitHost(testbed.BuildkitHost(t)), build.WithTarget(repo), build.WithSkipExisting()}
+	r1, err := build.Publish(ctx, f.dir, build.NewRegistry(repo, nil), opts...)
 	if err != nil {
 		t.Fatalf("building v1: %v", err)
 	}
@@ -64,7 +64,7 @@ func newFixtureWith(t *testing.T, v2page func(string) string) *fixture {
 	b, _ := os.ReadFile(page)
 	buildtest.Write(t, f.dir, "src/Page.php", v2page(string(b)))
 	buildtest.Commit(t, f.dir, "v2", "2026-01-03T00:00:00Z")
-	r2, err := build.Run(ctx, f.dir, &repo, true, false, nil, nil, opts...)
+	r2, err := build.Publish(ctx, f.dir, build.NewRegistry(repo, nil), opts...)
 	if err != nil {
 		t.Fatalf("building v2: %v", err)
 	}

@@ -18,7 +18,7 @@ func TestTooManyArguments(t *testing.T) {
 		args    []string // after the command
 		want    string
 	}{
-		{command: "build", args: []string{dir, dir}, want: "phpbuild build: accepts at most 1 arg(s), received 2"},
+		{command: "build", args: []string{dir, dir}, want: "phpbuild build takes at most one directory, got 2 arguments"},
 		{command: "detect", args: []string{dir, dir}, want: "phpbuild detect takes at most one directory, got 2 arguments"},
 		{command: "plan", args: []string{dir, dir, dir}, want: "phpbuild plan takes at most one directory, got 3 arguments"},
 		{command: "release", args: []string{dir, dir, "--env", "staging"}, want: "phpbuild release takes at most one directory"},

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phpbuild/phpbuild/build"
-	"github.com/phpbuild/phpbuild/internal/buildkit"
 )
 
 // buildOptions are `phpbuild build`'s flags.
@@ -28,6 +27,7 @@ type buildOptions struct {
 	runtimes       registryOptions
 	buildkit       buildkitOptions
 	output         outputOptions
+	env            envDefaults
 }
 
 func (o *buildOptions) AddFlags(cmd *cobra.Command) {
@@ -46,8 +46,8 @@ func (o *buildOptions) AddFlags(cmd *cobra.Command) {
 	o.output.AddFlags(cmd, "the result")
 }
 
-func newBuild() *cobra.Command {
-	o := &buildOptions{}
+func newBuild(env envDefaults) *cobra.Command {
+	o := &buildOptions{env: env}
 	cmd := &cobra.Command{
 		Use:   "build [DIR]",
 		Short: "Build the commit checked out in DIR into one layered OCI image, tagged with its git SHA and semver, and push it",
@@ -60,7 +60,7 @@ Tags: the full git SHA, plus X.Y.Z when HEAD has the tag vX.Y.Z (otherwise X.Y.Z
 the nearest version tag, or 0.0.0-dev.N.gSHA). If the SHA tag is already in the repo, its digest is
 printed and nothing is built (--force builds anyway). A dirty work tree is refused unless --allow-dirty,
 which drops the SHA tag. The refs pushed go to stdout, progress to stderr.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxOneDir,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, dirArg(args)) },
 	}
 	o.AddFlags(cmd)
@@ -79,7 +79,7 @@ func (o *buildOptions) publishing() (publishing, error) {
 	var p publishing
 	image := o.Image
 	if image == "" {
-		image = os.Getenv("PHPBUILD_IMAGE")
+		image = o.env.Image
 	}
 	p.push = o.Push
 	if image != "" {
@@ -108,7 +108,7 @@ func (o *buildOptions) publishing() (publishing, error) {
 
 // options maps the other flags to build options; layer events go to onLayer.
 func (o *buildOptions) options(p publishing, onLayer func(build.LayerEvent)) ([]build.Option, error) {
-	o.runtimes.Default = os.Getenv("PHPBUILD_RUNTIME_REPO")
+	o.runtimes.Default = o.env.RuntimeRepo
 	rrepo, ok, err := o.runtimes.repository()
 	if err == nil && !ok {
 		err = &usageError{fmt.Errorf("--runtimes REGISTRY/REPO is required (or set PHPBUILD_RUNTIME_REPO): the repo `phpbuild runtime build` pushed to")}
@@ -136,8 +136,8 @@ func (o *buildOptions) options(p publishing, onLayer func(build.LayerEvent)) ([]
 		}
 		opts = append(opts, build.WithCacheFrom(ref))
 	}
-	if src := gitSource(); src != "" {
-		opts = append(opts, build.WithSourceURL(src))
+	if o.env.SourceURL != "" {
+		opts = append(opts, build.WithSourceURL(o.env.SourceURL))
 	}
 	return opts, nil
 }
@@ -149,7 +149,7 @@ func (o *buildOptions) run(cmd *cobra.Command, dir string) error {
 	if err != nil {
 		return err
 	}
-	o.buildkit.Host = buildkit.HostFromEnv()
+	o.buildkit.Host = o.env.BuildkitHost
 	var mu sync.Mutex
 	quiet := o.buildkit.Progress == "quiet"
 	opts, err := o.options(p, func(ev build.LayerEvent) {
@@ -229,18 +229,6 @@ func printLayer(w io.Writer, ev build.LayerEvent) {
 		what, took = "reused", ""
 	}
 	fmt.Fprintf(w, "layer %-7s %s %9s  %s%s\n", ev.Name, what, humanBytes(ev.Size), short(ev.Digest), took)
-}
-
-// gitSource is org.opencontainers.image.source from CI's usual variables;
-// a remote URL from git config may hold credentials, so it is not read.
-func gitSource() string {
-	if s := os.Getenv("PHPBUILD_SOURCE_URL"); s != "" {
-		return s
-	}
-	if server, repo := os.Getenv("GITHUB_SERVER_URL"), os.Getenv("GITHUB_REPOSITORY"); server != "" && repo != "" {
-		return server + "/" + repo
-	}
-	return os.Getenv("CI_PROJECT_URL") // GitLab
 }
 
 // showPush prints a line per 10% of the upload.

@@ -15,6 +15,11 @@ type envDefaults struct {
 	PhalconSource string // PHPBUILD_PHALCON_SOURCE: --phalcon-source
 	Launcher      string // PHPBUILD_LAUNCHER: --launcher, else launcher next to phpbuild
 	BuildkitHost  string // BUILDKIT_HOST, as buildctl reads it; no flag
+	Image         string // PHPBUILD_IMAGE: build --image
+	// SourceURL is the image's org.opencontainers.image.source, from CI's
+	// usual variables; a remote URL from git config may hold credentials,
+	// so it is not read.
+	SourceURL string
 }
 
 // readEnv is called once, by newRoot. Secrets and DOCKER_HOST are not read
@@ -25,7 +30,21 @@ func readEnv() envDefaults {
 		PhalconSource: os.Getenv("PHPBUILD_PHALCON_SOURCE"),
 		Launcher:      defaultLauncher(os.Getenv("PHPBUILD_LAUNCHER")),
 		BuildkitHost:  buildkit.HostFromEnv(),
+		Image:         os.Getenv("PHPBUILD_IMAGE"),
+		SourceURL:     sourceURL(),
 	}
+}
+
+// sourceURL is PHPBUILD_SOURCE_URL, else GitHub Actions' or GitLab CI's
+// repository URL.
+func sourceURL() string {
+	if s := os.Getenv("PHPBUILD_SOURCE_URL"); s != "" {
+		return s
+	}
+	if server, repo := os.Getenv("GITHUB_SERVER_URL"), os.Getenv("GITHUB_REPOSITORY"); server != "" && repo != "" {
+		return server + "/" + repo
+	}
+	return os.Getenv("CI_PROJECT_URL") // GitLab
 }
 
 func defaultLauncher(fromEnv string) string {
