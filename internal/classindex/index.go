@@ -1,0 +1,91 @@
+package classindex
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+)
+
+// Index is what composer dump-autoload --optimize reads from the app's own
+// files. It is sound for keying, never exact: whatever would change the
+// generated classmap changes the Index, and some changes that would not (a
+// class that breaks PSR-4 and is skipped, a hidden file Symfony Finder
+// skips) change it too.
+type Index struct {
+	// Autoload is the root composer.json's autoload section, compacted. It
+	// decides which files are scanned and which of their classes PSR-4 and
+	// PSR-0 keep, and is written into autoload_static.php itself.
+	Autoload json.RawMessage `json:"autoload,omitempty"`
+	// Files are the scanned files that can add to the classmap, sorted by
+	// Path. A file declaring nothing adds nothing to the classmap, so it is
+	// left out: adding or editing one keeps the Digest.
+	Files []File `json:"files"`
+}
+
+// File is one scanned file and what it declares.
+type File struct {
+	Path string `json:"path"` // slash-separated, relative to the app root
+	// Classes are the names declared, fully qualified without a leading
+	// "\", in source order, duplicates kept.
+	Classes []string `json:"classes"`
+	// Hash is "sha256:…" of the file's content when the file holds source
+	// that composer's scanner may read differently from phpsrc: a string
+	// running to the end of the file, __halt_compiler, short open tags,
+	// backtick strings, declarations composer's regular expressions see
+	// otherwise. Any change to such a file then changes the Digest.
+	Hash string `json:"hash,omitempty"`
+}
+
+// Read reads dir/composer.json's autoload section and indexes those of
+// files (the commit's files, slash-separated, relative to dir) that composer
+// would scan. A missing composer.json or autoload section gives an empty
+// Index; a malformed one a *badinput.Error.
+func Read(ctx context.Context, dir string, files []string) (*Index, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening app directory: %w", err)
+	}
+	defer root.Close()
+	al, err := readAutoload(root)
+	if err != nil || al == nil {
+		return &Index{Files: []File{}}, err
+	}
+	ix := &Index{Autoload: al.raw, Files: []File{}}
+	sorted := slices.Clone(files)
+	slices.Sort(sorted)
+	for _, p := range slices.Compact(sorted) {
+		if !al.scans(p) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		src, err := root.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if f := scanFile(p, src); len(f.Classes) > 0 || f.Hash != "" {
+			ix.Files = append(ix.Files, f)
+		}
+	}
+	return ix, nil
+}
+
+// Digest is "sha256:…" over the Index's JSON, which encoding/json writes
+// canonically: struct fields in order, Files sorted, Autoload compacted.
+func (ix *Index) Digest() string {
+	b, err := json.Marshal(ix)
+	if err != nil {
+		panic(err) // strings and a compacted RawMessage always encode
+	}
+	return digest(b)
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
