@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/phpbuild/phpbuild/badinput"
@@ -190,14 +191,16 @@ func excludeRegexp(p string) *regexp.Regexp {
 // class-map-generator skips other extensions there; reading them is sound).
 // Finder's skipping of dot files is not followed: reading them is sound.
 func (a *autoload) scans(p string) bool {
-	in := false
-	for _, f := range a.files {
-		in = in || p == f
-	}
-	if ext := strings.ToLower(path.Ext(p)); ext == ".php" || ext == ".inc" || ext == ".hh" {
-		for _, d := range a.dirs {
-			in = in || d == "" || strings.HasPrefix(p, d+"/")
-		}
+	ext := strings.ToLower(path.Ext(p))
+	return a.covers(p, ext == ".php" || ext == ".inc" || ext == ".hh")
+}
+
+// covers reports whether p is a classmap entry or, when inDirs, under an
+// autoload directory, and not excluded.
+func (a *autoload) covers(p string, inDirs bool) bool {
+	in := slices.Contains(a.files, p)
+	for _, d := range a.dirs {
+		in = in || inDirs && (d == "" || strings.HasPrefix(p, d+"/"))
 	}
 	if !in {
 		return false

@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"slices"
+	"strings"
 )
 
 // Index is what composer dump-autoload --optimize reads from the app's own
@@ -32,7 +35,7 @@ type File struct {
 	// Classes are the names declared, fully qualified without a leading
 	// "\", in source order, duplicates kept.
 	Classes []string `json:"classes"`
-	// Hash is "sha256:…" of the file's content when the file holds source
+	// Hash is "sha256:…" of a symlink's target, or of the file's content when the file holds source
 	// that composer's scanner may read differently from phpsrc: a string
 	// running to the end of the file, __halt_compiler, short open tags,
 	// backtick strings, declarations composer's regular expressions see
@@ -51,14 +54,42 @@ func Read(ctx context.Context, dir string, files []string) (*Index, error) {
 	}
 	defer root.Close()
 	al, err := readAutoload(root)
-	if err != nil || al == nil {
-		return &Index{Files: []File{}}, err
+	if err != nil {
+		return nil, err
+	}
+	if al == nil {
+		return &Index{Files: []File{}}, nil
 	}
 	ix := &Index{Autoload: al.raw, Files: []File{}}
-	sorted := slices.Clone(files)
-	slices.Sort(sorted)
-	for _, p := range slices.Compact(sorted) {
-		if !al.scans(p) {
+	sorted := slices.Compact(slices.Sorted(slices.Values(files)))
+	// Composer's Finder follows symlinks, and git lists a symlinked
+	// directory as one file. A link is indexed by its target, and the
+	// commit's files under a target inside the app are scanned too.
+	links := map[string]bool{}
+	for _, p := range sorted {
+		if !al.covers(p, true) {
+			continue
+		}
+		fi, err := root.Lstat(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		target, err := root.Readlink(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		links[p] = true
+		ix.Files = append(ix.Files, File{Path: p, Classes: []string{}, Hash: digest([]byte(target))})
+		if t, ok := inApp(path.Join(path.Dir(p), target)); ok && !path.IsAbs(target) {
+			al.files = append(al.files, t)
+			al.dirs = append(al.dirs, t)
+		}
+	}
+	for _, p := range sorted {
+		if links[p] || !al.scans(p) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -72,6 +103,7 @@ func Read(ctx context.Context, dir string, files []string) (*Index, error) {
 			ix.Files = append(ix.Files, f)
 		}
 	}
+	slices.SortFunc(ix.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return ix, nil
 }
 

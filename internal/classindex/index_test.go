@@ -316,3 +316,31 @@ func TestDigestIgnoresInputOrder(t *testing.T) {
 		t.Error("Digest depends on the order of files")
 	}
 }
+
+func TestReadFollowsSymlinks(t *testing.T) {
+	dir, _ := writeApp(t, map[string]string{
+		"composer.json":       `{"autoload": {"psr-4": {"App\\": "src/"}}}`,
+		"shared/Money.php":    class(`App\Shared`, "Money"),
+		"shared/notes.txt":    "class Fake {}",
+		"unrelated/Other.php": class("Other", "Other"),
+	})
+	if err := os.Mkdir(filepath.Join(dir, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../shared", filepath.Join(dir, "src", "Shared")); err != nil {
+		t.Fatal(err)
+	}
+	// git lists a symlinked directory as one file.
+	files := []string{"composer.json", "shared/Money.php", "shared/notes.txt", "src/Shared", "unrelated/Other.php"}
+	ix, err := Read(context.Background(), dir, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []File{
+		{Path: "shared/Money.php", Classes: []string{`App\Shared\Money`}},
+		{Path: "src/Shared", Classes: []string{}, Hash: digest([]byte("../shared"))},
+	}
+	if diff := cmp.Diff(want, ix.Files); diff != "" {
+		t.Errorf("Files (-want +got):\n%s", diff)
+	}
+}
