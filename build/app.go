@@ -2,61 +2,46 @@ package build
 
 import (
 	"archive/tar"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client/llb"
 
-	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/layers"
 )
 
-// appProducer makes the app layer: the app's files and, for a composer
-// app, the autoloader composer dumps over them and the vendor dir.
+// appProducer makes the app layer: the app's files, written in Go. For an
+// app whose composer.json runs scripts with the autoloader's dump, the
+// layer also holds that autoloader and whatever the scripts wrote, made in
+// a BuildKit step as the autoload layer is.
 type appProducer struct {
-	l     *layers.App
-	app   *detect.App
-	key   string
-	image llb.State
-	// vendor is the vendor layer's producer when this build makes it;
-	// otherwise the vendor dir comes from prev.
-	vendor *vendorProducer
-	prev   *cacheImage
+	l      *layers.App
+	app    *detect.App
+	key    string
+	image  llb.State
+	vendor vendorSource
 }
 
 func (p *appProducer) step() (*llb.State, error) {
-	if p.app.Composer == nil {
+	if p.l.Vendor == nil {
 		return nil, nil
 	}
-	var vendorDir llb.State
-	switch {
-	case p.vendor != nil:
-		st, err := p.vendor.step()
-		if err != nil {
-			return nil, err
-		}
-		vendorDir = *st
-	case p.prev != nil:
-		vendorDir = vendorFrom(p.prev.ref.String())
-	default:
-		return nil, errors.New("the app layer needs the vendor dir, which is neither built nor in a cache image")
-	}
-	files := append(slices.Clone(p.l.Files), "composer.json")
-	if p.app.Composer.Lock != nil {
-		files = append(files, "composer.lock")
-	}
-	scripts, err := composerScripts(p.app.Dir)
+	vendorDir, err := p.vendor.dir()
 	if err != nil {
 		return nil, err
 	}
-	st := autoloadStep(p.image, files, p.key, vendorDir, p.app.Project.Build.ClassmapAuthoritative, scripts)
+	// pre- and post-autoload-dump scripts run with the dump itself.
+	var scripts []string
+	if slices.Contains(p.l.Scripts, "post-install-cmd") {
+		scripts = []string{"post-install-cmd"}
+	}
+	st := autoloadStep(p.image, composerInputs(p.app, p.l.Files), p.key, vendorDir, p.app.Project.Build.ClassmapAuthoritative, scripts, "app")
 	return &st, nil
 }
 
@@ -66,7 +51,7 @@ func (p *appProducer) layer(out string, epoch time.Time) (v1.Layer, error) {
 		return nil, err
 	}
 	if out != "" {
-		made, err := stepEntries(out, p.app.Dir, append(slices.Clone(p.l.Files), "composer.json", "composer.lock"))
+		made, err := stepEntries(out, p.app.Dir, composerInputs(p.app, p.l.Files))
 		if err != nil {
 			return nil, err
 		}
@@ -79,41 +64,84 @@ func (p *appProducer) layer(out string, epoch time.Time) (v1.Layer, error) {
 	return layers.NewTar(entries, epoch)
 }
 
-// composerScripts lists the install events the app defines scripts for;
-// the autoload-dump ones run with dump-autoload itself.
-func composerScripts(dir string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "composer.json"))
+// autoloadProducer makes the autoload layer: composer's dump-autoload over
+// the app's files and the vendor dir, of which the layer keeps what the
+// dump wrote (vendor/autoload.php, vendor/composer).
+type autoloadProducer struct {
+	l      *layers.Autoload
+	key    string
+	image  llb.State
+	vendor vendorSource
+}
+
+func (p *autoloadProducer) step() (*llb.State, error) {
+	vendorDir, err := p.vendor.dir()
 	if err != nil {
 		return nil, err
 	}
-	var c struct {
-		Scripts map[string]json.RawMessage `json:"scripts"`
+	st := autoloadStep(p.image, p.l.Files, p.key, vendorDir, slices.Contains(p.l.Flags, "--classmap-authoritative"), nil, "autoload")
+	return &st, nil
+}
+
+func (p *autoloadProducer) layer(out string, epoch time.Time) (v1.Layer, error) {
+	made, err := stepEntries(out, p.l.Dir, p.l.Files)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, badinput.New(filepath.Join(dir, "composer.json"), "%v", err)
-	}
-	var out []string
-	for _, ev := range []string{"post-install-cmd"} {
-		if _, ok := c.Scripts[ev]; ok {
-			out = append(out, ev)
+	return layers.NewTar(made, epoch)
+}
+
+// vendorSource is where a step that runs over the vendor dir gets it: the
+// vendor layer's step when this build makes it, otherwise the cache image.
+type vendorSource struct {
+	step *vendorProducer
+	prev *cacheImage
+}
+
+func (v vendorSource) dir() (llb.State, error) {
+	switch {
+	case v.step != nil:
+		st, err := v.step.step()
+		if err != nil {
+			return llb.State{}, err
 		}
+		return *st, nil
+	case v.prev != nil:
+		return vendorFrom(v.prev.ref.String()), nil
 	}
-	return out, nil
+	return llb.State{}, errors.New("composer's autoloader needs the vendor dir, which is neither built nor in a cache image")
+}
+
+// composerInputs are the files a dump reads: files, composer.json and,
+// when there is one, composer.lock.
+func composerInputs(app *detect.App, files []string) []string {
+	out := append(slices.Clone(files), "composer.json")
+	if app.Composer.Lock != nil {
+		out = append(out, "composer.lock")
+	}
+	return out
 }
 
 // autoloadStep dumps composer's autoloader over the app's files and the
 // vendor dir, then runs the scripts composer runs after an install.
 // vendorDir holds the vendor dir at /vendor.
-func autoloadStep(img llb.State, appFiles []string, key string, vendorDir llb.State, classmapAuthoritative bool, scripts []string) llb.State {
+func autoloadStep(img llb.State, appFiles []string, key string, vendorDir llb.State, classmapAuthoritative bool, scripts []string, layer string) llb.State {
 	in := llb.Merge([]llb.State{source(appFiles, key), vendorDir}, llb.WithCustomName("app files + vendor"))
-	script := "composer dump-autoload --no-dev --optimize --no-interaction"
+	// Composer names the autoloader's class after a random suffix (2.6 and
+	// later: the lock's content-hash), unless vendor/autoload.php names one
+	// already: name it after the key, so that the same inputs give the same
+	// bytes with every composer, as a reused layer has them.
+	sum := sha256.Sum256([]byte(key))
+	suffix := hex.EncodeToString(sum[:16])
+	script := "mkdir -p vendor && printf '<?php // ComposerAutoloaderInit" + suffix + "::getLoader();\\n' > vendor/autoload.php\n" +
+		"composer dump-autoload --no-dev --optimize --no-interaction"
 	if classmapAuthoritative {
 		script += " --classmap-authoritative"
 	}
 	for _, s := range scripts {
 		script += " && composer run-script --no-dev --no-interaction " + s
 	}
-	name := "app: composer dump-autoload"
+	name := layer + ": composer dump-autoload"
 	out := runMount(img, in, script, name, "composer")
 	// The autoloader ships whole with the app layer, even where it equals
 	// the one in the image vendorDir came from: the vendor layer has none.

@@ -29,7 +29,7 @@ func TestBuildAssetsApp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	if got, want := rec.built(), []string{"vendor", "assets", "config", "app"}; !slices.Equal(got, want) {
+	if got, want := rec.built(), []string{"vendor", "autoload", "assets", "config", "app"}; !slices.Equal(got, want) {
 		t.Errorf("built %q, want %q", got, want)
 	}
 	ctr, base := runImage(t, repo.Digest(res.Digest).String())
@@ -76,7 +76,7 @@ func TestBuildPhalconApp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	if got, want := rec.built(), []string{"vendor", "volt", "config", "app"}; !slices.Equal(got, want) {
+	if got, want := rec.built(), []string{"vendor", "autoload", "volt", "config", "app"}; !slices.Equal(got, want) {
 		t.Errorf("built %q, want %q", got, want)
 	}
 	ctr, base := runImage(t, repo.Digest(res.Digest).String())

@@ -138,7 +138,7 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 		if found {
 			ev.Reused = true
 		} else {
-			if layer, err = producers[l.Name()].layer(out[l.Name()], commit.Time); err != nil {
+			if layer, err = producers[l.Name()].layer(out[l.Name()], layers.Epoch); err != nil {
 				return nil, fmt.Errorf("writing the %s layer: %w", l.Name(), err)
 			}
 			ev.Duration = time.Since(t0) + stepTime

@@ -57,7 +57,7 @@ func TestBuildPlainApp(t *testing.T) {
 	if !slices.Equal(res.Refs, wantRefs) {
 		t.Errorf("refs = %q, want %q (semver first, SHA last)", res.Refs, wantRefs)
 	}
-	if got, want := rec.built(), []string{"vendor", "config", "app"}; !slices.Equal(got, want) {
+	if got, want := rec.built(), []string{"vendor", "autoload", "config", "app"}; !slices.Equal(got, want) {
 		t.Errorf("first build built %q, want %q", got, want)
 	}
 
@@ -210,8 +210,8 @@ func TestBuildPlainApp(t *testing.T) {
 		if _, err := push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
 			t.Fatal(err)
 		}
-		if got := rec.built(); !slices.Equal(got, []string{"vendor", "app"}) {
-			t.Errorf("built %q, want vendor and app (its autoloader)", got)
+		if got := rec.built(); !slices.Equal(got, []string{"vendor", "autoload"}) {
+			t.Errorf("built %q, want vendor and autoload", got)
 		}
 		_, base := runImage(t, repo.Tag(git(t, dir, "rev-parse", "HEAD")).String(), "var/cache")
 		if p := get(t, base+"/"); !strings.Contains(p.body, "Howdy, tester!") {

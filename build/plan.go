@@ -88,6 +88,9 @@ type PlanRuntime struct {
 type PlanLayer struct {
 	Name string `json:"name"`
 	Key  string `json:"key"`
+	// Note says what makes the layer change, where that is not plain
+	// from its name.
+	Note string `json:"note,omitempty"`
 }
 
 // PlanDir detects the app in dir, resolves its runtime and keys its layers.
@@ -161,8 +164,22 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 		return nil, err
 	}
 	for _, l := range ls {
+		note := ""
 		switch l := l.(type) {
+		case *layers.Autoload:
+			ix, err := l.ClassIndex(ctx)
+			if err != nil {
+				return nil, err
+			}
+			classes := 0
+			for _, f := range ix.Files {
+				classes += len(f.Classes)
+			}
+			note = fmt.Sprintf("%s in %s; rebuilt when a class is added, removed, renamed or moved, or composer's files change, not for a code change", count(classes, "class", "classes"), count(len(ix.Files), "file", "files"))
 		case *layers.App:
+			if l.Vendor != nil {
+				note = fmt.Sprintf("carries composer's autoloader: composer.json's %s scripts run with its dump and may write anywhere in the app, so every code change runs composer", strings.Join(l.Scripts, ", "))
+			}
 			for _, f := range l.Secrets {
 				p.Warnings = append(p.Warnings, f+": holds a private key; left out of the image (remove it from git, and rotate it if it was ever pushed)")
 			}
@@ -186,7 +203,7 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 		if err != nil {
 			return nil, fmt.Errorf("keying the %s layer: %w", l.Name(), err)
 		}
-		p.Layers = append(p.Layers, PlanLayer{Name: l.Name(), Key: key.String()})
+		p.Layers = append(p.Layers, PlanLayer{Name: l.Name(), Key: key.String(), Note: note})
 	}
 	return p, nil
 }
@@ -228,4 +245,12 @@ func hiddenVolt(v *layers.Volt, writable []string) string {
 		}
 	}
 	return ""
+}
+
+// count is n with the noun that fits it.
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

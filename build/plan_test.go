@@ -106,7 +106,7 @@ func TestPlanJSONShape(t *testing.T) {
 			t.Errorf("layer %s key %q is not sha256:<hex>", l.Name, l.Key)
 		}
 	}
-	if diff := cmp.Diff([]string{"runtime", "vendor", "volt", "config", "app"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"runtime", "vendor", "autoload", "volt", "config", "app"}, names); diff != "" {
 		t.Errorf("layers (-want +got):\n%s", diff)
 	}
 }

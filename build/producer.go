@@ -42,6 +42,7 @@ var (
 	_ producer = (*voltProducer)(nil)
 	_ producer = (*configProducer)(nil)
 	_ producer = (*appProducer)(nil)
+	_ producer = (*autoloadProducer)(nil)
 )
 
 // stepImages are the images the steps of one build run in, each named once
@@ -62,7 +63,7 @@ func newStepImages(rt *runtimes.Runtime) stepImages {
 }
 
 // newProducers returns the producers of the layers in toMake, by name, each
-// with its key. The app layer's autoloader step reads the vendor dir from
+// with its key. A step dumping composer's autoloader reads the vendor dir from
 // the vendor layer's step when it is in toMake, else from prev.
 func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, keys map[string]string, prev *cacheImage) (map[string]producer, error) {
 	imgs := newStepImages(rt)
@@ -86,7 +87,9 @@ func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, 
 		case *layers.Config:
 			p = &configProducer{l: l}
 		case *layers.App:
-			p = &appProducer{l: l, app: app, key: key, image: imgs.composer, vendor: vendor, prev: prev}
+			p = &appProducer{l: l, app: app, key: key, image: imgs.composer, vendor: vendorSource{vendor, prev}}
+		case *layers.Autoload:
+			p = &autoloadProducer{l: l, key: key, image: imgs.composer, vendor: vendorSource{vendor, prev}}
 		default:
 			return nil, fmt.Errorf("no producer for the %s layer", l.Name())
 		}
@@ -219,12 +222,13 @@ func explainStep(tap *buildkit.StatusTap, err error, app *detect.App) error {
 		}
 	}
 	switch {
-	case strings.HasPrefix(f.Name, "vendor:"), strings.HasPrefix(f.Name, "app: composer"):
+	case strings.HasPrefix(f.Name, "vendor:"), strings.HasPrefix(f.Name, "app: composer"), strings.HasPrefix(f.Name, "autoload: composer"):
 		file := "composer.lock"
 		if app.Composer.Lock == nil {
 			file = "composer.json"
 		}
-		return &badinput.Error{File: filepath.Join(app.Dir, file), Err: fmt.Errorf("%s failed; last output:%s", strings.TrimPrefix(strings.TrimPrefix(f.Name, "vendor: "), "app: "), f.Tail(15))}
+		_, what, _ := strings.Cut(f.Name, ": ")
+		return &badinput.Error{File: filepath.Join(app.Dir, file), Err: fmt.Errorf("%s failed; last output:%s", what, f.Tail(15))}
 	case strings.HasPrefix(f.Name, "assets:"):
 		return &badinput.Error{File: filepath.Join(app.Dir, "package.json"), Field: "scripts.build", Err: fmt.Errorf("the asset build failed; last output:%s", f.Tail(15))}
 	}

@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -98,8 +100,13 @@ func TestProducersInGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f, ok := readLayer(t, appLayer)["/app/index.php"]; !ok || !f.regular || !f.mtime.Equal(epoch) {
-		t.Errorf("app layer: /app/index.php = %+v, %v; want it at the epoch", f, ok)
+	index, err := os.ReadFile(filepath.Join(app.Dir, "index.php"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := layers.ContentTime(epoch, sha256.Sum256(index))
+	if f, ok := readLayer(t, appLayer)["/app/index.php"]; !ok || !f.regular || !f.mtime.Equal(want) || want.Before(epoch) {
+		t.Errorf("app layer: /app/index.php = %+v, %v; want it at %s, the epoch plus its content's offset", f, ok, want)
 	}
 	cfgLayer, err := ps["config"].layer("", epoch)
 	if err != nil {
@@ -117,41 +124,44 @@ func TestProducersInGo(t *testing.T) {
 	}
 }
 
-// TestAppStepReadsTheVendorDir: the autoloader step shares the vendor
+// TestAutoloadStepReadsTheVendorDir: the autoloader step shares the vendor
 // step's ops when both are made, reads the cache image's vendor dir
-// otherwise, and fails without either.
-func TestAppStepReadsTheVendorDir(t *testing.T) {
+// otherwise, and fails without either; the app layer has no step.
+func TestAutoloadStepReadsTheVendorDir(t *testing.T) {
 	app, rt, ls, keys := testApp(t, "plain")
-	ps, err := newProducers(app, rt, only(ls, "vendor", "app"), keys, nil)
+	ps, err := newProducers(app, rt, only(ls, "vendor", "autoload", "app"), keys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v1st, _ := ps["vendor"].step()
-	if _, err := ps["app"].step(); err != nil {
+	if _, err := ps["autoload"].step(); err != nil {
 		t.Fatal(err)
+	}
+	if st, err := ps["app"].step(); st != nil || err != nil {
+		t.Errorf("the app layer of an app without composer scripts has a step (%v, %v): it is written in Go", st, err)
 	}
 	if v2st, _ := ps["vendor"].step(); v1st == nil || v1st != v2st {
 		t.Errorf("the vendor step is made again: %p, then %p", v1st, v2st)
 	}
 
-	ps, err = newProducers(app, rt, only(ls, "app"), keys, nil)
+	ps, err = newProducers(app, rt, only(ls, "autoload"), keys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ps["app"].step(); err == nil || !strings.Contains(err.Error(), "neither built nor in a cache image") {
-		t.Errorf("app step without a vendor dir: err = %v", err)
+	if _, err := ps["autoload"].step(); err == nil || !strings.Contains(err.Error(), "neither built nor in a cache image") {
+		t.Errorf("autoload step without a vendor dir: err = %v", err)
 	}
 	ref, err := name.NewDigest("registry.example/app@sha256:" + strings.Repeat("3", 64))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err = newProducers(app, rt, only(ls, "app"), keys, &cacheImage{ref: ref})
+	ps, err = newProducers(app, rt, only(ls, "autoload"), keys, &cacheImage{ref: ref})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := ps["app"].step()
+	st, err := ps["autoload"].step()
 	if err != nil || st == nil {
-		t.Fatalf("app step with a cache image: %v, %v", st, err)
+		t.Fatalf("autoload step with a cache image: %v, %v", st, err)
 	}
 	def, err := st.Marshal(context.Background(), localID)
 	if err != nil {
@@ -164,7 +174,7 @@ func TestAppStepReadsTheVendorDir(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("the app step does not read the vendor dir of %s", ref)
+		t.Errorf("the autoload step does not read the vendor dir of %s", ref)
 	}
 }
 

@@ -81,7 +81,7 @@ func TestPhalconShop(t *testing.T) {
 	})
 
 	t.Run("commit 1: everything built, every page right, nothing compiled at run time", func(t *testing.T) {
-		ref := shopBuild(t, []string{"vendor", "volt", "config", "app"})
+		ref := shopBuild(t, []string{"vendor", "autoload", "volt", "config", "app"})
 		c, base := startShop(t, ref, env)
 		if out, code := c.Exec(t, "launcher", "exec", "php", "app/cli.php", "migrate"); code != 0 {
 			t.Fatalf("php app/cli.php migrate: exit %d\n%s", code, out)

@@ -46,6 +46,11 @@ func (p *voltProducer) layer(out string, epoch time.Time) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range templates {
+		if templates[i].Type == tar.TypeReg {
+			templates[i].ModTime = epoch
+		}
+	}
 	// A template the step touched still ships as committed, with the epoch.
 	return layers.NewTar(overlay(made, templates), epoch)
 }

@@ -35,6 +35,10 @@ func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
 	if vendor != nil {
 		ls = append(ls, vendor)
 	}
+	appLayer, err := NewApp(app)
+	if err != nil {
+		return nil, err
+	}
 	a, err := NewAssets(app)
 	if err != nil {
 		return nil, err
@@ -54,13 +58,24 @@ func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
 		return nil, err
 	}
 	ls = append(ls, c)
-	appLayer, err := NewApp(app)
-	if err != nil {
-		return nil, err
-	}
-	appLayer.Vendor = vendor
 	if v != nil {
 		appLayer.leaveToVolt(v)
+	}
+	if vendor != nil {
+		scripts, err := ComposerScripts(app.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(scripts) > 0 {
+			// The scripts run over the app's files: the autoloader is
+			// dumped with them, in the app layer, as before there was an
+			// autoload layer.
+			appLayer.Vendor, appLayer.Scripts = vendor, scripts
+		} else {
+			al := newAutoload(app, vendor, appLayer.Files)
+			// Right over the vendor dir it completes.
+			ls = slices.Insert(ls, slices.Index(ls, Layer(vendor))+1, Layer(al))
+		}
 	}
 	return append(ls, appLayer), nil
 }

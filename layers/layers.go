@@ -147,10 +147,13 @@ type App struct {
 	// Stale are committed compiled templates left out: the volt layer
 	// writes their paths.
 	Stale []string
-	// Vendor is set for composer apps: the app layer carries composer's
-	// autoloader, dumped over the app's classes and the vendor dir, so it
-	// changes with the vendor layer too.
-	Vendor *Vendor
+	// Vendor is set for composer apps whose composer.json has Scripts
+	// that run with the autoloader's dump: the app layer then carries the
+	// autoloader, dumped with the scripts over the app's files and the
+	// vendor dir, so it changes with the vendor layer too. Other composer
+	// apps have an autoload layer.
+	Vendor  *Vendor
+	Scripts []string
 }
 
 var (

@@ -60,11 +60,11 @@ func TestKeysChangeOnlyWithTheirInputs(t *testing.T) {
 		{name: "php minor", edit: map[string]string{
 			"composer.json": strings.Replace(baseApp["composer.json"], `">=8.1 <8.4"`, `">=8.1"`, 1),
 			"composer.lock": strings.Replace(baseApp["composer.lock"], `">=8.1 <8.4"`, `">=8.1"`, 1),
-		}, want: []string{"runtime", "vendor", "app", "config"}}, // php.ini goes to /etc/php/<minor>/
-		{name: "composer.lock", edit: map[string]string{"composer.lock": strings.Replace(baseApp["composer.lock"], "1.0.0", "1.0.1", 1)}, want: []string{"vendor", "app"}},
-		{name: "composer.json", edit: map[string]string{"composer.json": strings.Replace(baseApp["composer.json"], `"require"`, `"description": "x", "require"`, 1)}, want: []string{"vendor", "app"}},
-		{name: "path repository code", edit: map[string]string{"packages/lib/src/Lib.php": "<?php class Lib { const V = 2; }\n"}, want: []string{"vendor", "app"}},
-		{name: "composer flags", edit: map[string]string{"project.toml": baseApp["project.toml"] + "[build]\nclassmap_authoritative = true\n"}, want: []string{"vendor", "app"}},
+		}, want: []string{"runtime", "vendor", "autoload", "config"}}, // php.ini goes to /etc/php/<minor>/
+		{name: "composer.lock", edit: map[string]string{"composer.lock": strings.Replace(baseApp["composer.lock"], "1.0.0", "1.0.1", 1)}, want: []string{"vendor", "autoload"}},
+		{name: "composer.json", edit: map[string]string{"composer.json": strings.Replace(baseApp["composer.json"], `"require"`, `"description": "x", "require"`, 1)}, want: []string{"vendor", "autoload"}},
+		{name: "path repository code", edit: map[string]string{"packages/lib/src/Lib.php": "<?php class Lib { const V = 2; }\n"}, want: []string{"vendor", "autoload"}},
+		{name: "composer flags", edit: map[string]string{"project.toml": baseApp["project.toml"] + "[build]\nclassmap_authoritative = true\n"}, want: []string{"vendor", "autoload"}},
 		{name: "package.json", edit: map[string]string{"package.json": `{"scripts": {"build": "node build.mjs"}, "version": "2.0.0"}`}, want: []string{"assets"}},
 		{name: "node lockfile", edit: map[string]string{"package-lock.json": `{"lockfileVersion": 3, "x": 1}`}, want: []string{"assets"}},
 		{name: "node version", edit: map[string]string{"project.toml": baseApp["project.toml"] + "[build.assets]\nnode = \"22\"\n"}, want: []string{"assets"}},
@@ -168,7 +168,7 @@ func keysOf(t *testing.T, files map[string]string, chmod string, editCatalog fun
 		keys[l.Name()] = k.String()
 		order = append(order, l.Name())
 	}
-	if diff := cmp.Diff([]string{"runtime", "vendor", "assets", "volt", "config", "app"}, order); diff != "" {
+	if diff := cmp.Diff([]string{"runtime", "vendor", "autoload", "assets", "volt", "config", "app"}, order); diff != "" {
 		t.Fatalf("layer order (-want +got):\n%s", diff)
 	}
 	return keys

@@ -43,9 +43,9 @@ func TestMonorepoVendorKey(t *testing.T) {
 		want []string // sorted: layers whose key must change; all others must not
 	}{
 		{name: "nothing changes"},
-		{name: "package code", edit: map[string]string{"packages/a/src/A.php": "<?php class A { const V = 2; }\n"}, want: []string{"app", "vendor"}},
-		{name: "new package file", edit: map[string]string{"packages/a/src/B.php": "<?php class B {}\n"}, want: []string{"app", "vendor"}},
-		{name: "new package", edit: map[string]string{"packages/b/composer.json": `{"name": "acme/b"}`}, want: []string{"app", "vendor"}},
+		{name: "package code", edit: map[string]string{"packages/a/src/A.php": "<?php class A { const V = 2; }\n"}, want: []string{"autoload", "vendor"}},
+		{name: "new package file", edit: map[string]string{"packages/a/src/B.php": "<?php class B {}\n"}, want: []string{"autoload", "vendor"}},
+		{name: "new package", edit: map[string]string{"packages/b/composer.json": `{"name": "acme/b"}`}, want: []string{"autoload", "vendor"}},
 		{name: "elsewhere in the repository", edit: map[string]string{
 			"README.md": "# changed\n", "apps/admin/public/index.php": "<?php echo 'v2';\n", "packages/notes/todo.md": "changed\n",
 			"packages/.hidden/src/Hidden.php": "<?php // changed\n", "docs/new.md": "new\n",

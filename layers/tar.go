@@ -3,6 +3,8 @@ package layers
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -29,8 +31,25 @@ type Entry struct {
 	// when Source is empty.
 	Source string
 	Data   []byte
-	// ModTime zero means the layer's epoch.
+	// ModTime zero means the layer's epoch for a directory or symlink, and
+	// ContentTime for a regular file.
 	ModTime time.Time
+}
+
+// Epoch is the time of every layer phpbuild writes: a constant, not the
+// commit's time, so that a layer's bytes depend only on its inputs (its
+// key), and a layer reused from an earlier commit's image is the very
+// layer this commit would make. The fast path and a --no-cache build of
+// one commit then give one image digest.
+var Epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ContentTime is a regular file's time in a layer written at epoch: epoch
+// plus up to 2^28 s (8.5 years) taken from the file's sha256. A file whose
+// bytes change gets another time, so nginx's Last-Modified and ETag (made
+// from the time and size) change with it and a browser's cached copy is
+// not taken for the new one; an unchanged file keeps its time.
+func ContentTime(epoch time.Time, sum [sha256.Size]byte) time.Time {
+	return epoch.Add(time.Duration(binary.BigEndian.Uint32(sum[:4])%(1<<28)) * time.Second)
 }
 
 // Owner of a layer's files: code is root's, writable dirs the app user's.
@@ -40,9 +59,10 @@ const (
 )
 
 // NewTar makes a layer whose bytes depend only on entries and epoch: entries
-// sorted by path, parent directories added (root-owned, 0755), every time
-// set to epoch (or the entry's own ModTime, truncated to whole seconds so
-// no PAX time records are written), no user or group names.
+// sorted by path, parent directories added (root-owned, 0755), times set to
+// epoch, or ContentTime for regular files, or the entry's own ModTime
+// (truncated to whole seconds so no PAX time records are written), no user
+// or group names.
 func NewTar(entries []Entry, epoch time.Time) (v1.Layer, error) {
 	all, err := normalize(entries)
 	if err != nil {
@@ -127,6 +147,9 @@ func writeTar(w io.Writer, entries []Entry, epoch time.Time) error {
 			if e.Source == "" {
 				h.Size = int64(len(e.Data))
 				body = bytes.NewReader(e.Data)
+				if e.ModTime.IsZero() {
+					h.ModTime = ContentTime(epoch, sha256.Sum256(e.Data))
+				}
 				break
 			}
 			f, err := os.Open(e.Source)
@@ -139,6 +162,16 @@ func writeTar(w io.Writer, entries []Entry, epoch time.Time) error {
 				return err
 			}
 			h.Size = fi.Size()
+			if e.ModTime.IsZero() {
+				sum := sha256.New()
+				if _, err := io.Copy(sum, io.LimitReader(f, h.Size)); err != nil {
+					return fmt.Errorf("layer tar: %s: %w", e.Path, err)
+				}
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					return fmt.Errorf("layer tar: %s: %w", e.Path, err)
+				}
+				h.ModTime = ContentTime(epoch, [sha256.Size]byte(sum.Sum(nil)))
+			}
 			body = io.LimitReader(f, h.Size)
 		default:
 			return fmt.Errorf("layer tar: %s: unsupported type %q", e.Path, e.Type)

@@ -84,5 +84,8 @@ func printPlan(w io.Writer, p *build.Plan) {
 	fmt.Fprintln(w, "layers:")
 	for _, l := range p.Layers {
 		fmt.Fprintf(w, "  %-8s %s\n", l.Name, l.Key)
+		if l.Note != "" {
+			fmt.Fprintf(w, "           %s\n", l.Note)
+		}
 	}
 }

@@ -1,0 +1,257 @@
+package build_test
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/phpbuild/phpbuild/build"
+	"github.com/phpbuild/phpbuild/internal/buildtest"
+)
+
+// noBuildkit is a buildkitd address nothing listens on: a build that opens
+// a BuildKit session with it fails, so one that succeeds opened none.
+const noBuildkit = "unix:///nonexistent/phpbuild-fast-path.sock"
+
+// fastThenFull builds dir's HEAD twice: with the cache and no buildkitd,
+// which must build only the app layer, and then from scratch (--no-cache,
+// with buildkitd) into another repo. Both must give the same digest.
+func fastThenFull(t *testing.T, dir string, rt, repo name.Repository) {
+	t.Helper()
+	ctx := ctxT(t)
+	var rec recorder
+	fast, err := push(ctx, dir, repo, append(buildOpts(t, rt), build.WithBuildkitHost(noBuildkit), build.WithLayerEvents(rec.add))...)
+	if err != nil {
+		t.Fatalf("fast path (no buildkitd): %v", err)
+	}
+	if got := rec.built(); !slices.Equal(got, []string{"app"}) {
+		t.Errorf("fast path built %q, want only app", got)
+	}
+	full, err := push(ctx, dir, testRepo(t, "nocache"), buildOpts(t, rt, build.WithoutCache())...)
+	if err != nil {
+		t.Fatalf("--no-cache build: %v", err)
+	}
+	if fast.Digest != full.Digest {
+		t.Errorf("fast path gave %s, --no-cache %s: the same commit must give the same image\n%s", fast.Digest, full.Digest, imageDiff(t, repo.Digest(fast.Digest), full.Refs[0]))
+	}
+}
+
+// imageDiff names the layers, and the config, that differ between two
+// pushed images.
+func imageDiff(t *testing.T, a name.Reference, bRef string) string {
+	t.Helper()
+	b, err := name.ParseReference(bRef)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	var cfgs [2]*v1.ConfigFile
+	var lss [2][]v1.Layer
+	for i, ref := range []name.Reference{a, b} {
+		img, err := remote.Image(ref)
+		if err != nil {
+			return err.Error()
+		}
+		if cfgs[i], err = img.ConfigFile(); err != nil {
+			return err.Error()
+		}
+		if lss[i], err = img.Layers(); err != nil {
+			return err.Error()
+		}
+	}
+	for i := range max(len(lss[0]), len(lss[1])) {
+		var da, db v1.Hash
+		if i < len(lss[0]) {
+			da, _ = lss[0][i].Digest()
+		}
+		if i < len(lss[1]) {
+			db, _ = lss[1][i].Digest()
+		}
+		if da != db {
+			out = append(out, fmt.Sprintf("layer %d: %s vs %s", i, da, db))
+			if i < len(lss[0]) && i < len(lss[1]) {
+				out = append(out, tarDiff(lss[0][i], lss[1][i])...)
+			}
+		}
+	}
+	if d := cmp.Diff(cfgs[0], cfgs[1]); d != "" {
+		out = append(out, "config (-fast +full):\n"+d)
+	}
+	return strings.Join(out, "\n")
+}
+
+// appendLine adds a line to dir/rel: a change that declares nothing.
+func appendLine(t *testing.T, dir, rel, line string) {
+	t.Helper()
+	write(t, dir, rel, readFile(t, filepath.Join(dir, rel))+line+"\n")
+}
+
+// TestFastPathEveryApp: on every sample app, a commit that changes code
+// but declares no class builds without BuildKit, to the image a build from
+// scratch makes.
+func TestFastPathEveryApp(t *testing.T) {
+	for _, tc := range []struct {
+		app, file string
+		phalcon   bool
+	}{
+		{app: "bare", file: "index.php"},
+		{app: "plain", file: "src/Page.php"},
+		{app: "assets", file: "public/index.php"},
+		{app: "phalcon", file: "app/controllers/IndexController.php", phalcon: true},
+		{app: "phalcon-shop", file: "app/Controllers/ProductsController.php", phalcon: true},
+	} {
+		t.Run(tc.app, func(t *testing.T) {
+			rt := testRuntimes(t)
+			if tc.phalcon {
+				rt, _ = buildtest.PhalconRuntimes(t)
+			}
+			dir := gitApp(t, tc.app)
+			repo := testRepo(t, "fast-"+tc.app)
+			if _, err := push(ctxT(t), dir, repo, buildOpts(t, rt)...); err != nil {
+				t.Fatalf("first build: %v", err)
+			}
+			appendLine(t, dir, tc.file, "// a code change")
+			commit(t, dir, "code", "2026-01-03T00:00:00Z")
+			fastThenFull(t, dir, rt, repo)
+		})
+	}
+}
+
+// TestAutoloadLayer walks commits of the plain app: a classmap dir added,
+// method bodies changed under psr-4, in the classmap dir and outside any
+// autoload path (fast path, same bytes as from scratch), then a class
+// added (the autoload layer is dumped again, vendor is not).
+func TestAutoloadLayer(t *testing.T) {
+	rt := testRuntimes(t)
+	ctx := ctxT(t)
+	dir := gitApp(t, "plain")
+	repo := testRepo(t, "autoload")
+
+	edit(t, dir, "composer.json", `"App\\": "src/"
+        }`, `"App\\": "src/"
+        },
+        "classmap": ["lib/"]`)
+	write(t, dir, "lib/Legacy/Report.php", "<?php\nclass Legacy_Report\n{\n    public function title() { return 'report v1'; }\n}\n")
+	write(t, dir, "bin/tool.php", "<?php\necho \"tool v1\\n\";\n")
+	commit(t, dir, "a classmap dir", "2026-01-03T00:00:00Z")
+	var rec recorder
+	res, err := push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if got, want := rec.built(), []string{"vendor", "autoload", "config", "app"}; !slices.Equal(got, want) {
+		t.Errorf("first build built %q, want %q", got, want)
+	}
+	ctr, _ := runImage(t, repo.Digest(res.Digest).String())
+	if out, code := ctr.Exec(t, "php", "-r", "require '/app/vendor/autoload.php'; echo (new Legacy_Report)->title(), ' ', class_exists('App\\\\Page') ? 'page' : 'no page';"); code != 0 || strings.TrimSpace(out) != "report v1 page" {
+		t.Errorf("autoloading from the image: %d %q, want \"report v1 page\"", code, out)
+	}
+	classmap, code := ctr.Exec(t, "cat", "/app/vendor/composer/autoload_classmap.php")
+	if code != 0 || !strings.Contains(classmap, "'Legacy_Report' => $baseDir . '/lib/Legacy/Report.php'") || !strings.Contains(classmap, "'App\\\\Page' => $baseDir . '/src/Page.php'") {
+		t.Errorf("autoload_classmap.php (%d) lacks the app's classes:\n%s", code, classmap)
+	}
+
+	edit(t, dir, "src/Page.php", "'world'", "'the world'")
+	edit(t, dir, "lib/Legacy/Report.php", "report v1", "report v2")
+	edit(t, dir, "bin/tool.php", "tool v1", "tool v2")
+	commit(t, dir, "method bodies", "2026-01-04T00:00:00Z")
+	fastThenFull(t, dir, rt, repo)
+
+	write(t, dir, "src/Invoice.php", "<?php\n\nnamespace App;\n\nfinal class Invoice\n{\n}\n")
+	commit(t, dir, "a class added", "2026-01-05T00:00:00Z")
+	rec = recorder{}
+	res, err = push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if got, want := rec.built(), []string{"autoload", "app"}; !slices.Equal(got, want) {
+		t.Errorf("after a class was added built %q, want %q", got, want)
+	}
+	ctr, _ = runImage(t, repo.Digest(res.Digest).String())
+	if out, code := ctr.Exec(t, "php", "-r", "require '/app/vendor/autoload.php'; echo class_exists('App\\\\Invoice') ? 'invoice' : 'none';"); code != 0 || strings.TrimSpace(out) != "invoice" {
+		t.Errorf("the added class: %d %q", code, out)
+	}
+}
+
+// TestAutoloadScripts: an app whose composer.json runs a script with the
+// autoloader's dump keeps the autoloader in the app layer, dumped with
+// the script, which writes into the app; plan says why.
+func TestAutoloadScripts(t *testing.T) {
+	rt := testRuntimes(t)
+	ctx := ctxT(t)
+	dir := gitApp(t, "plain")
+	edit(t, dir, "composer.json", `"config": {`, `"scripts": {
+        "post-autoload-dump": "php -r \"file_put_contents('generated.txt', 'made by composer');\""
+    },
+    "config": {`)
+	commit(t, dir, "a post-autoload-dump script", "2026-01-03T00:00:00Z")
+	plan, err := build.PlanDir(ctx, dir, build.WithRuntimeRepo(rt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range plan.Layers {
+		names = append(names, l.Name)
+		if l.Name == "app" && !strings.Contains(l.Note, "post-autoload-dump") {
+			t.Errorf("plan's app layer note %q does not say why it carries the autoloader", l.Note)
+		}
+	}
+	if slices.Contains(names, "autoload") {
+		t.Errorf("plan has an autoload layer for an app with a post-autoload-dump script: %q", names)
+	}
+	repo := testRepo(t, "scripts")
+	res, err := push(ctx, dir, repo, buildOpts(t, rt)...)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	ctr, _ := runImage(t, repo.Digest(res.Digest).String())
+	if out, code := ctr.Exec(t, "cat", "/app/generated.txt"); code != 0 || out != "made by composer" {
+		t.Errorf("the script's file in the image: %d %q", code, out)
+	}
+}
+
+// tarDiff lists the entries two layers hold differently.
+func tarDiff(a, b v1.Layer) []string {
+	read := func(l v1.Layer) map[string]string {
+		out := map[string]string{}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return out
+		}
+		defer rc.Close()
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				return out
+			}
+			body, _ := io.ReadAll(tr)
+			out[h.Name] = fmt.Sprintf("mode %o uid %d time %s size %d sha256 %x", h.Mode, h.Uid, h.ModTime.UTC().Format(time.RFC3339), h.Size, sha256.Sum256(body))
+		}
+	}
+	ea, eb := read(a), read(b)
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(ea)) {
+		if ea[n] != eb[n] {
+			out = append(out, fmt.Sprintf("  %s: %s vs %s", n, ea[n], eb[n]))
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(eb)) {
+		if _, ok := ea[n]; !ok {
+			out = append(out, fmt.Sprintf("  %s: only in the second: %s", n, eb[n]))
+		}
+	}
+	return out
+}
