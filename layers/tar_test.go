@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestNewTarListedDirWinsOverImplied: a writable dir listed after a file
@@ -23,22 +25,9 @@ func TestNewTarListedDirWinsOverImplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := l.Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
 	owners := map[string]int{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		owners[h.Name] = h.Uid
+	for name, h := range headers(t, l) {
+		owners[name] = h.Uid
 	}
 	for name, want := range map[string]int{"app/": 0, "app/src/": 0, "app/src/Page.php": 0, "app/var/": 1000, "app/var/cache/": 1000, "app/var/cache/.gitkeep": 1000} {
 		if got, ok := owners[name]; !ok || got != want {
@@ -65,22 +54,9 @@ func TestNewTarTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := l.Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
 	times := map[string]time.Time{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		times[h.Name] = h.ModTime.UTC()
+	for name, h := range headers(t, l) {
+		times[name] = h.ModTime.UTC()
 	}
 	svg := ContentTime(Epoch, sha256.Sum256([]byte("<svg/>\n")))
 	for name, want := range map[string]time.Time{"app/": Epoch, "app/public/": Epoch, "app/public/logo.svg": svg, "app/public/same.svg": svg, "app/compiled/x.php": own} {
@@ -90,5 +66,27 @@ func TestNewTarTimes(t *testing.T) {
 	}
 	if times["app/public/other.svg"].Equal(svg) || times["app/public/other.svg"].Before(Epoch) {
 		t.Errorf("other bytes, same time %s: nginx's ETag and Last-Modified would not change", svg)
+	}
+}
+
+// headers are a layer's tar headers by name.
+func headers(t *testing.T, l v1.Layer) map[string]*tar.Header {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]*tar.Header{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.Name] = h
 	}
 }
