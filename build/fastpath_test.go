@@ -39,6 +39,17 @@ func fastThenFull(t *testing.T, dir string, rt, repo name.Repository) {
 	if got := rec.built(); !slices.Equal(got, []string{"app"}) {
 		t.Errorf("fast path built %q, want only app", got)
 	}
+	// Only the app layer and the config blob travel; what the push says
+	// it sent is what was sent.
+	var appSize int64
+	for _, e := range rec.events {
+		if e.Name == "app" {
+			appSize = e.Size
+		}
+	}
+	if u := fast.Uploaded; u == nil || u.Blobs != 2 || u.Bytes < appSize || u.Bytes > appSize+64<<10 || u.AlreadyThere < 1<<20 {
+		t.Errorf("fast path uploaded %+v; want 2 blobs, the app layer's %d bytes and the config, the rest (megabytes) already there", u, appSize)
+	}
 	full, err := push(ctx, dir, testRepo(t, "nocache"), buildOpts(t, rt, build.WithoutCache())...)
 	if err != nil {
 		t.Fatalf("--no-cache build: %v", err)

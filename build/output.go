@@ -24,6 +24,8 @@ type Result struct {
 	Layers   []LayerEvent `json:"layers"`
 	Outputs  []string     `json:"outputs"`
 	Warnings []string     `json:"warnings"`
+	// Uploaded is what the push really sent; absent without a push.
+	Uploaded *Uploaded `json:"uploaded,omitempty"`
 }
 
 // Publish builds dir's commit and hands the image to pub (nil: nowhere).
@@ -61,6 +63,7 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 	}
 	res.Refs = append(res.Refs, p.Refs...)
 	res.Outputs = append(res.Outputs, p.Outputs...)
+	res.Uploaded = p.Uploaded
 	return res, nil
 }
 

@@ -34,6 +34,8 @@ type Published struct {
 	Refs []string
 	// Outputs are local copies: docker:REPO:TAG, oci:DIR, tar:FILE.
 	Outputs []string
+	// Uploaded is what a registry push sent; nil without one.
+	Uploaded *Uploaded
 }
 
 var (
@@ -59,8 +61,16 @@ func NewRegistry(repo name.Repository, progress chan<- v1.Update, opts ...remote
 }
 
 func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
-	refs, err := Push(ctx, img, p.repo, tags, p.progress, p.remote...)
-	return Published{Refs: refs}, err
+	counter := newUploadCounter(remote.DefaultTransport)
+	// The counter goes first: a transport in the caller's options (a
+	// test's) replaces it, and the push then counts nothing.
+	opts := append([]remote.Option{remote.WithTransport(counter)}, p.remote...)
+	refs, err := Push(ctx, img, p.repo, tags, p.progress, opts...)
+	if err != nil {
+		return Published{}, err
+	}
+	up, err := counter.result(img)
+	return Published{Refs: refs, Uploaded: &up}, err
 }
 
 // Push uploads img's missing blobs (progress, when not nil, receives
@@ -291,6 +301,9 @@ func (m multiPublisher) Publish(ctx context.Context, img v1.Image, tags []string
 		}
 		all.Refs = append(all.Refs, got.Refs...)
 		all.Outputs = append(all.Outputs, got.Outputs...)
+		if got.Uploaded != nil {
+			all.Uploaded = got.Uploaded
+		}
 	}
 	return all, nil
 }

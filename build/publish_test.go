@@ -60,9 +60,28 @@ func TestRegistryPublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A first push sends every blob: two layers and the config.
+	if got.Uploaded == nil || got.Uploaded.Blobs != 3 || got.Uploaded.Bytes < 2048 || got.Uploaded.AlreadyThere != 0 {
+		t.Errorf("first push uploaded %+v, want 3 blobs, at least the layers' 2 kB, nothing already there", got.Uploaded)
+	}
+	got.Uploaded = nil
 	want := Published{Refs: []string{repo.Tag("1.2.3").String() + "@" + digest, repo.Tag(testSHA).String() + "@" + digest}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	// The same image again sends no blob: all of it is already there.
+	again, err := NewRegistry(repo, nil).Publish(context.Background(), img, []string{"1.2.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	ls, _ := img.Layers()
+	for _, l := range ls {
+		n, _ := l.Size()
+		size += n
+	}
+	if d := cmp.Diff(&Uploaded{AlreadyThere: size}, again.Uploaded); d != "" {
+		t.Errorf("second push uploaded (-want +got):\n%s", d)
 	}
 	for _, tag := range []string{testSHA, "1.2.3"} {
 		desc, err := remote.Head(repo.Tag(tag))

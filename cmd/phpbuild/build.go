@@ -211,6 +211,9 @@ func (o *buildOptions) print(cmd *cobra.Command, res *build.Result, target *name
 			fmt.Fprintf(stderr, "%s is already in %s; nothing built (--force rebuilds)\n", res.SHA[:12], target)
 		} else if o.buildkit.Progress != "quiet" {
 			fmt.Fprintf(stderr, "built %s in %s\n", short(res.Digest), took.Round(100*time.Millisecond))
+			if u := res.Uploaded; u != nil {
+				fmt.Fprintf(stderr, "pushed %s (%s); %s already there\n", humanBytes(u.Bytes), plural(u.Blobs, "blob", "blobs"), humanBytes(u.AlreadyThere))
+			}
 		}
 		for _, r := range res.Refs {
 			fmt.Fprintln(stdout, r)
@@ -228,10 +231,11 @@ func printLayer(w io.Writer, ev build.LayerEvent) {
 	if ev.Reused {
 		what, took = "reused", ""
 	}
-	fmt.Fprintf(w, "layer %-7s %s %9s  %s%s\n", ev.Name, what, humanBytes(ev.Size), short(ev.Digest), took)
+	fmt.Fprintf(w, "layer %-8s %s %9s  %s%s\n", ev.Name, what, humanBytes(ev.Size), short(ev.Digest), took)
 }
 
-// showPush prints a line per 10% of the upload.
+// showPush prints a line per 10% of the push: of the image's blobs checked
+// (already there) or sent; the final line says how much was really sent.
 func showPush(w interface{ Write([]byte) (int, error) }, updates <-chan v1.Update) {
 	last := -1
 	for u := range updates {
@@ -241,7 +245,7 @@ func showPush(w interface{ Write([]byte) (int, error) }, updates <-chan v1.Updat
 		pct := int(u.Complete * 100 / u.Total)
 		if pct/10 != last/10 {
 			last = pct
-			fmt.Fprintf(w, "push %3d%%  %s of %s\n", pct, humanBytes(u.Complete), humanBytes(u.Total))
+			fmt.Fprintf(w, "push %3d%%  %s of %s checked or sent\n", pct, humanBytes(u.Complete), humanBytes(u.Total))
 		}
 	}
 }
@@ -256,4 +260,12 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// plural is n with the noun that fits it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
