@@ -34,6 +34,7 @@ const (
 	figCold        = "cold build (empty local cache)"
 	figNoop        = "no-op rebuild, same commit"
 	figCode        = "one-line PHP change, empty local cache"
+	figClass       = "a class added, empty local cache"
 	figLock        = "composer.lock change, empty local cache"
 	figSize        = "image size, compressed"
 	figSizeRaw     = "image size, uncompressed"
@@ -72,13 +73,13 @@ func BenchmarkVsDockerfile(b *testing.B) {
 		Notes: []string{
 			"Cold: a new buildkitd state dir for each contender. phpbuild's runtime images are in the registry; the Dockerfile's base image is in the registry (as a docker.io mirror), and it installs PHP, nginx, composer, node and npm from the Debian mirror.",
 			"No-op: the same commit again on the warm buildkitd. phpbuild finds the commit's tag and builds nothing; the Dockerfile build is all cache hits but exports and pushes again.",
-			"The code and composer.lock changes build on a new buildkitd state dir, as on an ephemeral CI runner: phpbuild reuses layers from the previous commit's image, the Dockerfile imports its registry cache (mode=max).",
+			"The code, class and composer.lock changes build on a new buildkitd state dir, as on an ephemeral CI runner: phpbuild reuses layers from the previous commit's image (a code change that declares no class runs no BuildKit step at all; a step that needs a reused vendor dir pulls that layer alone), the Dockerfile imports its registry cache (mode=max).",
 			"Bytes pushed: request bodies through a counting proxy in front of the registry. The build cache is the Dockerfile's --export-cache; phpbuild has none besides its images.",
 			fmt.Sprintf("Release: under %d requests/s; phpbuild release (pull, start, health check, proxy switch, drain) against docker stop && docker rm && docker run of the pre-pulled new Dockerfile image, timed until the new version answers.", loadRate),
 			"Ratios are of the medians.",
 		},
 	}
-	for _, n := range []string{figCold, figNoop, figCode, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figSwitch, figFailed} {
+	for _, n := range []string{figCold, figNoop, figCode, figClass, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figSwitch, figFailed} {
 		rep.Figures = append(rep.Figures, *s.figures[n])
 	}
 	md := rep.Markdown()
@@ -136,7 +137,7 @@ func newSuite(b *testing.B) *suite {
 	if out, err := exec.Command("go", "build", "-trimpath", "-o", s.bin, "../cmd/phpbuild").CombinedOutput(); err != nil {
 		b.Fatalf("building phpbuild: %v\n%s", err, out)
 	}
-	for _, n := range []string{figCold, figNoop, figCode, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figSwitch, figFailed} {
+	for _, n := range []string{figCold, figNoop, figCode, figClass, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figSwitch, figFailed} {
 		s.figures[n] = &Figure{Name: n, Unit: Seconds}
 	}
 	for _, n := range []string{figSize, figSizeRaw, figPushed, figPushedCache} {
@@ -206,6 +207,15 @@ func (s *suite) run(b *testing.B, i int) {
 	s.add(b, figPushed, float64(pbUp), float64(dfUp))
 	s.add(b, figPushedCache, float64(pbUp), float64(dfUp+dcUp))
 
+	// A new class under the app's psr-4 dir: composer's classmap changes.
+	buildtest.Write(b, dir, "src/Invoice.php", "<?php\n\nnamespace App;\n\nfinal class Invoice\n{\n}\n")
+	buildtest.Commit(b, dir, "a class", "2026-01-03T12:00:00Z")
+	sha = buildtest.Git(b, dir, "rev-parse", "HEAD")
+	pbd, dfd = testbed.StartBuildkitd(b, "", s.proxy.Addr()), testbed.StartBuildkitd(b, "", s.proxy.Addr())
+	s.add(b, figClass, s.phpbuild(b, pbd, dir, pbRepo), s.dockerfile(b, dfd, dir, dfRepo, dfCache, sha))
+	pbd.Remove()
+	dfd.Remove()
+
 	// composer update bumped the path package: a new version in the lock.
 	bumpGreeter(b, dir)
 	buildtest.Commit(b, dir, "greeter 1.0.1", "2026-01-04T00:00:00Z")
@@ -234,6 +244,8 @@ func benchApp(b *testing.B) string {
 	readJSON(b, filepath.Join(dir, "composer.json"), &cj)
 	cj["require"].(map[string]any)["phpbuild-testdata/greeter"] = "^1.0"
 	cj["repositories"] = []any{map[string]any{"type": "path", "url": "packages/greeter", "options": map[string]any{"symlink": false}}}
+	cj["autoload"] = map[string]any{"psr-4": map[string]any{"App\\": "src/"}}
+	buildtest.Write(b, dir, "src/Page.php", "<?php\n\nnamespace App;\n\nfinal class Page\n{\n    public function title(): string { return 'assets app'; }\n}\n")
 	writeJSON(b, filepath.Join(dir, "composer.json"), cj)
 	var lock, plain map[string]any
 	readJSON(b, filepath.Join(dir, "composer.lock"), &lock)

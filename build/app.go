@@ -92,10 +92,11 @@ func (p *autoloadProducer) layer(out string, epoch time.Time) (v1.Layer, error) 
 }
 
 // vendorSource is where a step that runs over the vendor dir gets it: the
-// vendor layer's step when this build makes it, otherwise the cache image.
+// vendor layer's step when this build makes it, otherwise an image holding
+// the reused vendor layer (see vendorImage).
 type vendorSource struct {
-	step *vendorProducer
-	prev *cacheImage
+	step  *vendorProducer
+	image string
 }
 
 func (v vendorSource) dir() (llb.State, error) {
@@ -106,8 +107,8 @@ func (v vendorSource) dir() (llb.State, error) {
 			return llb.State{}, err
 		}
 		return *st, nil
-	case v.prev != nil:
-		return vendorFrom(v.prev.ref.String()), nil
+	case v.image != "":
+		return vendorFrom(v.image), nil
 	}
 	return llb.State{}, errors.New("composer's autoloader needs the vendor dir, which is neither built nor in a cache image")
 }

@@ -99,7 +99,13 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 		}
 		toMake = append(toMake, l)
 	}
-	producers, err := newProducers(app, rt, toMake, keys, prev)
+	vendorImage := ""
+	if vl, ok := reuse["vendor"]; ok && readsVendor(toMake) {
+		if vendorImage, err = o.vendorImage(ctx, prev, vl); err != nil {
+			return nil, err
+		}
+	}
+	producers, err := newProducers(app, rt, toMake, keys, vendorImage)
 	if err != nil {
 		return nil, err
 	}

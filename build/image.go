@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -226,4 +227,60 @@ func ociAnnotations(m imageMeta) map[string]string {
 		a["org.opencontainers.image.source"] = m.source
 	}
 	return a
+}
+
+// readsVendor reports whether a layer of toMake dumps composer's
+// autoloader, which runs over the vendor dir.
+func readsVendor(toMake []layers.Layer) bool {
+	for _, l := range toMake {
+		switch l := l.(type) {
+		case *layers.Autoload:
+			return true
+		case *layers.App:
+			if l.Vendor != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// vendorImage is an image holding only vendor, the vendor layer reused
+// from prev, put by digest (no tag) in the target repo, or prev's when
+// there is none to push to. A step that reads the vendor dir then pulls
+// that one layer into a fresh buildkitd, not the whole previous image:
+// its runtime layers, assets and code. Its blob is in the registry
+// already, so the push sends a config and a manifest.
+func (o *options) vendorImage(ctx context.Context, prev *cacheImage, vendor v1.Layer) (string, error) {
+	repo := prev.ref.Context()
+	if o.target != nil {
+		repo = *o.target
+	}
+	cf, err := prev.img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), vendor)
+	if err != nil {
+		return "", err
+	}
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	vcf, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	vcf = vcf.DeepCopy()
+	vcf.OS, vcf.Architecture, vcf.Variant = cf.OS, cf.Architecture, cf.Variant
+	if img, err = mutate.ConfigFile(img, vcf); err != nil {
+		return "", err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	ref := repo.Digest(d.String())
+	if err := remote.Write(ref, img, o.remoteWith(ctx)...); err != nil {
+		return "", transient.Classify(fmt.Errorf("putting the vendor layer's image in %s: %w", repo, err))
+	}
+	return ref.String(), nil
 }

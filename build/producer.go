@@ -64,8 +64,9 @@ func newStepImages(rt *runtimes.Runtime) stepImages {
 
 // newProducers returns the producers of the layers in toMake, by name, each
 // with its key. A step dumping composer's autoloader reads the vendor dir from
-// the vendor layer's step when it is in toMake, else from prev.
-func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, keys map[string]string, prev *cacheImage) (map[string]producer, error) {
+// the vendor layer's step when it is in toMake, else from the image
+// vendorImage ("" when there is none).
+func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, keys map[string]string, vendorImage string) (map[string]producer, error) {
 	imgs := newStepImages(rt)
 	ps := map[string]producer{}
 	var vendor *vendorProducer
@@ -87,9 +88,9 @@ func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, 
 		case *layers.Config:
 			p = &configProducer{l: l}
 		case *layers.App:
-			p = &appProducer{l: l, app: app, key: key, image: imgs.composer, vendor: vendorSource{vendor, prev}}
+			p = &appProducer{l: l, app: app, key: key, image: imgs.composer, vendor: vendorSource{vendor, vendorImage}}
 		case *layers.Autoload:
-			p = &autoloadProducer{l: l, key: key, image: imgs.composer, vendor: vendorSource{vendor, prev}}
+			p = &autoloadProducer{l: l, key: key, image: imgs.composer, vendor: vendorSource{vendor, vendorImage}}
 		default:
 			return nil, fmt.Errorf("no producer for the %s layer", l.Name())
 		}

@@ -86,7 +86,7 @@ func readLayer(t *testing.T, l v1.Layer) map[string]fileTime {
 // written from the app's files alone.
 func TestProducersInGo(t *testing.T) {
 	app, rt, ls, keys := testApp(t, "bare")
-	ps, err := newProducers(app, rt, only(ls, "config", "app"), keys, nil)
+	ps, err := newProducers(app, rt, only(ls, "config", "app"), keys, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestProducersInGo(t *testing.T) {
 // otherwise, and fails without either; the app layer has no step.
 func TestAutoloadStepReadsTheVendorDir(t *testing.T) {
 	app, rt, ls, keys := testApp(t, "plain")
-	ps, err := newProducers(app, rt, only(ls, "vendor", "autoload", "app"), keys, nil)
+	ps, err := newProducers(app, rt, only(ls, "vendor", "autoload", "app"), keys, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestAutoloadStepReadsTheVendorDir(t *testing.T) {
 		t.Errorf("the vendor step is made again: %p, then %p", v1st, v2st)
 	}
 
-	ps, err = newProducers(app, rt, only(ls, "autoload"), keys, nil)
+	ps, err = newProducers(app, rt, only(ls, "autoload"), keys, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestAutoloadStepReadsTheVendorDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err = newProducers(app, rt, only(ls, "autoload"), keys, &cacheImage{ref: ref})
+	ps, err = newProducers(app, rt, only(ls, "autoload"), keys, ref.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestAutoloadStepReadsTheVendorDir(t *testing.T) {
 // the templates as committed, at the epoch, even when the step touched them.
 func TestVoltLayerTimes(t *testing.T) {
 	app, rt, ls, keys := testApp(t, "phalcon")
-	ps, err := newProducers(app, rt, only(ls, "volt"), keys, nil)
+	ps, err := newProducers(app, rt, only(ls, "volt"), keys, "")
 	if err != nil {
 		t.Fatal(err)
 	}
