@@ -69,7 +69,30 @@ type Report struct {
 	Runs    int      `json:"runs"`
 	App     string   `json:"app"`
 	Figures []Figure `json:"figures"`
-	Notes   []string `json:"notes,omitempty"`
+	// Limits are phpbuild's figures against the least their work can take.
+	Limits []Limit `json:"limits,omitempty"`
+	// Growth pairs figures of the small app with the large app's.
+	Growth []Growth `json:"growth,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+}
+
+// Limit is one phpbuild figure against the physical limit of its work,
+// measured in the same runs.
+type Limit struct {
+	Name     string    `json:"name"`
+	Phpbuild []float64 `json:"phpbuild"`
+	Limit    []float64 `json:"limit"`
+}
+
+// Ratio is phpbuild's median over the limit's.
+func (l Limit) Ratio() (float64, bool) {
+	return Figure{Phpbuild: l.Phpbuild, Dockerfile: l.Limit}.Ratio()
+}
+
+// Growth names a small-app figure and the same figure on the large app.
+type Growth struct {
+	Small string `json:"small"`
+	Large string `json:"large"`
 }
 
 // figureJSON is a Figure with its summary, for readers of the JSON file.
@@ -103,11 +126,25 @@ func (r *Report) Markdown() string {
 	b.WriteString("| figure | phpbuild min / median / max | Dockerfile min / median / max | phpbuild / Dockerfile |\n")
 	b.WriteString("|---|---|---|---|\n")
 	for _, f := range r.Figures {
-		ratio := "n/a"
-		if x, ok := f.Ratio(); ok {
-			ratio = fmt.Sprintf("%.2f", x)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", f.Name, f.Unit.triple(Summarize(f.Phpbuild)), f.Unit.triple(Summarize(f.Dockerfile)), ratioText(f.Ratio()))
+	}
+	if len(r.Limits) > 0 {
+		b.WriteString("\n| against the physical limit | phpbuild min / median / max | limit min / median / max | phpbuild / limit |\n")
+		b.WriteString("|---|---|---|---|\n")
+		for _, l := range r.Limits {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", l.Name, Seconds.triple(Summarize(l.Phpbuild)), Seconds.triple(Summarize(l.Limit)), ratioText(l.Ratio()))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", f.Name, f.Unit.triple(Summarize(f.Phpbuild)), f.Unit.triple(Summarize(f.Dockerfile)), ratio)
+	}
+	if len(r.Growth) > 0 {
+		b.WriteString("\n| small app → large app (medians) | phpbuild | Dockerfile |\n")
+		b.WriteString("|---|---|---|\n")
+		for _, g := range r.Growth {
+			small, large := r.figure(g.Small), r.figure(g.Large)
+			if small == nil || large == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", g.Small, growth(small.Unit, small.Phpbuild, large.Phpbuild), growth(small.Unit, small.Dockerfile, large.Dockerfile))
+		}
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n")
@@ -116,6 +153,33 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+func ratioText(x float64, ok bool) string {
+	if !ok {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+// figure is the figure named name, or nil.
+func (r *Report) figure(name string) *Figure {
+	for i := range r.Figures {
+		if r.Figures[i].Name == name {
+			return &r.Figures[i]
+		}
+	}
+	return nil
+}
+
+// growth prints how a median grew: "0.20 s → 0.85 s (×4.3)".
+func growth(u Unit, small, large []float64) string {
+	a, z := Summarize(small).Median, Summarize(large).Median
+	out := u.format(a) + " → " + u.format(z)
+	if a > 0 && !math.IsNaN(z) {
+		out += fmt.Sprintf(" (×%.1f)", z/a)
+	}
+	return out
 }
 
 func (u Unit) triple(s Stats) string {
