@@ -27,7 +27,7 @@ type Layer interface {
 
 // keyVersion changes when the key encoding or a layer's production changes
 // in a way that must invalidate every previously built layer.
-const keyVersion = "phpbuild-layer-key/1"
+const keyVersion = "phpbuild-layer-key/2"
 
 // keyBuilder feeds named, length-prefixed fields to sha256, so that no two
 // different input sets can produce the same byte stream.
