@@ -77,11 +77,13 @@ type PlanRuntime struct {
 	Phalcon    *string  `json:"phalcon"`
 	Extensions []string `json:"extensions"`
 	Base       string   `json:"base"`
-	// RunImage, BuildImage and ComposerImage are repo@digest of the built runtime, when the
-	// plan was resolved against a runtime repo.
+	// RunImage, BuildImage, ComposerImage and AutoloadImage are
+	// repo@digest of the built runtime, when the plan was resolved against
+	// a runtime repo.
 	RunImage      string `json:"runImage,omitempty"`
 	BuildImage    string `json:"buildImage,omitempty"`
 	ComposerImage string `json:"composerImage,omitempty"`
+	AutoloadImage string `json:"autoloadImage,omitempty"`
 }
 
 // PlanLayer is one layer and its key.
@@ -149,6 +151,7 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 			RunImage:      rt.RunImage,
 			BuildImage:    rt.BuildImage,
 			ComposerImage: rt.ComposerImage,
+			AutoloadImage: rt.AutoloadImage,
 		},
 		Warnings: append(append([]string{}, app.Warnings...), rt.Warnings...),
 	}

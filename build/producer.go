@@ -50,15 +50,24 @@ var (
 type stepImages struct {
 	// build has PHP, composer and node.
 	build llb.State
-	// composer has PHP and composer only: on a fresh buildkitd a code
-	// change then pulls the composer image, not node.
+	// composer is the run image plus composer: the vendor and volt steps
+	// then pull no node.
 	composer llb.State
+	// autoload has PHP's CLI and composer alone, on the base image: a
+	// class added on a fresh runner pulls no php-fpm, nginx, extensions
+	// or git.
+	autoload llb.State
 }
 
 func newStepImages(rt *runtimes.Runtime) stepImages {
+	autoload := rt.AutoloadImage
+	if autoload == "" {
+		autoload = rt.ComposerImage
+	}
 	return stepImages{
 		build:    llb.Image(rt.BuildImage, llb.WithCustomName("build image "+rt.BuildImage)),
 		composer: llb.Image(rt.ComposerImage, llb.WithCustomName("composer image "+rt.ComposerImage)),
+		autoload: llb.Image(autoload, llb.WithCustomName("autoload image "+autoload)),
 	}
 }
 
@@ -90,7 +99,7 @@ func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, 
 		case *layers.App:
 			p = &appProducer{l: l, app: app, key: key, image: imgs.composer, vendor: vendorSource{vendor, vendorImage}}
 		case *layers.Autoload:
-			p = &autoloadProducer{l: l, key: key, image: imgs.composer, vendor: vendorSource{vendor, vendorImage}}
+			p = &autoloadProducer{l: l, key: key, image: imgs.autoload, vendor: vendorSource{vendor, vendorImage}}
 		default:
 			return nil, fmt.Errorf("no producer for the %s layer", l.Name())
 		}

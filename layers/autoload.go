@@ -46,6 +46,9 @@ func (*Autoload) Name() string { return "autoload" }
 func (l *Autoload) Key(ctx context.Context) (v1.Hash, error) {
 	k := newKey(l.Name())
 	k.str("appPath", l.AppPath)
+	// The image the dump runs on: PHP's CLI and composer on the base
+	// image. A layer dumped on another never matches a --no-cache build.
+	k.str("step", autoloadStep)
 	vk, err := l.Vendor.Key(ctx)
 	if err != nil {
 		return v1.Hash{}, err
@@ -59,6 +62,10 @@ func (l *Autoload) Key(ctx context.Context) (v1.Hash, error) {
 	k.str("classIndex", ix.Digest())
 	return k.sum(), nil
 }
+
+// autoloadStep names how the layer is made; it changes when the step's
+// image or command does.
+const autoloadStep = "composer dump-autoload on the autoload image"
 
 // ClassIndex is what composer's classmap is generated from (see
 // internal/classindex), read on first use.

@@ -112,6 +112,7 @@ type BuildResult struct {
 	RunTag      name.Tag `json:"runTag"`
 	BuildTag    name.Tag `json:"buildTag"`
 	ComposerTag name.Tag `json:"composerTag"`
+	AutoloadTag name.Tag `json:"autoloadTag"`
 }
 
 // Build makes the runtime spec asks for in repo, or returns the recorded one
@@ -185,7 +186,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		compiled[c.name] = compileState(base, p, c, src)
 	}
 	run := runState(base, p, llb.Local("launcher", contentID(launcherSHA)), compiled)
-	recipe, err := definitionDigest(ctx, buildState(run, p))
+	recipe, err := definitionDigest(ctx, buildState(run, p), autoloadState(base, p))
 	if err != nil {
 		return nil, err
 	}
@@ -241,11 +242,23 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		derived[d.role] = dg
 		from = dg
 	}
+	autoload := autoloadState(base, p)
+	derived[roleAutoload], err = b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		res, err := solveState(ctx, c, autoload)
+		if err != nil {
+			return nil, err
+		}
+		return res, addImageConfig(res, imageConfig(p, key, roleAutoload, false))
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	e := Entry{
 		Key: key, PHP: strings.TrimSpace(probes["php"]), PHPMinor: p.minor.Minor, Phalcon: riVersion(probes["phalcon"]),
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
-		Run: runDigest.String(), Build: derived[roleBuild].String(), Composer: derived[roleComposer].String(), Built: b.o.now().UTC().Format(time.RFC3339),
+		Run: runDigest.String(), Build: derived[roleBuild].String(), Composer: derived[roleComposer].String(),
+		Autoload: derived[roleAutoload].String(), Built: b.o.now().UTC().Format(time.RFC3339),
 	}
 	res := newResult(repo, e)
 	for _, im := range e.images() {
@@ -270,11 +283,14 @@ func newResult(repo name.Repository, e Entry) *BuildResult {
 	if e.Composer != "" {
 		res.ComposerTag = imageTag(repo, e, roleComposer)
 	}
+	if e.Autoload != "" {
+		res.AutoloadTag = imageTag(repo, e, roleAutoload)
+	}
 	return res
 }
 
-// imageTag is the tag of e's image in role: runTag, with "-build" or
-// "-composer" for those images.
+// imageTag is the tag of e's image in role: runTag, with "-build",
+// "-composer" or "-autoload" for those images.
 func imageTag(repo name.Repository, e Entry, role string) name.Tag {
 	if role == roleRun {
 		return repo.Tag(runTag(e))
@@ -360,15 +376,18 @@ func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Reposi
 // definitionDigest digests the LLB ops of st (BuildKit marshals them
 // deterministically: they are its cache keys). Local sources appear by name
 // only; the key adds their content.
-func definitionDigest(ctx context.Context, st llb.State) (string, error) {
-	def, err := st.Marshal(ctx, localID)
-	if err != nil {
-		return "", err
-	}
+func definitionDigest(ctx context.Context, states ...llb.State) (string, error) {
 	h := sha256.New()
-	for _, op := range def.Def {
-		fmt.Fprintf(h, "%d:", len(op))
-		h.Write(op)
+	for _, st := range states {
+		def, err := st.Marshal(ctx, localID)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%d ops:", len(def.Def))
+		for _, op := range def.Def {
+			fmt.Fprintf(h, "%d:", len(op))
+			h.Write(op)
+		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }

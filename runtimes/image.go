@@ -110,6 +110,18 @@ func composerState(run llb.State) llb.State {
 		"install composer, git and unzip")...).Root()
 }
 
+// autoloadState is the autoload image: the base image plus PHP's CLI and
+// composer, nothing else. Composer's autoloader dump runs on it: a class
+// added on a fresh runner then pulls this image, a fraction of the
+// composer image, which carries php-fpm, nginx, every extension and git.
+// Its PHP and composer come from the same suite as the run image's, so the
+// dump is the one the composer image would write.
+func autoloadState(base llb.State, p *plan) llb.State {
+	m := p.minor.Minor
+	return base.Run(sh(aptInstall([]string{"php" + m + "-cli", "composer"})+"php -r 'echo PHP_VERSION, PHP_EOL;'\ncomposer --version\n",
+		"install PHP "+m+"'s CLI and composer (the autoload image)")...).Root()
+}
+
 // buildState is the build image: the composer image plus the PHP headers
 // and node, for asset builds.
 func buildState(run llb.State, p *plan) llb.State {

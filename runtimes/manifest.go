@@ -37,6 +37,7 @@ const (
 	roleRun      = "run"
 	roleBuild    = "build"
 	roleComposer = "composer"
+	roleAutoload = "autoload"
 )
 
 // Entry is one built runtime as recorded.
@@ -63,6 +64,10 @@ type Entry struct {
 	Run      string `json:"run"`
 	Build    string `json:"build"`
 	Composer string `json:"composer,omitempty"`
+	// Autoload is the autoload image's digest: the base image plus PHP's
+	// CLI and composer, where composer's autoloader is dumped. Entries
+	// recorded before autoload images existed have none.
+	Autoload string `json:"autoload,omitempty"`
 	// Built is the RFC 3339 time of the build; informational only, the key
 	// decides reuse.
 	Built string `json:"built"`
@@ -74,12 +79,15 @@ func (e Entry) RunRef(repo name.Repository) name.Digest { return repo.Digest(e.R
 // BuildRef returns the repo@digest reference of the entry's build image.
 func (e Entry) BuildRef(repo name.Repository) name.Digest { return repo.Digest(e.Build) }
 
-// images are the entry's roles and image digests, the composer image only
-// when it has one.
+// images are the entry's roles and image digests, the composer and
+// autoload images only when it has them.
 func (e Entry) images() []struct{ role, digest string } {
 	out := []struct{ role, digest string }{{roleRun, e.Run}, {roleBuild, e.Build}}
 	if e.Composer != "" {
 		out = append(out, struct{ role, digest string }{roleComposer, e.Composer})
+	}
+	if e.Autoload != "" {
+		out = append(out, struct{ role, digest string }{roleAutoload, e.Autoload})
 	}
 	return out
 }

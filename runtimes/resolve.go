@@ -40,6 +40,10 @@ type Runtime struct {
 	// ComposerImage runs the vendor, volt and app steps: the build image
 	// for runtimes recorded before composer images existed.
 	ComposerImage string `json:"composerImage,omitempty"`
+	// AutoloadImage dumps composer's autoloader: PHP's CLI and composer on
+	// the base image; the composer image for runtimes recorded before
+	// autoload images existed.
+	AutoloadImage string `json:"autoloadImage,omitempty"`
 	RunDigest     string `json:"-"`
 }
 
@@ -475,6 +479,10 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 	rt.ComposerImage = rt.BuildImage
 	if best.Composer != "" {
 		rt.ComposerImage = repo + "@" + best.Composer
+	}
+	rt.AutoloadImage = rt.ComposerImage
+	if best.Autoload != "" {
+		rt.AutoloadImage = repo + "@" + best.Autoload
 	}
 	rt.RunDigest = best.Run
 	return &rt, nil
