@@ -46,6 +46,9 @@ const (
 	figSwitch      = "release: time to switch"
 	figFailed      = "release: failed requests under load"
 
+	figPulledClass = "bytes pulled, a class added"
+	figPulledLock  = "bytes pulled, composer.lock change"
+
 	large      = "large app: "
 	figLCold   = large + figCold
 	figLCode   = large + figCode
@@ -58,8 +61,8 @@ const (
 )
 
 // figureOrder is the table's order.
-var figureOrder = []string{figCold, figNoop, figCode, figClass, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figSwitch, figFailed,
-	figLCold, figLCode, figLClass, figLLock, figLPushed}
+var figureOrder = []string{figCold, figNoop, figCode, figClass, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figPulledClass, figPulledLock, figSwitch, figFailed,
+	figLCold, figLCode, figLClass, figLLock, figLPushed, large + figPulledClass, large + figPulledLock}
 
 // loadRate is the requests per second kept on the app while it is
 // switched.
@@ -95,6 +98,7 @@ func BenchmarkVsDockerfile(b *testing.B) {
 			"Cold: a new buildkitd state dir for each contender. phpbuild's runtime images are in the registry; the Dockerfile's base image is in the registry (as a docker.io mirror), and it installs PHP, nginx, composer, node and npm from the Debian mirror.",
 			"No-op: the same commit again on the warm buildkitd. phpbuild finds the commit's tag and builds nothing; the Dockerfile build is all cache hits but exports and pushes again.",
 			"The code, class and composer.lock changes build on a new buildkitd state dir, as on an ephemeral CI runner: phpbuild reuses layers from the previous commit's image (a code change that declares no class runs no BuildKit step at all; a step that needs a reused vendor dir pulls that layer alone), the Dockerfile imports its registry cache (mode=max).",
+			"Bytes pulled: blob bodies served through that proxy while the contender built (runtime or base images, cache images, layers).",
 			"Bytes pushed: request bodies through a counting proxy in front of the registry. The build cache is the Dockerfile's --export-cache; phpbuild has none besides its images.",
 			"Physical limit: the app layer's files (as the pushed image lists them) read from the work tree, written as one tar, gzipped while go-containerregistry uploads it, then a config and a manifest put; nothing else, in the same run, to a new repo.",
 			fmt.Sprintf("Release: under %d requests/s; phpbuild release (pull, start, health check, proxy switch, drain) against docker stop && docker rm && docker run of the pre-pulled new Dockerfile image, timed until the new version answers.", loadRate),
@@ -107,7 +111,7 @@ func BenchmarkVsDockerfile(b *testing.B) {
 	for _, n := range []string{limitCode, limitLCode} {
 		rep.Limits = append(rep.Limits, *s.limits[n])
 	}
-	for _, n := range []string{figCold, figCode, figClass, figLock, figPushed} {
+	for _, n := range []string{figCold, figCode, figClass, figLock, figPushed, figPulledClass, figPulledLock} {
 		rep.Growth = append(rep.Growth, Growth{Small: n, Large: large + n})
 	}
 	md := rep.Markdown()
@@ -149,6 +153,9 @@ type suite struct {
 	stamp    int64
 	figures  map[string]*Figure
 	limits   map[string]*Limit
+	// pulled are the blob bytes phpbuild and the Dockerfile pulled in the
+	// last fresh build.
+	pulled [2]float64
 	// largeRepo serves the large app's composer packages.
 	largePackages *ComposerRepo
 	largeRepo     *httptest.Server
@@ -175,7 +182,7 @@ func newSuite(b *testing.B) *suite {
 	for _, n := range []string{limitCode, limitLCode} {
 		s.limits[n] = &Limit{Name: n}
 	}
-	for _, n := range []string{figSize, figSizeRaw, figPushed, figPushedCache, figLPushed} {
+	for _, n := range []string{figSize, figSizeRaw, figPushed, figPushedCache, figLPushed, figPulledClass, figPulledLock, large + figPulledClass, large + figPulledLock} {
 		s.figures[n].Unit = Bytes
 	}
 	s.figures[figFailed].Unit = Requests
@@ -225,13 +232,19 @@ func (c contenders) images(b *testing.B, dir string) images {
 }
 
 // fresh builds dir's HEAD with both contenders, each on a new buildkitd
-// as on an ephemeral CI runner, and returns the seconds each took.
+// as on an ephemeral CI runner, and returns the seconds each took. What
+// each pulled from the registry is left in s.pulled.
 func (s *suite) fresh(b *testing.B, dir string, c contenders) (pb, df float64) {
 	sha := buildtest.Git(b, dir, "rev-parse", "HEAD")
 	pbd, dfd := testbed.StartBuildkitd(b, "", s.proxy.Addr()), testbed.StartBuildkitd(b, "", s.proxy.Addr())
 	defer pbd.Remove()
 	defer dfd.Remove()
-	return s.phpbuild(b, pbd, dir, c.pb), s.dockerfile(b, dfd, dir, c.df, c.dfCache, sha)
+	d0 := s.proxy.Downloaded()
+	pb = s.phpbuild(b, pbd, dir, c.pb)
+	d1 := s.proxy.Downloaded()
+	df = s.dockerfile(b, dfd, dir, c.df, c.dfCache, sha)
+	s.pulled = [2]float64{float64(d1 - d0), float64(s.proxy.Downloaded() - d1)}
+	return pb, df
 }
 
 // addFresh records fig as dir's HEAD built fresh by both contenders.
@@ -265,11 +278,13 @@ func (s *suite) run(b *testing.B, i int) {
 	s.add(b, figPushedCache, float64(pbUp), float64(dfUp+dcUp))
 
 	s.classAdded(b, dir, c, figClass)
+	s.add(b, figPulledClass, s.pulled[0], s.pulled[1])
 
 	// composer update bumped the path package: a new version in the lock.
 	bumpGreeter(b, dir)
 	buildtest.Commit(b, dir, "greeter 1.0.1", "2026-01-04T00:00:00Z")
 	s.addFresh(b, figLock, dir, c)
+	s.add(b, figPulledLock, s.pulled[0], s.pulled[1])
 	s.checkVendor(b, c.images(b, dir), "phpbuild-testdata/greeter", "1.0.1")
 
 	pt, pf := s.releasePhpbuild(b, v1, v2)
@@ -287,9 +302,11 @@ func (s *suite) runLarge(b *testing.B, i int) {
 	pbUp, dfUp, _ := s.codeChange(b, dir, c, figLCode, limitLCode)
 	s.add(b, figLPushed, float64(pbUp), float64(dfUp))
 	s.classAdded(b, dir, c, figLClass)
+	s.add(b, large+figPulledClass, s.pulled[0], s.pulled[1])
 	s.writeLargeLock(b, dir, map[string]string{"bench/lib01": "1.0.1"})
 	buildtest.Commit(b, dir, "lib01 1.0.1", "2026-01-04T00:00:00Z")
 	s.addFresh(b, figLLock, dir, c)
+	s.add(b, large+figPulledLock, s.pulled[0], s.pulled[1])
 	s.checkVendor(b, c.images(b, dir), "bench/lib01", "1.0.1")
 }
 
@@ -463,6 +480,8 @@ func (s *suite) dockerfile(b *testing.B, bk *testbed.Buildkitd, dir, repo, cache
 	cacheRef := s.proxy.Addr() + "/" + cache + ":buildcache"
 	cmd := exec.Command(testbed.Buildctl(), "--addr", bk.Host, "build",
 		"--frontend", "dockerfile.v0", "--local", "context="+dir, "--local", "dockerfile="+here,
+		// The base through the proxy too, so that its pulls are counted.
+		"--opt", "build-arg:BASE="+s.proxy.Addr()+"/library/debian:trixie-slim",
 		"--output", "type=image,name="+s.proxy.Addr()+"/"+repo+":"+tag+",push=true",
 		"--export-cache", "type=registry,ref="+cacheRef+",mode=max",
 		"--import-cache", "type=registry,ref="+cacheRef,

@@ -107,6 +107,8 @@ type Proxy struct {
 
 	uploadMu sync.Mutex
 	uploaded map[string]int64 // request body bytes passed through, by repository
+	// downloaded counts blob bytes served through the proxy.
+	downloaded atomic.Int64
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -142,7 +144,12 @@ func New(target string, rule Rule, opts ...Option) *Proxy {
 			// client's, so the next request comes back through the proxy.
 			pr.Out.Host = pr.In.Host
 		},
-		ModifyResponse: p.rewriteLocation,
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.Request.Method == http.MethodGet && strings.Contains(resp.Request.URL.Path, "/blobs/") {
+				resp.Body = &countingBody{ReadCloser: resp.Body, add: func(n int) { p.downloaded.Add(int64(n)) }}
+			}
+			return p.rewriteLocation(resp)
+		},
 		Transport:      p.tr,
 		ErrorLog:       log.New(io.Discard, "", 0),
 	}
@@ -209,7 +216,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.hold(w, r)
 	default:
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &countingBody{ReadCloser: r.Body, p: p, repo: repository(r.URL.Path)}
+			repo := repository(r.URL.Path)
+			r.Body = &countingBody{ReadCloser: r.Body, add: func(n int) {
+				p.uploadMu.Lock()
+				p.uploaded[repo] += int64(n)
+				p.uploadMu.Unlock()
+			}}
 		}
 		p.rp.ServeHTTP(w, r)
 	}
@@ -222,6 +234,10 @@ func (p *Proxy) Uploaded(repo string) int64 {
 	defer p.uploadMu.Unlock()
 	return p.uploaded[repo]
 }
+
+// Downloaded is how many blob bytes the proxy has served, from every
+// repository: what its clients pulled.
+func (p *Proxy) Downloaded() int64 { return p.downloaded.Load() }
 
 // repository is the repository a registry API path names:
 // /v2/<repo>/(blobs|manifests|tags)/….
@@ -238,20 +254,16 @@ func repository(path string) string {
 	return ""
 }
 
-// countingBody adds what is read from a request body to its repository's
-// count.
+// countingBody passes the size of every read of a body to add.
 type countingBody struct {
 	io.ReadCloser
-	p    *Proxy
-	repo string
+	add func(n int)
 }
 
 func (c *countingBody) Read(b []byte) (int, error) {
 	n, err := c.ReadCloser.Read(b)
 	if n > 0 {
-		c.p.uploadMu.Lock()
-		c.p.uploaded[c.repo] += int64(n)
-		c.p.uploadMu.Unlock()
+		c.add(n)
 	}
 	return n, err
 }

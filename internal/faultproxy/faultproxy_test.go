@@ -116,6 +116,29 @@ func TestFaultProxyPassThrough(t *testing.T) {
 	if got := p.Uploaded("fault/other"); got != 0 {
 		t.Errorf("Uploaded(fault/other) = %d, want 0", got)
 	}
+	if got := p.Downloaded(); got != 0 {
+		t.Errorf("Downloaded() = %d after a push, want 0", got)
+	}
+	// A pull through the proxy: the config and every layer come down.
+	pulled, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pulled.RawConfigFile(); err != nil {
+		t.Fatal(err)
+	}
+	pls, _ := pulled.Layers()
+	for _, l := range pls {
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, rc)
+		rc.Close()
+	}
+	if got := p.Downloaded(); got != want-int64(len(mf)) {
+		t.Errorf("Downloaded() = %d after a pull, want %d (layers and config)", got, want-int64(len(mf)))
+	}
 }
 
 // TestFaultProxyRuleCount: the rule sees every request, numbered from 1,
