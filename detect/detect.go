@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/internal/filecache"
 	"github.com/phpbuild/phpbuild/project"
 )
 
@@ -350,10 +351,11 @@ func firstPhalconUse(a *App) (string, error) {
 			continue
 		}
 		p := filepath.Join(a.Dir, filepath.FromSlash(f))
-		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() {
 			continue // a symlink, FIFO or device is not the app's own source
 		}
-		data, err := os.ReadFile(p)
+		data, err := filecache.Read(p, fi)
 		if err != nil {
 			return "", badinput.New(p, "reading: %v", badinput.PathCause(err))
 		}

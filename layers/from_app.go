@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/internal/filecache"
 	"github.com/phpbuild/phpbuild/phalcon"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
@@ -333,7 +334,7 @@ func holdsPrivateKey(p string) bool {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() > privateKeySizeLimit {
 		return false
 	}
-	b, err := os.ReadFile(p)
+	b, err := filecache.Read(p, fi)
 	if err != nil {
 		return false
 	}

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/internal/filecache"
 )
 
 // Layer is one layer of an app image.
@@ -88,15 +89,12 @@ func (k *keyBuilder) file(ctx context.Context, root, rel string) error {
 	case !fi.Mode().IsRegular():
 		return badinput.New(p, "not a regular file, directory or symlink; it cannot go into an image")
 	}
-	f, err := os.Open(p)
+	data, err := filecache.Read(p, fi)
 	if err != nil {
 		return badinput.New(p, "reading: %v", badinput.PathCause(err))
 	}
-	defer f.Close()
 	d := sha256.New()
-	if _, err := io.Copy(d, f); err != nil {
-		return badinput.New(p, "reading: %v", badinput.PathCause(err))
-	}
+	d.Write(data)
 	mode := "file"
 	if fi.Mode()&0o111 != 0 {
 		mode = "exec"

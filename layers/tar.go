@@ -18,6 +18,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/phpbuild/phpbuild/internal/filecache"
 )
 
 // Entry is one entry of a layer's tar.
@@ -195,7 +197,7 @@ func writeTar(w io.Writer, entries []Entry, epoch time.Time) error {
 				break
 			}
 			// Read whole, once: the file's time comes from its bytes.
-			data, err := os.ReadFile(e.Source)
+			data, err := filecache.ReadFile(e.Source)
 			if err != nil {
 				return err
 			}
