@@ -150,8 +150,8 @@ func New(target string, rule Rule, opts ...Option) *Proxy {
 			}
 			return p.rewriteLocation(resp)
 		},
-		Transport:      p.tr,
-		ErrorLog:       log.New(io.Discard, "", 0),
+		Transport: p.tr,
+		ErrorLog:  log.New(io.Discard, "", 0),
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	return p
