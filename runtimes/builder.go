@@ -186,7 +186,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		compiled[c.name] = compileState(base, p, c, src)
 	}
 	run := runState(base, p, llb.Local("launcher", contentID(launcherSHA)), compiled)
-	recipe, err := definitionDigest(ctx, buildState(run, p), autoloadState(base, p))
+	recipe, err := definitionDigest(ctx, buildState(run, p), autoloadState(base, composerState(run), p))
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		derived[d.role] = dg
 		from = dg
 	}
-	autoload := autoloadState(base, p)
+	autoload := autoloadState(base, llb.Image(repo.Digest(derived[roleComposer].String()).String(), llb.WithCustomName("the composer image")), p)
 	derived[roleAutoload], err = b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 		res, err := solveState(ctx, c, autoload)
 		if err != nil {

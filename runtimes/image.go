@@ -111,15 +111,18 @@ func composerState(run llb.State) llb.State {
 }
 
 // autoloadState is the autoload image: the base image plus PHP's CLI and
-// composer, nothing else. Composer's autoloader dump runs on it: a class
-// added on a fresh runner then pulls this image, a fraction of the
+// the composer of the composer image (its script and the PHP libraries it
+// runs on, copied), nothing else. Composer's autoloader dump runs on it: a
+// class added on a fresh runner then pulls this image, a fraction of the
 // composer image, which carries php-fpm, nginx, every extension and git.
-// Its PHP and composer come from the same suite as the run image's, so the
-// dump is the one the composer image would write.
-func autoloadState(base llb.State, p *plan) llb.State {
+// Debian's composer package would pull ICU in too. The PHP is the run
+// image's, from the same suite, so the dump is the composer image's.
+func autoloadState(base, composer llb.State, p *plan) llb.State {
 	m := p.minor.Minor
-	return base.Run(sh(aptInstall([]string{"php" + m + "-cli", "composer"})+"php -r 'echo PHP_VERSION, PHP_EOL;'\ncomposer --version\n",
-		"install PHP "+m+"'s CLI and composer (the autoload image)")...).Root()
+	st := base.File(llb.Copy(composer, "/usr/share/php", "/usr/share/php", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}).
+		Copy(composer, "/usr/bin/composer", "/usr/bin/composer"), llb.WithCustomName("copy composer from the composer image"))
+	return st.Run(sh(aptInstall([]string{"php" + m + "-cli"})+"php -r 'echo PHP_VERSION, PHP_EOL;'\ncomposer --version\n",
+		"install PHP "+m+"'s CLI (the autoload image)")...).Root()
 }
 
 // buildState is the build image: the composer image plus the PHP headers
