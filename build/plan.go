@@ -77,13 +77,13 @@ type PlanRuntime struct {
 	Phalcon    *string  `json:"phalcon"`
 	Extensions []string `json:"extensions"`
 	Base       string   `json:"base"`
-	// RunImage, BuildImage, ComposerImage and AutoloadImage are
+	// RunImage, BuildImage, ComposerImage and CLIImage are
 	// repo@digest of the built runtime, when the plan was resolved against
 	// a runtime repo.
 	RunImage      string `json:"runImage,omitempty"`
 	BuildImage    string `json:"buildImage,omitempty"`
 	ComposerImage string `json:"composerImage,omitempty"`
-	AutoloadImage string `json:"autoloadImage,omitempty"`
+	CLIImage      string `json:"cliImage,omitempty"`
 }
 
 // PlanLayer is one layer and its key.
@@ -151,7 +151,7 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 			RunImage:      rt.RunImage,
 			BuildImage:    rt.BuildImage,
 			ComposerImage: rt.ComposerImage,
-			AutoloadImage: rt.AutoloadImage,
+			CLIImage:      rt.CLIImage,
 		},
 		Warnings: append(append([]string{}, app.Warnings...), rt.Warnings...),
 	}

@@ -1,7 +1,9 @@
 package build
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -53,22 +55,67 @@ type stepImages struct {
 	// composer is the run image plus composer: the vendor and volt steps
 	// then pull no node.
 	composer llb.State
-	// autoload has PHP's CLI and composer alone, on the base image: a
-	// class added on a fresh runner pulls no php-fpm, nginx, extensions
-	// or git.
-	autoload llb.State
+	// cli has PHP's CLI, curl, unzip and composer alone, on the base
+	// image: a lock change or a class added on a fresh runner pulls no
+	// php-fpm, nginx, extensions or git. Composer installs on it told the
+	// run image's platform (platform, see vendorStep); without a CLI image
+	// in the runtime, or for a lock that needs git, it is the composer
+	// image.
+	cli      llb.State
+	platform []byte
 }
 
-func newStepImages(rt *runtimes.Runtime) stepImages {
-	autoload := rt.AutoloadImage
-	if autoload == "" {
-		autoload = rt.ComposerImage
-	}
-	return stepImages{
+func newStepImages(app *detect.App, rt *runtimes.Runtime) (stepImages, error) {
+	imgs := stepImages{
 		build:    llb.Image(rt.BuildImage, llb.WithCustomName("build image "+rt.BuildImage)),
 		composer: llb.Image(rt.ComposerImage, llb.WithCustomName("composer image "+rt.ComposerImage)),
-		autoload: llb.Image(autoload, llb.WithCustomName("autoload image "+autoload)),
 	}
+	imgs.cli = imgs.composer
+	if rt.CLIImage == "" || needsGit(app) {
+		return imgs, nil
+	}
+	platform, err := platformConfig(rt)
+	if err != nil {
+		return stepImages{}, err
+	}
+	imgs.cli = llb.Image(rt.CLIImage, llb.WithCustomName("CLI image "+rt.CLIImage))
+	imgs.platform = platform
+	return imgs, nil
+}
+
+// needsGit reports whether composer must clone a locked package.
+func needsGit(app *detect.App) bool {
+	if app.Composer == nil || app.Composer.Lock == nil {
+		return false
+	}
+	for _, p := range app.Composer.Lock.Packages {
+		if p.SourceOnly {
+			return true
+		}
+	}
+	return false
+}
+
+// platformConfig is composer's global config.json making the CLI image
+// look like the composer image to composer: the run image's extensions
+// and libraries at their versions, the CLI image's others hidden. The
+// app's own config.platform still wins: composer merges it over this.
+func platformConfig(rt *runtimes.Runtime) ([]byte, error) {
+	platform := map[string]any{}
+	for n, v := range rt.Platform {
+		platform[n] = v
+	}
+	for _, n := range rt.PlatformHidden {
+		platform[n] = false
+	}
+	b, err := json.Marshal(map[string]any{"config": map[string]any{"platform": platform}})
+	if err != nil {
+		return nil, err
+	}
+	if bytes.ContainsRune(b, '\'') {
+		return nil, fmt.Errorf("runtime %s: a platform package's name or version has a quote: %s", rt.CLIImage, b)
+	}
+	return b, nil
 }
 
 // newProducers returns the producers of the layers in toMake, by name, each
@@ -76,12 +123,15 @@ func newStepImages(rt *runtimes.Runtime) stepImages {
 // the vendor layer's step when it is in toMake, else from the image
 // vendorImage ("" when there is none).
 func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, keys map[string]string, vendorImage string) (map[string]producer, error) {
-	imgs := newStepImages(rt)
+	imgs, err := newStepImages(app, rt)
+	if err != nil {
+		return nil, err
+	}
 	ps := map[string]producer{}
 	var vendor *vendorProducer
 	for _, l := range toMake {
 		if l, ok := l.(*layers.Vendor); ok {
-			vendor = &vendorProducer{l: l, dir: app.Dir, lock: app.Composer.Lock != nil, key: keys[l.Name()], image: imgs.composer}
+			vendor = &vendorProducer{l: l, dir: app.Dir, lock: app.Composer.Lock != nil, key: keys[l.Name()], image: imgs.cli, platform: imgs.platform}
 		}
 	}
 	for _, l := range toMake {
@@ -99,7 +149,7 @@ func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, 
 		case *layers.App:
 			p = &appProducer{l: l, app: app, key: key, image: imgs.composer, vendor: vendorSource{vendor, vendorImage}}
 		case *layers.Autoload:
-			p = &autoloadProducer{l: l, key: key, image: imgs.autoload, vendor: vendorSource{vendor, vendorImage}}
+			p = &autoloadProducer{l: l, key: key, image: imgs.cli, vendor: vendorSource{vendor, vendorImage}}
 		default:
 			return nil, fmt.Errorf("no producer for the %s layer", l.Name())
 		}

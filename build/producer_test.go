@@ -7,12 +7,15 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/solver/pb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/internal/gittest"
@@ -211,5 +214,80 @@ func TestVoltLayerTimes(t *testing.T) {
 	// The step's copy would have the compiled files' time.
 	if f := got[path.Join(layers.AppPath, tmpl)]; !f.regular || !f.mtime.Equal(epoch) {
 		t.Errorf("template %s = %+v, want it as committed, at the epoch", tmpl, f)
+	}
+}
+
+// TestStepImages: composer installs and dumps on the CLI image, told the
+// run image's platform, when the runtime has one and the lock needs no
+// git; otherwise on the composer image.
+func TestStepImages(t *testing.T) {
+	app, rt, ls, keys := testApp(t, "plain")
+	rt.CLIImage = "registry.example/runtimes@sha256:" + strings.Repeat("4", 64)
+	rt.Platform = map[string]string{"ext-intl": "8.4.28", "lib-icu": "76.1"}
+	rt.PlatformHidden = []string{"ext-ffi"}
+	images := func(t *testing.T) (vendor, autoload []string, script string) {
+		t.Helper()
+		ps, err := newProducers(app, rt, only(ls, "vendor", "autoload"), keys, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"vendor", "autoload"} {
+			st, err := ps[n].step()
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := st.Marshal(context.Background(), localID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, m := range def.Metadata {
+				d := m.Description["llb.customname"]
+				if strings.HasSuffix(d, "image "+rt.CLIImage) || strings.HasSuffix(d, "image "+rt.ComposerImage) {
+					names = append(names, d)
+				}
+			}
+			for _, dt := range def.Def {
+				var op pb.Op
+				if err := proto.Unmarshal(dt, &op); err != nil {
+					t.Fatal(err)
+				}
+				if ex := op.GetExec(); ex != nil && strings.Contains(strings.Join(ex.Meta.Args, " "), "composer install") {
+					script = strings.Join(ex.Meta.Args, " ")
+				}
+			}
+			if n == "vendor" {
+				vendor = names
+			} else {
+				autoload = names
+			}
+		}
+		return vendor, autoload, script
+	}
+
+	vendor, autoload, script := images(t)
+	want := []string{"CLI image " + rt.CLIImage}
+	if !slices.Equal(vendor, want) || !slices.Equal(autoload, want) {
+		t.Errorf("step images: vendor %q, autoload %q; want %q for both", vendor, autoload, want)
+	}
+	for _, s := range []string{`"ext-ffi":false`, `"ext-intl":"8.4.28"`, `"lib-icu":"76.1"`, "config.json"} {
+		if !strings.Contains(script, s) {
+			t.Errorf("the vendor step does not set composer's platform (%s):\n%.2000s", s, script)
+		}
+	}
+
+	// A locked package composer must clone: git, so the composer image.
+	app.Composer.Lock.Packages = append(app.Composer.Lock.Packages, detect.Package{Name: "acme/private", SourceOnly: true})
+	vendor, autoload, _ = images(t)
+	want = []string{"composer image " + rt.ComposerImage}
+	if !slices.Equal(vendor, want) || !slices.Equal(autoload, want) {
+		t.Errorf("a lock that needs git: vendor %q, autoload %q; want %q", vendor, autoload, want)
+	}
+	app.Composer.Lock.Packages = app.Composer.Lock.Packages[:len(app.Composer.Lock.Packages)-1]
+
+	// A runtime recorded before CLI images: the composer image.
+	rt.CLIImage, rt.Platform, rt.PlatformHidden = "", nil, nil
+	if vendor, autoload, _ = images(t); !slices.Equal(vendor, want) || !slices.Equal(autoload, want) {
+		t.Errorf("a runtime without a CLI image: vendor %q, autoload %q; want %q", vendor, autoload, want)
 	}
 }

@@ -21,6 +21,9 @@ type vendorProducer struct {
 	lock  bool   // composer.lock exists
 	key   string
 	image llb.State
+	// platform is composer's global config for image (see
+	// platformConfig), nil on the composer image.
+	platform []byte
 	// made is the step's output, made once: the app layer's autoloader
 	// step reads it too, and both must share its ops.
 	made *llb.State
@@ -28,7 +31,7 @@ type vendorProducer struct {
 
 func (p *vendorProducer) step() (*llb.State, error) {
 	if p.made == nil {
-		st := vendorStep(p.image, p.l, p.lock, p.key)
+		st := vendorStep(p.image, p.platform, p.l, p.lock, p.key)
 		p.made = &st
 	}
 	return p.made, nil
@@ -58,12 +61,16 @@ func sourceComposerFiles(files []string) []string {
 
 // vendorStep installs the locked packages. The autoloader is left to the
 // app step, which has the app's own classes to map.
-func vendorStep(img llb.State, v *layers.Vendor, lock bool, key string) llb.State {
+func vendorStep(img llb.State, platform []byte, v *layers.Vendor, lock bool, key string) llb.State {
 	cmd := "install"
 	if !lock {
 		cmd = "update"
 	}
 	script := fmt.Sprintf("COMPOSER_MIRROR_PATH_REPOS=1 composer %s --no-dev --prefer-dist --no-autoloader --no-scripts --no-interaction --no-progress", cmd)
+	if platform != nil {
+		// On the CLI image: composer checks the run image's platform.
+		script = fmt.Sprintf("mkdir -p \"$COMPOSER_HOME\"\nprintf '%%s\\n' '%s' > \"$COMPOSER_HOME/config.json\"\n", platform) + script
+	}
 	if v.Root != "" {
 		return vendorInRepo(img, v, script, "vendor: composer "+cmd, key)
 	}

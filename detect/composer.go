@@ -89,6 +89,9 @@ type Package struct {
 	Version string            `json:"version"`
 	Require map[string]string `json:"require,omitempty"`
 	Provide map[string]string `json:"provide,omitempty"`
+	// SourceOnly is set when the lock gives no dist to download: composer
+	// then clones the source, with git.
+	SourceOnly bool `json:"sourceOnly,omitempty"`
 	// Line is where the package's entry starts in composer.lock.
 	Line int `json:"-"`
 }
@@ -579,6 +582,9 @@ func readComposerLock(dir string) (*Lock, error) {
 		}
 		if pkg.Provide, err = doc.stringMapAt(p.get("provide"), field+".provide"); err != nil {
 			return nil, err
+		}
+		if dist := p.get("dist"); dist == nil || dist.get("url") == nil {
+			pkg.SourceOnly = p.get("source") != nil
 		}
 		l.Packages = append(l.Packages, pkg)
 		l.platform = append(l.platform, platformReqs(doc, p.get("require"), field+".require", pkg.Name)...)

@@ -167,13 +167,13 @@ func TestRuntimeBuild(t *testing.T) {
 			// The autoload image: the same PHP and composer as the composer
 			// image, on the base image, without the run image's servers and
 			// extensions.
-			out, errOut, code = testbed.DockerRun(t, res.AutoloadTag.String(), []string{"/bin/sh"}, "-c",
+			out, errOut, code = testbed.DockerRun(t, res.CLITag.String(), []string{"/bin/sh"}, "-c",
 				"php -r 'echo PHP_VERSION, \"\\n\";' && composer --version --no-ansi 2>/dev/null | head -n 1 && (command -v php-fpm nginx git node || echo no-servers) && (php -m | grep -qx hello && echo has-hello || echo no-hello)")
 			composerVersion, _, _ := testbed.DockerRun(t, res.ComposerTag.String(), []string{"/bin/sh"}, "-c", "composer --version --no-ansi 2>/dev/null | head -n 1")
 			if code != 0 || !strings.HasPrefix(out, res.Entry.PHP+"\n"+composerVersion) || !strings.HasSuffix(out, "no-servers\nno-hello\n") {
 				t.Errorf("autoload image: exit %d, stdout %q, stderr %q; want PHP %s, the composer image's %q, no php-fpm, nginx, git, node or compiled extension", code, out, errOut, res.Entry.PHP, composerVersion)
 			}
-			if al, rl := layerDigests(t, res.AutoloadTag.String()), layerDigests(t, run); len(al) != 3 || al[0] != rl[0] {
+			if al, rl := layerDigests(t, res.CLITag.String()), layerDigests(t, run); len(al) != 3 || al[0] != rl[0] {
 				t.Errorf("the autoload image's layers %v are not the base layer of the run image's %v plus composer and PHP's CLI", al, rl)
 			}
 

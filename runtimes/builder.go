@@ -112,7 +112,7 @@ type BuildResult struct {
 	RunTag      name.Tag `json:"runTag"`
 	BuildTag    name.Tag `json:"buildTag"`
 	ComposerTag name.Tag `json:"composerTag"`
-	AutoloadTag name.Tag `json:"autoloadTag"`
+	CLITag      name.Tag `json:"cliTag"`
 }
 
 // Build makes the runtime spec asks for in repo, or returns the recorded one
@@ -186,7 +186,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		compiled[c.name] = compileState(base, p, c, src)
 	}
 	run := runState(base, p, llb.Local("launcher", contentID(launcherSHA)), compiled)
-	recipe, err := definitionDigest(ctx, buildState(run, p), autoloadState(base, composerState(run), p))
+	recipe, err := definitionDigest(ctx, buildState(run, p), cliState(base, composerState(run), p))
 	if err != nil {
 		return nil, err
 	}
@@ -242,23 +242,31 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		derived[d.role] = dg
 		from = dg
 	}
-	autoload := autoloadState(base, llb.Image(repo.Digest(derived[roleComposer].String()).String(), llb.WithCustomName("the composer image")), p)
-	derived[roleAutoload], err = b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
-		res, err := solveState(ctx, c, autoload)
+	composerImage := llb.Image(repo.Digest(derived[roleComposer].String()).String(), llb.WithCustomName("the composer image"))
+	cli := cliState(base, composerImage, p)
+	var platforms [2]map[string]string // the composer image's, the CLI image's
+	derived[roleCLI], err = b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		res, err := solveState(ctx, c, cli)
 		if err != nil {
 			return nil, err
 		}
-		return res, addImageConfig(res, imageConfig(p, key, roleAutoload, false))
+		for i, st := range []llb.State{composerImage, cli} {
+			if platforms[i], err = probePlatform(ctx, c, st); err != nil {
+				return nil, err
+			}
+		}
+		return res, addImageConfig(res, imageConfig(p, key, roleCLI, false))
 	})
 	if err != nil {
 		return nil, err
 	}
+	platform, hidden := platformConfig(platforms[0], platforms[1])
 
 	e := Entry{
 		Key: key, PHP: strings.TrimSpace(probes["php"]), PHPMinor: p.minor.Minor, Phalcon: riVersion(probes["phalcon"]),
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
 		Run: runDigest.String(), Build: derived[roleBuild].String(), Composer: derived[roleComposer].String(),
-		Autoload: derived[roleAutoload].String(), Built: b.o.now().UTC().Format(time.RFC3339),
+		CLI: derived[roleCLI].String(), Platform: platform, PlatformHidden: hidden, Built: b.o.now().UTC().Format(time.RFC3339),
 	}
 	res := newResult(repo, e)
 	for _, im := range e.images() {
@@ -283,8 +291,8 @@ func newResult(repo name.Repository, e Entry) *BuildResult {
 	if e.Composer != "" {
 		res.ComposerTag = imageTag(repo, e, roleComposer)
 	}
-	if e.Autoload != "" {
-		res.AutoloadTag = imageTag(repo, e, roleAutoload)
+	if e.CLI != "" {
+		res.CLITag = imageTag(repo, e, roleCLI)
 	}
 	return res
 }
@@ -410,6 +418,66 @@ func solveState(ctx context.Context, c gwclient.Client, st llb.State) (*gwclient
 		return nil, err
 	}
 	return c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+}
+
+// probePlatform lists the platform packages composer sees in img, by
+// name: `composer show --platform`.
+func probePlatform(ctx context.Context, c gwclient.Client, img llb.State) (map[string]string, error) {
+	ex := img.Run(sh("cd /tmp && COMPOSER_ALLOW_SUPERUSER=1 COMPOSER_HOME=/tmp/composer-home composer show --platform --format=json --no-interaction --no-ansi > /probe/platform.json",
+		"list the platform composer sees (composer show --platform)")...)
+	res, err := solveState(ctx, c, ex.AddMount("/probe", llb.Scratch()))
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	b, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: "platform.json"})
+	if err != nil {
+		return nil, fmt.Errorf("reading the platform probe: %w", err)
+	}
+	return parsePlatform(b)
+}
+
+// parsePlatform reads `composer show --platform --format=json`.
+func parsePlatform(b []byte) (map[string]string, error) {
+	var doc struct {
+		Platform []struct{ Name, Version string } `json:"platform"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("reading composer show --platform: %w", err)
+	}
+	out := map[string]string{}
+	for _, p := range doc.Platform {
+		out[p.Name] = p.Version
+	}
+	if len(out) == 0 {
+		return nil, errors.New("composer show --platform listed nothing")
+	}
+	return out, nil
+}
+
+// platformConfig is composer's platform config on the CLI image that
+// makes it see the composer image's: every extension and library of the
+// composer image at its version, and those only the CLI image has hidden.
+// PHP and composer's own packages are the same in both and left real.
+func platformConfig(composer, cli map[string]string) (map[string]string, []string) {
+	faked := func(name string) bool { return strings.HasPrefix(name, "ext-") || strings.HasPrefix(name, "lib-") }
+	platform := map[string]string{}
+	for n, v := range composer {
+		if faked(n) {
+			platform[n] = v
+		}
+	}
+	var hidden []string
+	for n := range cli {
+		if _, ok := composer[n]; !ok && faked(n) {
+			hidden = append(hidden, n)
+		}
+	}
+	sort.Strings(hidden)
+	return platform, hidden
 }
 
 // probe runs verifyScript in the run image and reads what it wrote.

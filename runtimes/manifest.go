@@ -37,7 +37,7 @@ const (
 	roleRun      = "run"
 	roleBuild    = "build"
 	roleComposer = "composer"
-	roleAutoload = "autoload"
+	roleCLI      = "cli"
 )
 
 // Entry is one built runtime as recorded.
@@ -64,10 +64,18 @@ type Entry struct {
 	Run      string `json:"run"`
 	Build    string `json:"build"`
 	Composer string `json:"composer,omitempty"`
-	// Autoload is the autoload image's digest: the base image plus PHP's
-	// CLI and composer, where composer's autoloader is dumped. Entries
-	// recorded before autoload images existed have none.
-	Autoload string `json:"autoload,omitempty"`
+	// CLI is the CLI image's digest: the base image plus PHP's CLI and
+	// composer, where composer installs and dumps the autoloader. Entries
+	// recorded before CLI images existed have none.
+	CLI string `json:"cli,omitempty"`
+	// Platform is what composer sees in the composer image: every ext-*
+	// and lib-* platform package and its version, as `composer show
+	// --platform` lists them. PlatformHidden are those the CLI image has
+	// and the composer image lacks. Composer runs on the CLI image with
+	// both as its platform config, so it checks the run image's
+	// extensions, not the CLI image's.
+	Platform       map[string]string `json:"platform,omitempty"`
+	PlatformHidden []string          `json:"platformHidden,omitempty"`
 	// Built is the RFC 3339 time of the build; informational only, the key
 	// decides reuse.
 	Built string `json:"built"`
@@ -79,15 +87,15 @@ func (e Entry) RunRef(repo name.Repository) name.Digest { return repo.Digest(e.R
 // BuildRef returns the repo@digest reference of the entry's build image.
 func (e Entry) BuildRef(repo name.Repository) name.Digest { return repo.Digest(e.Build) }
 
-// images are the entry's roles and image digests, the composer and
-// autoload images only when it has them.
+// images are the entry's roles and image digests, the composer and CLI
+// images only when it has them.
 func (e Entry) images() []struct{ role, digest string } {
 	out := []struct{ role, digest string }{{roleRun, e.Run}, {roleBuild, e.Build}}
 	if e.Composer != "" {
 		out = append(out, struct{ role, digest string }{roleComposer, e.Composer})
 	}
-	if e.Autoload != "" {
-		out = append(out, struct{ role, digest string }{roleAutoload, e.Autoload})
+	if e.CLI != "" {
+		out = append(out, struct{ role, digest string }{roleCLI, e.CLI})
 	}
 	return out
 }

@@ -40,11 +40,14 @@ type Runtime struct {
 	// ComposerImage runs the vendor, volt and app steps: the build image
 	// for runtimes recorded before composer images existed.
 	ComposerImage string `json:"composerImage,omitempty"`
-	// AutoloadImage dumps composer's autoloader: PHP's CLI and composer on
-	// the base image; the composer image for runtimes recorded before
-	// autoload images existed.
-	AutoloadImage string `json:"autoloadImage,omitempty"`
-	RunDigest     string `json:"-"`
+	// CLIImage runs composer's install and autoloader dump: PHP's CLI and
+	// composer on the base image, told the composer image's platform
+	// (Platform, PlatformHidden); empty for runtimes recorded before CLI
+	// images existed, which run composer on the composer image.
+	CLIImage       string            `json:"cliImage,omitempty"`
+	Platform       map[string]string `json:"-"`
+	PlatformHidden []string          `json:"-"`
+	RunDigest      string            `json:"-"`
 }
 
 // ConflictError is a resolution that found no runtime. Its first line names
@@ -480,9 +483,9 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 	if best.Composer != "" {
 		rt.ComposerImage = repo + "@" + best.Composer
 	}
-	rt.AutoloadImage = rt.ComposerImage
-	if best.Autoload != "" {
-		rt.AutoloadImage = repo + "@" + best.Autoload
+	if best.CLI != "" && best.Platform != nil {
+		rt.CLIImage = repo + "@" + best.CLI
+		rt.Platform, rt.PlatformHidden = best.Platform, best.PlatformHidden
 	}
 	rt.RunDigest = best.Run
 	return &rt, nil

@@ -120,7 +120,7 @@ inputs are already recorded in REPO is not built again.`,
 				if res.Reused {
 					fmt.Fprintln(cmd.ErrOrStderr(), "runtime already built with identical inputs; nothing to do")
 				}
-				fmt.Fprintf(w, "run      %s@%s\nbuild    %s@%s\ncomposer %s@%s\nautoload %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTag, res.Entry.Build, res.ComposerTag, res.Entry.Composer, res.AutoloadTag, res.Entry.Autoload)
+				fmt.Fprintf(w, "run      %s@%s\nbuild    %s@%s\ncomposer %s@%s\nautoload %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTag, res.Entry.Build, res.ComposerTag, res.Entry.Composer, res.CLITag, res.Entry.CLI)
 				return nil
 			})
 		},
