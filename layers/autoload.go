@@ -47,7 +47,8 @@ func (l *Autoload) Key(ctx context.Context) (v1.Hash, error) {
 	k := newKey(l.Name())
 	k.str("appPath", l.AppPath)
 	// The image the dump runs on: PHP's CLI and composer on the base
-	// image. A layer dumped on another never matches a --no-cache build.
+	// image (the CLI image). A layer dumped on another never matches a
+	// --no-cache build.
 	k.str("step", autoloadStep)
 	vk, err := l.Vendor.Key(ctx)
 	if err != nil {
@@ -65,7 +66,7 @@ func (l *Autoload) Key(ctx context.Context) (v1.Hash, error) {
 
 // autoloadStep names how the layer is made; it changes when the step's
 // image or command does.
-const autoloadStep = "composer dump-autoload on the autoload image"
+const autoloadStep = "composer dump-autoload on the CLI image"
 
 // ClassIndex is what composer's classmap is generated from (see
 // internal/classindex), read on first use.

@@ -164,17 +164,26 @@ func TestRuntimeBuild(t *testing.T) {
 			if bl, cl := layerDigests(t, res.BuildTag.String()), layerDigests(t, res.ComposerTag.String()); len(cl) >= len(bl) || !slices.Equal(bl[:len(cl)], cl) {
 				t.Errorf("the composer image's layers %v are not the first layers of the build image's %v", cl, bl)
 			}
-			// The autoload image: the same PHP and composer as the composer
-			// image, on the base image, without the run image's servers and
-			// extensions.
+			// The CLI image: the same PHP and composer as the composer
+			// image, with curl and unzip, on the base image, without the
+			// run image's servers and extensions; the platform composer
+			// sees in the composer image is recorded.
 			out, errOut, code = testbed.DockerRun(t, res.CLITag.String(), []string{"/bin/sh"}, "-c",
-				"php -r 'echo PHP_VERSION, \"\\n\";' && composer --version --no-ansi 2>/dev/null | head -n 1 && (command -v php-fpm nginx git node || echo no-servers) && (php -m | grep -qx hello && echo has-hello || echo no-hello)")
+				"php -r 'echo PHP_VERSION, \"\\n\";' && composer --version --no-ansi 2>/dev/null | head -n 1 && php -r 'echo function_exists(\"curl_init\") ? \"curl\\n\" : \"no-curl\\n\";' && unzip -v >/dev/null && (command -v php-fpm nginx git node || echo no-servers) && (php -m | grep -qx hello && echo has-hello || echo no-hello)")
 			composerVersion, _, _ := testbed.DockerRun(t, res.ComposerTag.String(), []string{"/bin/sh"}, "-c", "composer --version --no-ansi 2>/dev/null | head -n 1")
-			if code != 0 || !strings.HasPrefix(out, res.Entry.PHP+"\n"+composerVersion) || !strings.HasSuffix(out, "no-servers\nno-hello\n") {
-				t.Errorf("autoload image: exit %d, stdout %q, stderr %q; want PHP %s, the composer image's %q, no php-fpm, nginx, git, node or compiled extension", code, out, errOut, res.Entry.PHP, composerVersion)
+			if code != 0 || !strings.HasPrefix(out, res.Entry.PHP+"\n"+composerVersion) || !strings.HasSuffix(out, "curl\nno-servers\nno-hello\n") {
+				t.Errorf("CLI image: exit %d, stdout %q, stderr %q; want PHP %s, the composer image's %q, curl, unzip, no php-fpm, nginx, git, node or compiled extension", code, out, errOut, res.Entry.PHP, composerVersion)
 			}
-			if al, rl := layerDigests(t, res.CLITag.String()), layerDigests(t, run); len(al) != 3 || al[0] != rl[0] {
-				t.Errorf("the autoload image's layers %v are not the base layer of the run image's %v plus composer and PHP's CLI", al, rl)
+			if cl, rl := layerDigests(t, res.CLITag.String()), layerDigests(t, run); len(cl) != 3 || cl[0] != rl[0] {
+				t.Errorf("the CLI image's layers %v are not the base layer of the run image's %v plus composer and PHP's CLI", cl, rl)
+			}
+			for _, ext := range []string{"ext-hello", "ext-gmp", "ext-intl"} {
+				if res.Entry.Platform[ext] == "" {
+					t.Errorf("recorded platform lacks %s: %v", ext, res.Entry.Platform)
+				}
+			}
+			if !slices.Contains(res.Entry.PlatformHidden, "ext-curl") && res.Entry.Platform["ext-curl"] == "" {
+				t.Errorf("ext-curl is neither the composer image's nor hidden: %v, %v", res.Entry.Platform, res.Entry.PlatformHidden)
 			}
 
 			start = time.Now()
