@@ -55,5 +55,5 @@ clean:
 BENCH_RUNS ?= 3
 bench: testbed
 	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_BENCH=1 PHPBUILD_BENCH_RUNS=$(BENCH_RUNS) \
-	  $(GO) test -run '^$$' -bench BenchmarkVsDockerfile -benchtime 1x -timeout 40m -v ./bench
+	  $(GO) test -run '^$$' -bench BenchmarkVsDockerfile -benchtime 1x -timeout 100m -v ./bench
 	@cat bench/results.md
