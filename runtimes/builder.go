@@ -186,7 +186,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		compiled[c.name] = compileState(base, p, c, src)
 	}
 	run := runState(base, p, llb.Local("launcher", contentID(launcherSHA)), compiled)
-	recipe, err := definitionDigest(ctx, buildState(run, p), cliState(base, composerState(run), p))
+	recipe, err := definitionDigest(ctx, buildState(run, p), cliState(base, p))
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		from = dg
 	}
 	composerImage := llb.Image(repo.Digest(derived[roleComposer].String()).String(), llb.WithCustomName("the composer image"))
-	cli := cliState(base, composerImage, p)
+	cli := cliState(base, p)
 	var platforms [2]map[string]string // the composer image's, the CLI image's
 	derived[roleCLI], err = b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 		res, err := solveState(ctx, c, cli)

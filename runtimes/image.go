@@ -111,20 +111,17 @@ func composerState(run llb.State) llb.State {
 }
 
 // cliState is the CLI image: the base image plus PHP's CLI with curl (for
-// composer's parallel downloads), unzip and the composer of the composer
-// image (its script and the PHP libraries it runs on, copied), nothing
-// else. Composer's install and autoloader dump run on it, so a lock change
-// or a class added on a fresh runner pulls this image, well under half of
-// the composer image, which carries php-fpm, nginx, every extension and
-// git (Debian's composer package would also pull ICU in). The PHP is the
-// run image's, from the same suite; composer is told the run image's
-// platform (see Entry.Platform).
-func cliState(base, composer llb.State, p *plan) llb.State {
+// composer's parallel downloads), unzip and composer, nothing else.
+// Composer's install and autoloader dump run on it, so a lock change or a
+// class added on a fresh runner pulls this image, under half of the
+// composer image, which carries php-fpm, nginx, every extension and git.
+// PHP and composer come from the same suite as the composer image's (the
+// runtime test checks their versions match); composer is told the run
+// image's platform (see Entry.Platform).
+func cliState(base llb.State, p *plan) llb.State {
 	m := p.minor.Minor
-	st := base.File(llb.Copy(composer, "/usr/share/php", "/usr/share/php", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}).
-		Copy(composer, "/usr/bin/composer", "/usr/bin/composer"), llb.WithCustomName("copy composer from the composer image"))
-	return st.Run(sh(aptInstall([]string{"php" + m + "-cli", "php" + m + "-curl", "unzip"})+"php -r 'echo PHP_VERSION, PHP_EOL;'\ncomposer --version\n",
-		"install PHP "+m+"'s CLI, curl and unzip (the CLI image)")...).Root()
+	return base.Run(sh(aptInstall([]string{"php" + m + "-cli", "php" + m + "-curl", "composer", "unzip"})+"php -r 'echo PHP_VERSION, PHP_EOL;'\ncomposer --version\n",
+		"install PHP "+m+"'s CLI, curl, composer and unzip (the CLI image)")...).Root()
 }
 
 // buildState is the build image: the composer image plus the PHP headers
