@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -336,7 +335,8 @@ func (s *suite) codeChange(b *testing.B, dir string, c contenders, fig, limit st
 	if err != nil {
 		b.Fatalf("%s: %v", ref, err)
 	}
-	to, err := name.ParseReference(s.proxy.Addr()+"/"+c.pb+"-limit:"+path.Base(img), name.Insecure)
+	_, sha, _ := strings.Cut(img, ":")
+	to, err := name.ParseReference(s.proxy.Addr()+"/"+c.pb+"-limit:"+sha, name.Insecure)
 	if err != nil {
 		b.Fatal(err)
 	}
