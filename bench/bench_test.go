@@ -210,7 +210,14 @@ func (s *suite) add(b *testing.B, fig string, phpbuild, dockerfile float64) {
 	f := s.figures[fig]
 	f.Phpbuild = append(f.Phpbuild, phpbuild)
 	f.Dockerfile = append(f.Dockerfile, dockerfile)
-	b.Logf("%-48s phpbuild %-10s Dockerfile %s", fig+":", f.Unit.format(phpbuild), f.Unit.format(dockerfile))
+	progress(b, "%-48s phpbuild %-10s Dockerfile %s", fig+":", f.Unit.format(phpbuild), f.Unit.format(dockerfile))
+}
+
+// progress logs a sample, and writes it to stderr at once: a benchmark's
+// log is printed only when it ends, and a large app's run is long.
+func progress(b *testing.B, format string, args ...any) {
+	b.Logf(format, args...)
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
 }
 
 // images are one commit's images, by registry path (no host).
@@ -347,7 +354,7 @@ func (s *suite) codeChange(b *testing.B, dir string, c contenders, fig, limit st
 	l := s.limits[limit]
 	l.Phpbuild = append(l.Phpbuild, pbTime)
 	l.Limit = append(l.Limit, took.Seconds())
-	b.Logf("%-48s phpbuild %-10s limit %s (%d files)", limit+":", Seconds.format(pbTime), Seconds.format(took.Seconds()), len(files))
+	progress(b, "%-48s phpbuild %-10s limit %s (%d files)", limit+":", Seconds.format(pbTime), Seconds.format(took.Seconds()), len(files))
 	return pb, df, cache
 }
 
