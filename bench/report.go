@@ -122,7 +122,11 @@ func (r *Report) JSON() ([]byte, error) {
 // Markdown is the report as a heading line, a table and its notes.
 func (r *Report) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "`make bench` on %s, %s; %d runs each, app: %s.\n\n", r.Date, r.Machine, r.Runs, r.App)
+	runs := fmt.Sprintf("%d runs each", r.Runs)
+	if r.Runs == 1 {
+		runs = "1 run"
+	}
+	fmt.Fprintf(&b, "`make bench` on %s, %s; %s, app: %s.\n\n", r.Date, r.Machine, runs, r.App)
 	b.WriteString("| figure | phpbuild min / median / max | Dockerfile min / median / max | phpbuild / Dockerfile |\n")
 	b.WriteString("|---|---|---|---|\n")
 	for _, f := range r.Figures {
