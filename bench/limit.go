@@ -3,8 +3,6 @@ package bench
 import (
 	"archive/tar"
 	"cmp"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path"
@@ -19,53 +17,36 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/stream"
+	"github.com/phpbuild/phpbuild/build"
 )
 
 // AppLayerFiles lists the regular files of a phpbuild image's app layer,
 // relative to the app dir (the layer's paths under appDir).
 func AppLayerFiles(img v1.Image, appDir string) ([]string, error) {
-	cf, err := img.ConfigFile()
+	layer, err := build.LayerNamed(img, "app")
 	if err != nil {
 		return nil, err
 	}
-	var ls []struct{ Name, Digest string }
-	if err := json.Unmarshal([]byte(cf.Config.Labels["dev.phpbuild.layers"]), &ls); err != nil {
-		return nil, fmt.Errorf("not a phpbuild image: %w", err)
+	rc, err := layer.Uncompressed()
+	if err != nil {
+		return nil, err
 	}
-	for _, l := range ls {
-		if l.Name != "app" {
-			continue
+	defer rc.Close()
+	var files []string
+	prefix := strings.Trim(appDir, "/") + "/"
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files, nil
 		}
-		h, err := v1.NewHash(l.Digest)
 		if err != nil {
 			return nil, err
 		}
-		layer, err := img.LayerByDigest(h)
-		if err != nil {
-			return nil, err
-		}
-		rc, err := layer.Uncompressed()
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		var files []string
-		prefix := strings.Trim(appDir, "/") + "/"
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				return files, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			if rel, ok := strings.CutPrefix(strings.TrimPrefix(h.Name, "/"), prefix); ok && h.Typeflag == tar.TypeReg {
-				files = append(files, rel)
-			}
+		if rel, ok := strings.CutPrefix(strings.TrimPrefix(h.Name, "/"), prefix); ok && h.Typeflag == tar.TypeReg {
+			files = append(files, rel)
 		}
 	}
-	return nil, fmt.Errorf("the image has no app layer")
 }
 
 // PhysicalLimit is the least a code change's build can do, with

@@ -101,4 +101,12 @@ func TestPhysicalLimit(t *testing.T) {
 	if _, err := AppLayerFiles(empty.Image, "/app"); err == nil {
 		t.Error("AppLayerFiles of an image without the label: no error")
 	}
+	if _, err := AppLayerFiles(pimg, "/srv"); err != nil {
+		t.Errorf("AppLayerFiles under another dir: %v", err)
+	}
+	vendorOnly, _ := json.Marshal([]map[string]string{{"name": "vendor", "key": "k", "digest": d.String()}})
+	vimg, _ := mutate.Config(pimg, v1.Config{Labels: map[string]string{"dev.phpbuild.layers": string(vendorOnly)}})
+	if _, err := AppLayerFiles(vimg, "/app"); err == nil || !strings.Contains(err.Error(), "no app layer") {
+		t.Errorf("AppLayerFiles of an image without an app layer: %v", err)
+	}
 }

@@ -41,6 +41,30 @@ type cachedLayer struct {
 	Digest string `json:"digest"`
 }
 
+// LayerNamed returns the layer img's LabelLayers names name ("app",
+// "volt", …): how tools read one layer of a phpbuild image back.
+func LayerNamed(img v1.Image, name string) (v1.Layer, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	var ls []cachedLayer
+	if err := json.Unmarshal([]byte(cf.Config.Labels[LabelLayers]), &ls); err != nil {
+		return nil, fmt.Errorf("not a phpbuild image: its %s label: %w", LabelLayers, err)
+	}
+	for _, l := range ls {
+		if l.Name != name {
+			continue
+		}
+		h, err := v1.NewHash(l.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return img.LayerByDigest(h)
+	}
+	return nil, fmt.Errorf("the image has no %s layer", name)
+}
+
 // cacheImage is a previous build whose layers can be reused by digest.
 type cacheImage struct {
 	ref    name.Digest

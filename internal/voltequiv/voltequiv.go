@@ -7,7 +7,6 @@ package voltequiv
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/testbed"
 )
 
@@ -148,29 +148,11 @@ func Precompiled(ref string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ref, err)
 	}
-	cf, err := img.ConfigFile()
+	layer, err := build.LayerNamed(img, "volt")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	var ls []struct{ Name, Digest string }
-	if err := json.Unmarshal([]byte(cf.Config.Labels["dev.phpbuild.layers"]), &ls); err != nil {
-		return nil, fmt.Errorf("%s is not a phpbuild image: %w", ref, err)
-	}
-	for _, l := range ls {
-		if l.Name != "volt" {
-			continue
-		}
-		h, err := v1.NewHash(l.Digest)
-		if err != nil {
-			return nil, err
-		}
-		layer, err := img.LayerByDigest(h)
-		if err != nil {
-			return nil, err
-		}
-		return compiledIn(layer)
-	}
-	return nil, fmt.Errorf("%s has no volt layer", ref)
+	return compiledIn(layer)
 }
 
 func compiledIn(l v1.Layer) (map[string][]byte, error) {
