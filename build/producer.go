@@ -58,9 +58,11 @@ type stepImages struct {
 	// cli has PHP's CLI, curl, unzip and composer alone, on the base
 	// image: a lock change or a class added on a fresh runner pulls no
 	// php-fpm, nginx, extensions or git. Composer installs on it told the
-	// run image's platform (platform, see vendorStep); without a CLI image
-	// in the runtime, or for a lock that needs git, it is the composer
-	// image.
+	// run image's platform (platform, see withLockedPlatform); without a
+	// CLI image in the runtime, or for a lock that needs git, it is the
+	// composer image. An app without a lock is resolved on the composer
+	// image too: composer update would write the told platform into the
+	// lock it makes.
 	cli      llb.State
 	platform []byte
 }
@@ -96,10 +98,9 @@ func needsGit(app *detect.App) bool {
 	return false
 }
 
-// platformConfig is composer's global config.json making the CLI image
-// look like the composer image to composer: the run image's extensions
-// and libraries at their versions, the CLI image's others hidden. The
-// app's own config.platform still wins: composer merges it over this.
+// platformConfig is the platform that makes the CLI image look like the
+// run image to composer: the run image's extensions and libraries at their
+// versions, the CLI image's others hidden (false). See withLockedPlatform.
 func platformConfig(rt *runtimes.Runtime) ([]byte, error) {
 	platform := map[string]any{}
 	for n, v := range rt.Platform {
@@ -108,7 +109,7 @@ func platformConfig(rt *runtimes.Runtime) ([]byte, error) {
 	for _, n := range rt.PlatformHidden {
 		platform[n] = false
 	}
-	b, err := json.Marshal(map[string]any{"config": map[string]any{"platform": platform}})
+	b, err := json.Marshal(platform)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +133,9 @@ func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, 
 	for _, l := range toMake {
 		if l, ok := l.(*layers.Vendor); ok {
 			vendor = &vendorProducer{l: l, dir: app.Dir, lock: app.Composer.Lock != nil, key: keys[l.Name()], image: imgs.cli, platform: imgs.platform}
+			if !vendor.lock {
+				vendor.image, vendor.platform = imgs.composer, nil
+			}
 		}
 	}
 	for _, l := range toMake {

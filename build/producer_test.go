@@ -252,7 +252,7 @@ func TestStepImages(t *testing.T) {
 				if err := proto.Unmarshal(dt, &op); err != nil {
 					t.Fatal(err)
 				}
-				if ex := op.GetExec(); ex != nil && strings.Contains(strings.Join(ex.Meta.Args, " "), "composer install") {
+				if ex := op.GetExec(); ex != nil && strings.Contains(strings.Join(ex.Meta.Args, " "), "--no-autoloader") {
 					script = strings.Join(ex.Meta.Args, " ")
 				}
 			}
@@ -270,7 +270,7 @@ func TestStepImages(t *testing.T) {
 	if !slices.Equal(vendor, want) || !slices.Equal(autoload, want) {
 		t.Errorf("step images: vendor %q, autoload %q; want %q for both", vendor, autoload, want)
 	}
-	for _, s := range []string{`"ext-ffi":false`, `"ext-intl":"8.4.28"`, `"lib-icu":"76.1"`, "config.json"} {
+	for _, s := range []string{`"ext-ffi":false`, `"ext-intl":"8.4.28"`, `"lib-icu":"76.1"`, `"platform-overrides"`, "cp -p /tmp/phpbuild-composer.lock composer.lock"} {
 		if !strings.Contains(script, s) {
 			t.Errorf("the vendor step does not set composer's platform (%s):\n%.2000s", s, script)
 		}
@@ -284,6 +284,18 @@ func TestStepImages(t *testing.T) {
 		t.Errorf("a lock that needs git: vendor %q, autoload %q; want %q", vendor, autoload, want)
 	}
 	app.Composer.Lock.Packages = app.Composer.Lock.Packages[:len(app.Composer.Lock.Packages)-1]
+
+	// No lock: composer update resolves on the composer image, which
+	// writes no told platform into the lock it makes; the autoloader is
+	// still dumped on the CLI image (its op graph holds the vendor step's
+	// image too).
+	lock := app.Composer.Lock
+	app.Composer.Lock = nil
+	vendor, autoload, script = images(t)
+	if !slices.Equal(vendor, want) || !slices.Contains(autoload, "CLI image "+rt.CLIImage) || strings.Contains(script, "platform") || !strings.Contains(script, "composer update") {
+		t.Errorf("no lock: vendor %q, autoload %q, want vendor on %q, autoload on the CLI image, nothing told:\n%.2000s", vendor, autoload, want, script)
+	}
+	app.Composer.Lock = lock
 
 	// A runtime recorded before CLI images: the composer image.
 	rt.CLIImage, rt.Platform, rt.PlatformHidden = "", nil, nil

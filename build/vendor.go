@@ -21,7 +21,7 @@ type vendorProducer struct {
 	lock  bool   // composer.lock exists
 	key   string
 	image llb.State
-	// platform is composer's global config for image (see
+	// platform is the run image's platform for composer on image (see
 	// platformConfig), nil on the composer image.
 	platform []byte
 	// made is the step's output, made once: the app layer's autoloader
@@ -68,13 +68,28 @@ func vendorStep(img llb.State, platform []byte, v *layers.Vendor, lock bool, key
 	}
 	script := fmt.Sprintf("COMPOSER_MIRROR_PATH_REPOS=1 composer %s --no-dev --prefer-dist --no-autoloader --no-scripts --no-interaction --no-progress", cmd)
 	if platform != nil {
-		// On the CLI image: composer checks the run image's platform.
-		script = fmt.Sprintf("mkdir -p \"$COMPOSER_HOME\"\nprintf '%%s\\n' '%s' > \"$COMPOSER_HOME/config.json\"\n", platform) + script
+		script = withLockedPlatform(platform, script)
 	}
 	if v.Root != "" {
 		return vendorInRepo(img, v, script, "vendor: composer "+cmd, key)
 	}
 	return runStep(img, source(v.Files, key), script, "vendor: composer "+cmd, "composer")
+}
+
+// withLockedPlatform runs composer's install on the CLI image checking the
+// run image's platform: composer install checks the lock against the
+// lock's platform-overrides, not against config.platform, so the step adds
+// platform (the run image's extensions and libraries at their versions,
+// the CLI image's others hidden) under the lock's own overrides, which win,
+// and puts the lock back as it was after the install.
+func withLockedPlatform(platform []byte, script string) string {
+	const merge = `$f = "composer.lock"; $l = json_decode(file_get_contents($f), true, 512, JSON_THROW_ON_ERROR); ` +
+		`$l["platform-overrides"] = array_merge(json_decode($argv[1], true, 512, JSON_THROW_ON_ERROR), $l["platform-overrides"] ?? []); ` +
+		`file_put_contents($f, json_encode($l, JSON_UNESCAPED_SLASHES | JSON_THROW_ON_ERROR));`
+	return "cp -p composer.lock /tmp/phpbuild-composer.lock\n" +
+		"php -r '" + merge + "' '" + string(platform) + "'\n" +
+		script + "\n" +
+		"cp -p /tmp/phpbuild-composer.lock composer.lock\n"
 }
 
 // repoPath is where the vendor step of an app with path repositories
