@@ -68,7 +68,10 @@ func runSpec(t *testing.T, spec testbed.ContainerSpec, writable ...string) (*tes
 	t.Helper()
 	ref := spec.Image
 	port := testbed.FreePort(t)
-	spec = testbed.ContainerSpec{Image: ref, Local: spec.Local, ReadOnly: true, Env: []string{"GREETING_NAME=tester"}, HostPort: port, ContainerPort: 8080, Tmpfs: map[string]string{}}
+	// A memory limit as in production: the launcher sizes php-fpm's pool
+	// from it (a handful of workers, not the 64 the test machine's memory
+	// allows, whose start and stop crowd a loaded CI machine).
+	spec = testbed.ContainerSpec{Image: ref, Local: spec.Local, ReadOnly: true, Env: []string{"GREETING_NAME=tester"}, HostPort: port, ContainerPort: 8080, Tmpfs: map[string]string{}, Memory: 1 << 30}
 	for _, w := range writable {
 		spec.Tmpfs["/app/"+w] = "uid=1000,gid=1000,mode=0755"
 	}

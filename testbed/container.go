@@ -34,6 +34,8 @@ type ContainerSpec struct {
 	HostPort, ContainerPort int
 	// Local images are already in the daemon and not pulled.
 	Local bool
+	// Memory is the container's memory limit in bytes (0: none).
+	Memory int64
 }
 
 // Container is a running test container, removed when the test ends (its
@@ -73,7 +75,7 @@ func StartContainer(t testing.TB, spec ContainerSpec) *Container {
 		}
 	}
 	cfg := &container.Config{Image: spec.Image, Env: spec.Env}
-	host := &container.HostConfig{ReadonlyRootfs: spec.ReadOnly, Tmpfs: spec.Tmpfs}
+	host := &container.HostConfig{ReadonlyRootfs: spec.ReadOnly, Tmpfs: spec.Tmpfs, Resources: container.Resources{Memory: spec.Memory}}
 	if spec.HostPort != 0 {
 		p := nat.Port(strconv.Itoa(spec.ContainerPort) + "/tcp")
 		cfg.ExposedPorts = nat.PortSet{p: {}}
