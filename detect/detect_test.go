@@ -915,8 +915,10 @@ func TestDetectPlatformReqsTestdata(t *testing.T) {
 	want := []detect.PlatformReq{
 		{Name: "php", Constraint: ">=8.1", File: jsonFile, Line: 7, Field: "require.php"},
 		{Name: "ext-mbstring", Constraint: "*", File: jsonFile, Line: 8, Field: "require.ext-mbstring"},
+		{Name: "ext-pdo_mysql", Constraint: "*", File: jsonFile, Line: 9, Field: "require.ext-pdo_mysql"},
 		{Name: "php", Constraint: ">=8.1", File: lockFile, Line: 43, Field: "platform.php"},
 		{Name: "ext-mbstring", Constraint: "*", File: lockFile, Line: 44, Field: "platform.ext-mbstring"},
+		{Name: "ext-pdo_mysql", Constraint: "*", File: lockFile, Line: 45, Field: "platform.ext-pdo_mysql"},
 		{Name: "php", Constraint: ">=8.0", File: lockFile, Line: 18, Field: "packages[phpbuild-testdata/greeter].require.php", Package: "phpbuild-testdata/greeter"},
 	}
 	if diff := cmp.Diff(want, a.Composer.Platform); diff != "" {
