@@ -204,9 +204,9 @@ func (o *options) solveSteps(ctx context.Context, app *detect.App, ps map[string
 		go func() {
 			defer wg.Done()
 			// Each solve syncs through its own session: one FS each.
-			appFS, err := fsutil.NewFS(app.Dir)
+			locals, err := localsOf(def, app.Dir)
 			if err == nil {
-				err = o.solve(ctx, bk, def, appFS, dir, app)
+				err = o.solve(ctx, bk, def, locals, dir, app)
 			}
 			if err != nil {
 				mu.Lock()
@@ -229,8 +229,7 @@ func (o *options) solveSteps(ctx context.Context, app *detect.App, ps map[string
 }
 
 // solve runs one step and exports its output to dir.
-func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definition, appFS fsutil.FS, dir string, app *detect.App) error {
-	locals := map[string]fsutil.FS{"app": appFS}
+func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definition, locals map[string]fsutil.FS, dir string, app *detect.App) error {
 	if app.Composer != nil && app.Composer.WorkTree != nil {
 		// The vendor step reads path repositories outside the app dir
 		// from the work tree (see vendorInRepo).

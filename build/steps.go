@@ -28,7 +28,7 @@ import (
 func source(files []string, key string) llb.State {
 	paths := append([]string{}, files...)
 	sort.Strings(paths)
-	return llb.Local("app", llb.FollowPaths(paths), llb.SharedKeyHint("phpbuild-app"),
+	return listLocal(paths, llb.SharedKeyHint("phpbuild-app"),
 		llb.LocalUniqueID("phpbuild-"+key), llb.WithCustomNamef("app files (%d)", len(paths)))
 }
 
