@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/phpbuild/phpbuild/badinput"
@@ -100,44 +102,60 @@ func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
 	// cannot mix two commits into one Commit.
 	c.SHA = strings.TrimSpace(sha)
 
-	// log.showSignature would add gpg output to stdout.
-	ct, err := g.run(ctx, "show", "-s", "--no-show-signature", "--format=%ct", c.SHA)
-	if err != nil {
-		return nil, err
-	}
-	secs, err := strconv.ParseInt(strings.TrimSpace(ct), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("parsing committer time %q: %w", strings.TrimSpace(ct), err)
-	}
-	c.Time = time.Unix(secs, 0).UTC()
-
-	// Not --short: it turns main into "heads/main" when a tag is named main.
-	ref, err := g.run(ctx, "symbolic-ref", "-q", "HEAD")
-	switch {
-	case exitCode(err) == 1: // detached
-	case err != nil:
-		return nil, err
-	default:
-		c.Branch = strings.TrimPrefix(strings.TrimSpace(ref), "refs/heads/")
-	}
-
-	if c.Dirty, c.DirtyFiles, err = g.status(ctx, prefix); err != nil {
-		return nil, err
-	}
-	if c.Files, err = g.files(ctx); err != nil {
-		return nil, err
-	}
-	anc, err := g.run(ctx, "rev-list", "--first-parent", fmt.Sprintf("--max-count=%d", maxAncestors), c.SHA+"~1")
-	if err == nil { // a root commit has no parents, which rev-list calls an error
-		c.Ancestors = strings.Fields(anc)
-	}
-
-	if c.Tag, err = g.releaseTagAt(ctx, c.SHA); err != nil {
-		return nil, err
-	}
-	if c.Tag != "" {
-		c.Version = strings.TrimPrefix(c.Tag, "v")
-	} else if c.Version, err = g.devVersion(ctx, c.SHA); err != nil {
+	// The rest reads c.SHA alone: ask git all at once.
+	var eg errgroup.Group
+	eg.Go(func() error {
+		// log.showSignature would add gpg output to stdout.
+		ct, err := g.run(ctx, "show", "-s", "--no-show-signature", "--format=%ct", c.SHA)
+		if err != nil {
+			return err
+		}
+		secs, err := strconv.ParseInt(strings.TrimSpace(ct), 10, 64)
+		if err != nil {
+			return fmt.Errorf("parsing committer time %q: %w", strings.TrimSpace(ct), err)
+		}
+		c.Time = time.Unix(secs, 0).UTC()
+		return nil
+	})
+	eg.Go(func() error {
+		// Not --short: it turns main into "heads/main" when a tag is named main.
+		ref, err := g.run(ctx, "symbolic-ref", "-q", "HEAD")
+		switch {
+		case exitCode(err) == 1: // detached
+		case err != nil:
+			return err
+		default:
+			c.Branch = strings.TrimPrefix(strings.TrimSpace(ref), "refs/heads/")
+		}
+		return nil
+	})
+	eg.Go(func() (err error) {
+		c.Dirty, c.DirtyFiles, err = g.status(ctx, prefix)
+		return err
+	})
+	eg.Go(func() (err error) {
+		c.Files, err = g.files(ctx)
+		return err
+	})
+	eg.Go(func() error {
+		anc, err := g.run(ctx, "rev-list", "--first-parent", fmt.Sprintf("--max-count=%d", maxAncestors), c.SHA+"~1")
+		if err == nil { // a root commit has no parents, which rev-list calls an error
+			c.Ancestors = strings.Fields(anc)
+		}
+		return nil
+	})
+	eg.Go(func() (err error) {
+		if c.Tag, err = g.releaseTagAt(ctx, c.SHA); err != nil {
+			return err
+		}
+		if c.Tag != "" {
+			c.Version = strings.TrimPrefix(c.Tag, "v")
+			return nil
+		}
+		c.Version, err = g.devVersion(ctx, c.SHA)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
 	if _, err := semver.StrictNewVersion(c.Version); err != nil || !ociTag.MatchString(c.Version) {
@@ -196,12 +214,17 @@ func (g gitCLI) status(ctx context.Context, prefix string) (bool, []string, erro
 
 // files lists what the build may read; see Commit.Files.
 func (g gitCLI) files(ctx context.Context) ([]string, error) {
-	out, err := g.run(ctx, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
-	if err != nil {
-		return nil, err
-	}
-	deleted, err := g.run(ctx, "ls-files", "--deleted", "-z")
-	if err != nil {
+	var out, deleted string
+	var eg errgroup.Group
+	eg.Go(func() (err error) {
+		out, err = g.run(ctx, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+		return err
+	})
+	eg.Go(func() (err error) {
+		deleted, err = g.run(ctx, "ls-files", "--deleted", "-z")
+		return err
+	})
+	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
 	gone := map[string]bool{}
