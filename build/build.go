@@ -200,9 +200,12 @@ func configOf(ls []layers.Layer) *layers.Config {
 
 // prepare reads git, detects the app and resolves its built runtime.
 func prepare(ctx context.Context, dir string, o *options) (*git.Commit, *detect.App, *runtimes.Runtime, error) {
-	commit, err := git.ReadCommit(ctx, dir)
-	if err != nil {
-		return nil, nil, nil, err
+	commit := o.commit
+	if commit == nil {
+		var err error
+		if commit, err = git.ReadCommit(ctx, dir); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	if commit.Dirty && !o.allowDirty {
 		return nil, nil, nil, badinput.New(dir, "the work tree has uncommitted changes (%s); commit them, or pass --allow-dirty for an image without a SHA tag",

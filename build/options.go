@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/phpbuild/phpbuild/git"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -27,6 +29,8 @@ type options struct {
 	noCache      bool
 	sourceURL    string
 	skipExisting bool
+	// commit is dir's commit when Publish has read it already.
+	commit *git.Commit
 }
 
 // Option configures planning and building.

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -37,9 +38,15 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 		return nil, err
 	}
 	if o.skipExisting {
-		if res, err := o.existing(ctx, dir); res != nil || err != nil {
+		commit, err := git.ReadCommit(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		if res, err := o.existing(ctx, commit); res != nil || err != nil {
 			return res, err
 		}
+		// Read once: Assemble builds this commit.
+		opts = append(slices.Clone(opts), func(o *options) error { o.commit = commit; return nil })
 	}
 	img, err := Assemble(ctx, dir, opts...)
 	if err != nil {
@@ -69,10 +76,9 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 
 // existing is the result for the image the target repo holds under the
 // commit's SHA tag; nil when it holds none or the tree is dirty.
-func (o *options) existing(ctx context.Context, dir string) (*Result, error) {
-	commit, err := git.ReadCommit(ctx, dir)
-	if err != nil || commit.Dirty {
-		return nil, err
+func (o *options) existing(ctx context.Context, commit *git.Commit) (*Result, error) {
+	if commit.Dirty {
+		return nil, nil
 	}
 	tag := o.target.Tag(commit.SHA)
 	desc, err := remote.Head(tag, o.remoteWith(ctx)...)
