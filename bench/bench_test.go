@@ -79,12 +79,22 @@ func BenchmarkVsDockerfile(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("PHPBUILD_BENCH_RUNS")); err == nil && n > 0 {
 		runs = n
 	}
+	// PHPBUILD_BENCH_APPS=small or large measures one app alone, to look
+	// into it; the report is then only logged, not written.
+	apps := os.Getenv("PHPBUILD_BENCH_APPS")
+	if apps != "" && apps != "small" && apps != "large" {
+		b.Fatalf("PHPBUILD_BENCH_APPS must be small or large, got %q", apps)
+	}
 	s := newSuite(b)
 	for i := 0; i < runs; i++ {
-		b.Logf("run %d of %d", i+1, runs)
-		s.run(b, i)
-		b.Logf("run %d of %d, large app", i+1, runs)
-		s.runLarge(b, i)
+		if apps != "large" {
+			b.Logf("run %d of %d", i+1, runs)
+			s.run(b, i)
+		}
+		if apps != "small" {
+			b.Logf("run %d of %d, large app", i+1, runs)
+			s.runLarge(b, i)
+		}
 	}
 	rep := &Report{
 		Date:    time.Now().Format("2006-01-02"),
@@ -124,6 +134,10 @@ func BenchmarkVsDockerfile(b *testing.B) {
 			b.ReportMetric(r, "ratio:"+strings.NewReplacer(" ", "_", ",", "", ":", "", ".", "").Replace(f.Name))
 		}
 	}
+	if apps != "" {
+		b.Logf("only the %s app was measured: bench/results.* and README.md are left as they are", apps)
+		return
+	}
 	write(b, "results.md", []byte(md))
 	write(b, "results.json", append(js, '\n'))
 	readme, err := os.ReadFile("../README.md")
@@ -162,6 +176,7 @@ type suite struct {
 	appName       string
 	port          int // phpbuild's front proxy
 	naive         int // the naive container's host port
+	logged        int // commands logged (PHPBUILD_BENCH_LOGS)
 }
 
 func newSuite(b *testing.B) *suite {
@@ -477,7 +492,7 @@ func writeJSON(b *testing.B, path string, v any) {
 func (s *suite) phpbuild(b *testing.B, bk *testbed.Buildkitd, dir, repo string) float64 {
 	cmd := exec.Command(s.bin, "build", dir, "--image", s.proxy.Addr()+"/"+repo, "--runtimes", s.runtimes, "--progress", "plain")
 	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+bk.Host)
-	return timed(b, cmd)
+	return s.timed(b, cmd)
 }
 
 // dockerfile builds bench/Dockerfile on dir with buildctl and bk, pushing
@@ -493,17 +508,23 @@ func (s *suite) dockerfile(b *testing.B, bk *testbed.Buildkitd, dir, repo, cache
 		"--export-cache", "type=registry,ref="+cacheRef+",mode=max",
 		"--import-cache", "type=registry,ref="+cacheRef,
 		"--progress", "plain")
-	return timed(b, cmd)
+	return s.timed(b, cmd)
 }
 
 // timed runs cmd and returns its wall time in seconds; a failure ends the
-// benchmark with its output's tail.
-func timed(b *testing.B, cmd *exec.Cmd) float64 {
+// benchmark with its output's tail. With PHPBUILD_BENCH_LOGS=DIR, each
+// command's output is kept there, numbered in the order they ran.
+func (s *suite) timed(b *testing.B, cmd *exec.Cmd) float64 {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start).Seconds()
+	if dir := os.Getenv("PHPBUILD_BENCH_LOGS"); dir != "" {
+		s.logged++
+		log := fmt.Sprintf("%s\n(%.2f s)\n%s", strings.Join(cmd.Args, " "), took, out.Bytes())
+		write(b, filepath.Join(dir, fmt.Sprintf("%03d-%s.log", s.logged, filepath.Base(cmd.Args[0]))), []byte(log))
+	}
 	if err != nil {
 		tail := out.String()
 		if len(tail) > 4000 {
@@ -570,12 +591,12 @@ func (s *suite) releasePhpbuild(b *testing.B, v1, v2 images) (float64, float64) 
 	rel := func(img string) *exec.Cmd {
 		return exec.Command(s.bin, "release", s.release, "--env", "bench", "--image", s.reg+"/"+img)
 	}
-	timed(b, rel(v1.phpbuild))
+	s.timed(b, rel(v1.phpbuild))
 	url := fmt.Sprintf("http://127.0.0.1:%d/", s.port)
 	waitFor(b, url, "<h1>assets app</h1>")
 	l := loadgen.Start(url, loadRate, version)
 	time.Sleep(time.Second)
-	took := timed(b, rel(v2.phpbuild))
+	took := s.timed(b, rel(v2.phpbuild))
 	waitFor(b, url, "<h1>assets app v2</h1>")
 	time.Sleep(time.Second)
 	l.Finish()
