@@ -66,11 +66,15 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := NewPlan(ctx, app, rt)
+	ls, err := layers.ForApp(app, rt)
 	if err != nil {
 		return nil, err
 	}
-	ls, err := layers.ForApp(app, rt)
+	// The app layer written in Go needs no key: write it while the other
+	// layers are keyed, on the other core.
+	early := writeEarly(app, ls)
+	defer early.wait()
+	plan, err := newPlan(ctx, app, rt, ls)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +145,15 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 		ev := LayerEvent{Name: l.Name(), Key: keys[l.Name()]}
 		t0 := time.Now()
 		layer, found := reuse[l.Name()]
-		if found {
+		switch {
+		case found:
 			ev.Reused = true
-		} else {
+		case l == early.of:
+			if layer, err = early.wait(); err != nil {
+				return nil, fmt.Errorf("writing the %s layer: %w", l.Name(), err)
+			}
+			ev.Duration = time.Since(t0) + stepTime
+		default:
 			if layer, err = producers[l.Name()].layer(out[l.Name()], layers.Epoch); err != nil {
 				return nil, fmt.Errorf("writing the %s layer: %w", l.Name(), err)
 			}
@@ -266,4 +276,37 @@ func imageTags(c *git.Commit) []string {
 		return []string{v}
 	}
 	return []string{c.SHA, c.Version}
+}
+
+// earlyLayer is the app layer being written while the build keys the
+// others; of is nil when the app layer needs a BuildKit step (composer
+// scripts), which only the keys decide.
+type earlyLayer struct {
+	of    layers.Layer
+	done  chan struct{}
+	layer v1.Layer
+	err   error
+}
+
+func writeEarly(app *detect.App, ls []layers.Layer) *earlyLayer {
+	e := &earlyLayer{}
+	for _, l := range ls {
+		if al, ok := l.(*layers.App); ok && al.Vendor == nil {
+			e.of, e.done = al, make(chan struct{})
+			go func() {
+				defer close(e.done)
+				e.layer, e.err = (&appProducer{l: al, app: app}).layer("", layers.Epoch)
+			}()
+		}
+	}
+	return e
+}
+
+// wait returns the layer once written; nil when there is none.
+func (e *earlyLayer) wait() (v1.Layer, error) {
+	if e.done == nil {
+		return nil, nil
+	}
+	<-e.done
+	return e.layer, e.err
 }

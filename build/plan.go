@@ -134,6 +134,15 @@ func DetectDir(ctx context.Context, dir string) (*detect.App, error) {
 
 // NewPlan keys the layers of app on rt.
 func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan, error) {
+	ls, err := layers.ForApp(app, rt)
+	if err != nil {
+		return nil, err
+	}
+	return newPlan(ctx, app, rt, ls)
+}
+
+// newPlan keys ls, the layers of app on rt.
+func newPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime, ls []layers.Layer) (*Plan, error) {
 	p := &Plan{
 		App: PlanApp{
 			Path:     layers.AppPath,
@@ -161,10 +170,6 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 	if rt.Phalcon != "" {
 		v := rt.Phalcon
 		p.Runtime.Phalcon = &v
-	}
-	ls, err := layers.ForApp(app, rt)
-	if err != nil {
-		return nil, err
 	}
 	for _, l := range ls {
 		note := ""

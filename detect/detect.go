@@ -18,6 +18,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/internal/filecache"
+	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/project"
 )
 
@@ -346,32 +347,49 @@ var (
 // firstPhalconUse returns "FILE:LINE" of the first PHP line that names the
 // Phalcon namespace, or "".
 func firstPhalconUse(a *App) (string, error) {
+	var php []string
 	for _, f := range a.Files {
-		if !strings.HasSuffix(f, ".php") {
+		if strings.HasSuffix(f, ".php") {
+			php = append(php, f)
+		}
+	}
+	// The first read of the app's PHP: on every core, in the files' order.
+	uses, err := par.Map(context.Background(), php, func(f string) (string, error) { return phalconUse(a.Dir, f) })
+	if err != nil {
+		return "", err
+	}
+	for _, u := range uses {
+		if u != "" {
+			return u, nil
+		}
+	}
+	return "", nil
+}
+
+// phalconUse returns "FILE:LINE" of the first line of dir's file f that
+// names the Phalcon namespace, or "".
+func phalconUse(dir, f string) (string, error) {
+	p := filepath.Join(dir, filepath.FromSlash(f))
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", nil // a symlink, FIFO or device is not the app's own source
+	}
+	data, err := filecache.Read(p, fi)
+	if err != nil {
+		return "", badinput.New(p, "reading: %v", badinput.PathCause(err))
+	}
+	if !bytes.Contains(data, []byte(`Phalcon\`)) {
+		return "", nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(inlineComment.ReplaceAllString(sc.Text(), " "))
+		if strings.HasPrefix(line, "//") || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "*") || strings.HasPrefix(line, "/*") {
 			continue
 		}
-		p := filepath.Join(a.Dir, filepath.FromSlash(f))
-		fi, err := os.Lstat(p)
-		if err != nil || !fi.Mode().IsRegular() {
-			continue // a symlink, FIFO or device is not the app's own source
-		}
-		data, err := filecache.Read(p, fi)
-		if err != nil {
-			return "", badinput.New(p, "reading: %v", badinput.PathCause(err))
-		}
-		if !bytes.Contains(data, []byte(`Phalcon\`)) {
-			continue
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(inlineComment.ReplaceAllString(sc.Text(), " "))
-			if strings.HasPrefix(line, "//") || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "*") || strings.HasPrefix(line, "/*") {
-				continue
-			}
-			if phalconNS.MatchString(line) {
-				return fmt.Sprintf("%s:%d", f, n), nil
-			}
+		if phalconNS.MatchString(line) {
+			return fmt.Sprintf("%s:%d", f, n), nil
 		}
 	}
 	return "", nil

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"bytes"
+	"context"
 	"maps"
 	"os"
 	"path"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/internal/filecache"
+	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/phalcon"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
@@ -306,6 +308,7 @@ func NewApp(app *detect.App) (*App, error) {
 		pathRepos = app.Composer.PathRepos
 	}
 	a := &App{Dir: app.Dir, Writable: app.Writable, AppPath: AppPath}
+	var files []string
 	for _, f := range app.Files {
 		switch {
 		case isEnvFile(f), isComposerFile(f), isNodeFile(f), f == "project.toml", inAny(f, pathRepos):
@@ -314,11 +317,22 @@ func NewApp(app *detect.App) (*App, error) {
 			continue
 		case exclude.Match(f):
 			continue
-		case holdsPrivateKey(filepath.Join(app.Dir, filepath.FromSlash(f))):
-			a.Secrets = append(a.Secrets, f)
-			continue
 		}
-		a.Files = append(a.Files, f)
+		files = append(files, f)
+	}
+	// The first read of every file: on every core.
+	secret, err := par.Map(context.Background(), files, func(f string) (bool, error) {
+		return holdsPrivateKey(filepath.Join(app.Dir, filepath.FromSlash(f))), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range files {
+		if secret[i] {
+			a.Secrets = append(a.Secrets, f)
+		} else {
+			a.Files = append(a.Files, f)
+		}
 	}
 	return a, nil
 }

@@ -1,6 +1,8 @@
 package classindex
 
 import (
+	"path/filepath"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +13,9 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/phpbuild/phpbuild/internal/filecache"
+	"github.com/phpbuild/phpbuild/internal/par"
 )
 
 // Index is what composer dump-autoload --optimize reads from the app's own
@@ -88,23 +93,45 @@ func Read(ctx context.Context, dir string, files []string) (*Index, error) {
 			al.dirs = append(al.dirs, t)
 		}
 	}
+	var scan []string
 	for _, p := range sorted {
-		if links[p] || !al.scans(p) {
-			continue
+		if !links[p] && al.scans(p) {
+			scan = append(scan, p)
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		src, err := root.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, err)
-		}
-		if f := scanFile(p, src); len(f.Classes) > 0 || f.Hash != "" {
+	}
+	// On every core; a file the build read already comes from filecache,
+	// the others are read through root, which keeps the reads inside dir.
+	scanned, err := par.Map(ctx, scan, func(p string) (File, error) { return scanOne(root, dir, p) })
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range scanned {
+		if len(f.Classes) > 0 || f.Hash != "" {
 			ix.Files = append(ix.Files, f)
 		}
 	}
 	slices.SortFunc(ix.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return ix, nil
+}
+
+func scanOne(root *os.Root, dir, p string) (File, error) {
+	// The commit's paths hold no symlinked dir (git lists none below one):
+	// the file is read directly, once for the whole build (filecache).
+	full := filepath.Join(dir, filepath.FromSlash(p))
+	fi, err := os.Lstat(full)
+	if err != nil {
+		return File{}, fmt.Errorf("reading %s: %w", p, err)
+	}
+	var src []byte
+	if fi.Mode().IsRegular() {
+		src, err = filecache.Read(full, fi)
+	} else {
+		src, err = root.ReadFile(p)
+	}
+	if err != nil {
+		return File{}, fmt.Errorf("reading %s: %w", p, err)
+	}
+	return scanFile(p, src), nil
 }
 
 // Digest is "sha256:…" over the Index's JSON, which encoding/json writes

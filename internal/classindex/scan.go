@@ -17,7 +17,7 @@ import (
 func scanFile(p string, src []byte) File {
 	f := File{Path: p, Classes: []string{}}
 	toks, lexErr := phpsrc.Lex(src)
-	parsed, _ := phpsrc.Parse(src)
+	parsed := phpsrc.ParseTokens(toks)
 	for _, c := range parsed.Classes {
 		if c.Name != "" {
 			f.Classes = append(f.Classes, c.Name)

@@ -75,7 +75,13 @@ type Param struct {
 // File; the error says the source ends inside a string.
 func Parse(src []byte) (*File, error) {
 	toks, err := Lex(src)
-	f := &File{funcByTok: map[int]int{}, classTok: map[int]int{}, params: map[int]bool{}}
+	return ParseTokens(toks), err
+}
+
+// ParseTokens reads the declarations of tokens Lex returned, for a caller
+// that needs the tokens too.
+func ParseTokens(toks []Token) *File {
+	f := &File{funcByTok: map[int]int{}, classTok: map[int]int{}, params: map[int]bool{}, Code: make([]Token, 0, len(toks))}
 	for _, t := range toks {
 		switch t.Kind {
 		case InlineHTML, OpenTag, Comment, DocComment:
@@ -85,7 +91,7 @@ func Parse(src []byte) (*File, error) {
 	}
 	f.matchBrackets()
 	f.declarations()
-	return f, err
+	return f
 }
 
 // Match returns the index of the bracket that closes or opens the one at
