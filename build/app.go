@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -75,11 +76,21 @@ type autoloadProducer struct {
 }
 
 func (p *autoloadProducer) step() (*llb.State, error) {
-	vendorDir, err := p.vendor.dir()
+	authoritative := slices.Contains(p.l.Flags, "--classmap-authoritative")
+	if slices.ContainsFunc(p.l.Files, func(f string) bool { return f == "vendor" || strings.HasPrefix(f, "vendor/") }) {
+		// Committed files under vendor/ meet the installed ones there.
+		vendorDir, err := p.vendor.dir()
+		if err != nil {
+			return nil, err
+		}
+		st := autoloadStep(p.image, p.l.Files, p.key, vendorDir, authoritative, nil, "autoload")
+		return &st, nil
+	}
+	vendor, at, err := p.vendor.mount()
 	if err != nil {
 		return nil, err
 	}
-	st := autoloadStep(p.image, p.l.Files, p.key, vendorDir, slices.Contains(p.l.Flags, "--classmap-authoritative"), nil, "autoload")
+	st := autoloadMounted(p.image, p.l.Files, p.key, vendor, at, authoritative)
 	return &st, nil
 }
 
@@ -97,6 +108,21 @@ func (p *autoloadProducer) layer(out string, epoch time.Time) (v1.Layer, error) 
 type vendorSource struct {
 	step  *vendorProducer
 	image string
+}
+
+// mount is where the vendor dir is, unmoved: a state and the dir in it.
+func (v vendorSource) mount() (llb.State, string, error) {
+	switch {
+	case v.step != nil:
+		st, err := v.step.step()
+		if err != nil {
+			return llb.State{}, "", err
+		}
+		return *st, "/vendor", nil
+	case v.image != "":
+		return llb.Image(v.image, llb.WithCustomName("vendor of "+v.image)), path.Join(layers.AppPath, "vendor"), nil
+	}
+	return llb.State{}, "", errors.New("composer's autoloader needs the vendor dir, which is neither built nor in a cache image")
 }
 
 func (v vendorSource) dir() (llb.State, error) {
@@ -128,10 +154,39 @@ func composerInputs(app *detect.App, files []string) []string {
 // vendorDir holds the vendor dir at /vendor.
 func autoloadStep(img llb.State, appFiles []string, key string, vendorDir llb.State, classmapAuthoritative bool, scripts []string, layer string) llb.State {
 	in := llb.Merge([]llb.State{source(appFiles, key), vendorDir}, llb.WithCustomName("app files + vendor"))
-	// Composer names the autoloader's class after a random suffix (2.6 and
-	// later: the lock's content-hash), unless vendor/autoload.php names one
-	// already: name it after the key, so that the same inputs give the same
-	// bytes with every composer, as a reused layer has them.
+	name := layer + ": composer dump-autoload"
+	out := runMount(img, in, autoloadScript(key, classmapAuthoritative, scripts), name, "composer")
+	// The autoloader ships whole with the app layer, even where it equals
+	// the one in the image vendorDir came from: the vendor layer has none.
+	autoloader := llb.Scratch().
+		File(llb.Copy(out, "/vendor/autoload.php", "/vendor/autoload.php", &llb.CopyInfo{CreateDestPath: true})).
+		File(llb.Copy(out, "/vendor/composer", "/vendor/composer", &llb.CopyInfo{CreateDestPath: true}))
+	return llb.Merge([]llb.State{llb.Diff(in, out), autoloader}, llb.WithCustomName(name+" (changes)"))
+}
+
+// autoloadMounted is autoloadStep for the autoload layer, with the vendor
+// dir mounted where it is (at in vendor) over the app's files rather than
+// copied and merged with them: on a fresh runner, the copy and the merge
+// of a large vendor dir took longer than composer's dump.
+func autoloadMounted(img llb.State, appFiles []string, key string, vendor llb.State, at string, classmapAuthoritative bool) llb.State {
+	app := source(appFiles, key)
+	name := "autoload: composer dump-autoload"
+	run := stepRun(img, layers.AppPath, autoloadScript(key, classmapAuthoritative, nil), name, "composer")
+	appOut := run.AddMount(layers.AppPath, app)
+	vendorOut := run.AddMount(path.Join(layers.AppPath, "vendor"), vendor, llb.SourcePath(at))
+	// A mount's output is its whole state: the dump's files are under at.
+	autoloader := llb.Scratch().
+		File(llb.Copy(vendorOut, path.Join(at, "autoload.php"), "/vendor/autoload.php", &llb.CopyInfo{CreateDestPath: true})).
+		File(llb.Copy(vendorOut, path.Join(at, "composer"), "/vendor/composer", &llb.CopyInfo{CreateDestPath: true}))
+	return llb.Merge([]llb.State{llb.Diff(app, appOut), autoloader}, llb.WithCustomName(name+" (changes)"))
+}
+
+// autoloadScript dumps composer's autoloader, then runs scripts. Composer
+// names the autoloader's class after a random suffix (2.6 and later: the
+// lock's content-hash), unless vendor/autoload.php names one already: it
+// is named after the key, so that the same inputs give the same bytes
+// with every composer, as a reused layer has them.
+func autoloadScript(key string, classmapAuthoritative bool, scripts []string) string {
 	sum := sha256.Sum256([]byte(key))
 	suffix := hex.EncodeToString(sum[:16])
 	script := "mkdir -p vendor && printf '<?php // ComposerAutoloaderInit" + suffix + "::getLoader();\\n' > vendor/autoload.php\n" +
@@ -142,14 +197,7 @@ func autoloadStep(img llb.State, appFiles []string, key string, vendorDir llb.St
 	for _, s := range scripts {
 		script += " && composer run-script --no-dev --no-interaction " + s
 	}
-	name := layer + ": composer dump-autoload"
-	out := runMount(img, in, script, name, "composer")
-	// The autoloader ships whole with the app layer, even where it equals
-	// the one in the image vendorDir came from: the vendor layer has none.
-	autoloader := llb.Scratch().
-		File(llb.Copy(out, "/vendor/autoload.php", "/vendor/autoload.php", &llb.CopyInfo{CreateDestPath: true})).
-		File(llb.Copy(out, "/vendor/composer", "/vendor/composer", &llb.CopyInfo{CreateDestPath: true}))
-	return llb.Merge([]llb.State{llb.Diff(in, out), autoloader}, llb.WithCustomName(name+" (changes)"))
+	return script
 }
 
 // vendorFrom puts an image's vendor dir at /vendor, for the app step when

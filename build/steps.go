@@ -63,6 +63,12 @@ func runMount(img, in llb.State, script, name string, cacheID string) llb.State 
 
 // runMountAt runs script in dir with in mounted at mount.
 func runMountAt(img, in llb.State, mount, dir, script, name string, cacheID string) llb.State {
+	return stepRun(img, dir, script, name, cacheID).AddMount(mount, in)
+}
+
+// stepRun runs script in dir on img with stepEnv and, when cacheID is
+// set, the shared cache mount of that name at /cache.
+func stepRun(img llb.State, dir, script, name string, cacheID string) llb.ExecState {
 	opts := []llb.RunOption{sh(script), llb.Dir(dir), llb.WithCustomName(name)}
 	for _, e := range stepEnv {
 		k, v, _ := strings.Cut(e, "=")
@@ -71,7 +77,7 @@ func runMountAt(img, in llb.State, mount, dir, script, name string, cacheID stri
 	if cacheID != "" {
 		opts = append(opts, llb.AddMount("/cache", llb.Scratch(), llb.AsPersistentCacheDir("phpbuild-"+cacheID, llb.CacheMountShared)))
 	}
-	return img.Run(opts...).AddMount(mount, in)
+	return img.Run(opts...)
 }
 
 // stepEntries lists what a step created or changed: its exported output

@@ -66,7 +66,7 @@ func (l *Autoload) Key(ctx context.Context) (v1.Hash, error) {
 
 // autoloadStep names how the layer is made; it changes when the step's
 // image or command does.
-const autoloadStep = "composer dump-autoload on the CLI image"
+const autoloadStep = "composer dump-autoload on the CLI image, the vendor dir mounted"
 
 // ClassIndex is what composer's classmap is generated from (see
 // internal/classindex), read on first use.
