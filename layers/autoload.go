@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -30,9 +31,8 @@ type Autoload struct {
 	index *classindex.Index
 	// Flags are dump-autoload's flags beyond --no-dev --optimize.
 	Flags []string
-	// Files are what the dump reads of the app: every file of the app
-	// layer (the autoload paths are among them), composer.json and
-	// composer.lock.
+	// Files are what the dump may read of the app layer's files,
+	// composer.json and composer.lock (see classindex.Reads).
 	Files []string
 }
 
@@ -112,14 +112,20 @@ func ComposerScripts(dir string) ([]string, error) {
 
 // newAutoload is the autoload layer of a composer app whose composer.json
 // runs no script with the dump.
-func newAutoload(app *detect.App, vendor *Vendor, appFiles []string) *Autoload {
+func newAutoload(app *detect.App, vendor *Vendor, appFiles []string) (*Autoload, error) {
 	l := &Autoload{Dir: app.Dir, AppPath: AppPath, Vendor: vendor, Scan: app.Files}
 	if app.Project.Build.ClassmapAuthoritative {
 		l.Flags = append(l.Flags, "--classmap-authoritative")
 	}
-	l.Files = append(append(l.Files, appFiles...), "composer.json")
+	files := append(slices.Clone(appFiles), "composer.json")
 	if app.Composer.Lock != nil {
-		l.Files = append(l.Files, "composer.lock")
+		files = append(files, "composer.lock")
 	}
-	return l
+	// Only what the dump may read travels to its step: a large app's
+	// static files and views are not sent.
+	var err error
+	if l.Files, err = classindex.Reads(app.Dir, files); err != nil {
+		return nil, err
+	}
+	return l, nil
 }

@@ -75,7 +75,10 @@ func ForApp(app *detect.App, rt *runtimes.Runtime) ([]Layer, error) {
 			// autoload layer.
 			appLayer.Vendor, appLayer.Scripts = vendor, scripts
 		} else {
-			al := newAutoload(app, vendor, appLayer.Files)
+			al, err := newAutoload(app, vendor, appLayer.Files)
+			if err != nil {
+				return nil, err
+			}
 			// Right over the vendor dir it completes.
 			ls = slices.Insert(ls, slices.Index(ls, Layer(vendor))+1, Layer(al))
 		}

@@ -23,6 +23,10 @@ type autoload struct {
 	dirs    []string         // psr-4, psr-0 and classmap directories; "" is the root
 	files   []string         // classmap entries, which may be single files
 	exclude []*regexp.Regexp // exclude-from-classmap, anchored at the root
+	// included are the files entries, which composer requires at boot
+	// and does not scan; nil when there are none or the section is not a
+	// list of paths.
+	included []string
 }
 
 // readAutoload returns nil when there is no composer.json or it has no
@@ -71,6 +75,16 @@ func readAutoload(root *os.Root) (*autoload, error) {
 			for _, p := range paths {
 				if d, ok := inApp(p); ok {
 					a.dirs = append(a.dirs, d)
+				}
+			}
+		}
+	}
+	if raw, ok := sections["files"]; ok {
+		var paths []string
+		if json.Unmarshal(raw, &paths) == nil {
+			for _, p := range paths {
+				if p, ok := inApp(p); ok {
+					a.included = append(a.included, p)
 				}
 			}
 		}
@@ -198,11 +212,7 @@ func (a *autoload) scans(p string) bool {
 // covers reports whether p is a classmap entry or, when inDirs, under an
 // autoload directory, and not excluded.
 func (a *autoload) covers(p string, inDirs bool) bool {
-	in := slices.Contains(a.files, p)
-	for _, d := range a.dirs {
-		in = in || inDirs && (d == "" || strings.HasPrefix(p, d+"/"))
-	}
-	if !in {
+	if !a.holds(p, inDirs) {
 		return false
 	}
 	for _, re := range a.exclude {
@@ -211,4 +221,14 @@ func (a *autoload) covers(p string, inDirs bool) bool {
 		}
 	}
 	return true
+}
+
+// holds reports whether p is a classmap entry or, when inDirs, under an
+// autoload directory, excluded or not.
+func (a *autoload) holds(p string, inDirs bool) bool {
+	in := slices.Contains(a.files, p)
+	for _, d := range a.dirs {
+		in = in || inDirs && (d == "" || strings.HasPrefix(p, d+"/"))
+	}
+	return in
 }

@@ -148,3 +148,42 @@ func digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// Reads lists those of files (the commit's, slash-separated, relative to
+// dir) that composer dump-autoload may read of the root package: its
+// composer.json and composer.lock, everything under its autoload
+// directories and classmap entries (more than composer scans: it reads
+// some extensions and skips exclude-from-classmap; more files never change
+// what it writes, fewer may), and its files entries. With a symlink among
+// them, which composer would follow, it lists all of files.
+func Reads(dir string, files []string) ([]string, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening app directory: %w", err)
+	}
+	defer root.Close()
+	al, err := readAutoload(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range files {
+		switch {
+		case p == "composer.json" || p == "composer.lock":
+		case al == nil:
+			continue
+		case al.holds(p, true) || slices.Contains(al.included, p):
+			fi, err := root.Lstat(p)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", p, err)
+			}
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				return files, nil
+			}
+		default:
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

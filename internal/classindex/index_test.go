@@ -344,3 +344,47 @@ func TestReadFollowsSymlinks(t *testing.T) {
 		t.Errorf("Files (-want +got):\n%s", diff)
 	}
 }
+
+// TestReads: the dump's step gets composer's files, everything under the
+// autoload dirs and classmap entries whatever its extension or exclusion,
+// and the files entries; not the views, assets or front controller. A
+// symlink under an autoload dir sends everything.
+func TestReads(t *testing.T) {
+	files := map[string]string{
+		"composer.json": `{"autoload": {"psr-4": {"App\\": "src/"}, "psr-0": {"Old_": "legacy"},
+			"classmap": ["lib/", "single.inc"], "files": ["helpers.php"],
+			"exclude-from-classmap": ["src/Tests/"]}}`,
+		"composer.lock":          `{}`,
+		"src/A.php":              "<?php namespace App; class A {}",
+		"src/Tests/ATest.php":    "<?php namespace App\\Tests; class ATest {}",
+		"src/readme.md":          "not PHP",
+		"legacy/Old/Thing.php":   "<?php class Old_Thing {}",
+		"lib/deep/x/Y.php":       "<?php class Y {}",
+		"single.inc":             "<?php class Single {}",
+		"helpers.php":            "<?php function h() {}",
+		"public/index.php":       "<?php require '../vendor/autoload.php';",
+		"public/css/site.css":    "body{}",
+		"views/index.volt":       "{{ x }}",
+		"srcx/NotAutoloaded.php": "<?php class N {}",
+	}
+	dir, all := writeApp(t, files)
+	got, err := Reads(dir, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"composer.json", "composer.lock", "helpers.php", "legacy/Old/Thing.php", "lib/deep/x/Y.php", "single.inc", "src/A.php", "src/Tests/ATest.php", "src/readme.md"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Reads = %q\nwant %q", got, want)
+	}
+	if err := os.Symlink("A.php", filepath.Join(dir, "src", "B.php")); err != nil {
+		t.Fatal(err)
+	}
+	withLink := append(slices.Clone(all), "src/B.php")
+	if got, err := Reads(dir, withLink); err != nil || !slices.Equal(got, withLink) {
+		t.Errorf("with a symlink: Reads = %q, %v; want every file", got, err)
+	}
+	noAutoload, noAll := writeApp(t, map[string]string{"composer.json": `{"name": "a/b"}`, "index.php": "<?php"})
+	if got, err := Reads(noAutoload, noAll); err != nil || !slices.Equal(got, []string{"composer.json"}) {
+		t.Errorf("no autoload section: Reads = %q, %v; want composer.json alone", got, err)
+	}
+}
