@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,8 +36,16 @@ type producer interface {
 	// layer runs no program.
 	step() (*llb.State, error)
 	// layer writes the layer's tar; out is the dir the step's output was
-	// exported to, "" without a step.
+	// exported to (a tarOutput's: the tar file), "" without a step.
 	layer(out string, epoch time.Time) (v1.Layer, error)
+}
+
+// tarOutput is a producer whose step's output is exported as one tar file
+// rather than as a dir of files: on a fresh runner, writing a vendor dir's
+// thousands of files to disk and reading them back was the longest part
+// of a lock change.
+type tarOutput interface {
+	tarOutput()
 }
 
 var (
@@ -199,6 +209,10 @@ func (o *options) solveSteps(ctx context.Context, app *detect.App, ps map[string
 	errs := make([]error, 0, len(defs))
 	for name, def := range defs {
 		dir := filepath.Join(tmp, name)
+		_, asTar := ps[name].(tarOutput)
+		if asTar {
+			dir += ".tar"
+		}
 		out[name] = dir
 		wg.Add(1)
 		go func() {
@@ -206,7 +220,7 @@ func (o *options) solveSteps(ctx context.Context, app *detect.App, ps map[string
 			// Each solve syncs through its own session: one FS each.
 			locals, err := localsOf(def, app.Dir)
 			if err == nil {
-				err = o.solve(ctx, bk, def, locals, dir, app)
+				err = o.solve(ctx, bk, def, locals, dir, asTar, app)
 			}
 			if err != nil {
 				mu.Lock()
@@ -229,7 +243,7 @@ func (o *options) solveSteps(ctx context.Context, app *detect.App, ps map[string
 }
 
 // solve runs one step and exports its output to dir.
-func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definition, locals map[string]fsutil.FS, dir string, app *detect.App) error {
+func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definition, locals map[string]fsutil.FS, dir string, asTar bool, app *detect.App) error {
 	if app.Composer != nil && app.Composer.WorkTree != nil {
 		// The vendor step reads path repositories outside the app dir
 		// from the work tree (see vendorInRepo).
@@ -243,6 +257,11 @@ func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definit
 		LocalMounts: locals,
 		Session:     buildkit.Auth(),
 		Exports:     []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}},
+	}
+	if asTar {
+		opt.Exports = []client.ExportEntry{{Type: client.ExporterTar, Output: func(map[string]string) (io.WriteCloser, error) {
+			return os.Create(dir)
+		}}}
 	}
 	tap, err := buildkit.Watch(o.progress, func(ch chan *client.SolveStatus) error {
 		_, err := bk.Solve(ctx, def, opt, ch)

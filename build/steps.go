@@ -95,6 +95,39 @@ func stepEntries(outDir, srcDir string, inputs []string) ([]layers.Entry, error)
 	if err != nil {
 		return nil, err
 	}
+	return pruneDirs(made, srcDir), nil
+}
+
+// stepTarEntries is stepEntries for an output exported as the tar file
+// out: the same entries, the regular files' bytes held in memory.
+func stepTarEntries(out, srcDir string, inputs []string) ([]layers.Entry, error) {
+	in := map[string]bool{}
+	for _, f := range inputs {
+		in[f] = true
+	}
+	made, err := layers.TarFileEntries(out, layers.AppPath, func(rel string, mode int64, data []byte) bool {
+		return in[rel] && sameContent(filepath.Join(srcDir, rel), mode, data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pruneDirs(made, srcDir), nil
+}
+
+// sameContent reports whether the regular file p holds data with the same
+// executable bits as mode.
+func sameContent(p string, mode int64, data []byte) bool {
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(data)) || int64(fi.Mode()&0o111) != mode&0o111 {
+		return false
+	}
+	b, err := os.ReadFile(p)
+	return err == nil && bytes.Equal(b, data)
+}
+
+// pruneDirs drops the dirs of made that hold nothing new and were in srcDir
+// already.
+func pruneDirs(made []layers.Entry, srcDir string) []layers.Entry {
 	keep := map[string]bool{}
 	for _, e := range made {
 		if e.Type != tar.TypeDir {
@@ -112,7 +145,7 @@ func stepEntries(outDir, srcDir string, inputs []string) ([]layers.Entry, error)
 		rel := strings.TrimPrefix(e.Path, layers.AppPath+"/")
 		fi, err := os.Lstat(filepath.Join(srcDir, filepath.FromSlash(rel)))
 		return err == nil && fi.IsDir()
-	}), nil
+	})
 }
 
 // sameFile reports whether a and b are both regular files with the same

@@ -37,12 +37,14 @@ func (p *vendorProducer) step() (*llb.State, error) {
 	return p.made, nil
 }
 
+func (*vendorProducer) tarOutput() {}
+
 func (p *vendorProducer) layer(out string, epoch time.Time) (v1.Layer, error) {
 	src, err := layers.TreeEntries(p.dir, sourceComposerFiles(p.l.Files), layers.AppPath)
 	if err != nil {
 		return nil, err
 	}
-	made, err := stepEntries(out, p.dir, p.l.Files)
+	made, err := stepTarEntries(out, p.dir, p.l.Files)
 	if err != nil {
 		return nil, err
 	}

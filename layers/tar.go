@@ -2,6 +2,7 @@ package layers
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -303,4 +304,61 @@ func Chown(entries []Entry, dir string) []Entry {
 		}
 	}
 	return entries
+}
+
+// TarFileEntries lists what the tar file holds (a step's output exported as
+// a tar) as entries below dest, as WalkEntries lists a dir: the same types
+// and modes, a regular file's bytes in Data, a hard link as a copy of its
+// target. skip gets each regular file's path, mode and bytes.
+func TarFileEntries(file, dest string, skip func(rel string, mode int64, data []byte) bool) ([]Entry, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
+	data := map[string][]byte{} // regular files by path, for hard links
+	var out []Entry
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", file, err)
+		}
+		rel := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if rel == "" {
+			continue
+		}
+		e := Entry{Path: path.Join(dest, rel), UID: rootUID, GID: rootUID}
+		switch h.Typeflag {
+		case tar.TypeSymlink:
+			e.Type, e.Mode, e.Linkname = tar.TypeSymlink, 0o777, h.Linkname
+		case tar.TypeDir:
+			e.Type, e.Mode = tar.TypeDir, 0o755
+		case tar.TypeReg, tar.TypeLink:
+			var b []byte
+			if h.Typeflag == tar.TypeLink {
+				target := strings.TrimPrefix(path.Clean("/"+h.Linkname), "/")
+				var ok bool
+				if b, ok = data[target]; !ok {
+					return nil, fmt.Errorf("%s: %s links to %s, which comes before it in no entry", file, rel, target)
+				}
+			} else if b, err = io.ReadAll(tr); err != nil {
+				return nil, fmt.Errorf("reading %s: %w", file, err)
+			}
+			data[rel] = b
+			e.Type, e.Mode, e.Data = tar.TypeReg, 0o644, b
+			if h.Mode&0o111 != 0 {
+				e.Mode = 0o755
+			}
+			if skip != nil && skip(rel, h.Mode, b) {
+				continue
+			}
+		default:
+			return nil, fmt.Errorf("%s: %s is not a regular file, directory or symlink", file, rel)
+		}
+		out = append(out, e)
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +90,65 @@ func headers(t *testing.T, l v1.Layer) map[string]*tar.Header {
 			t.Fatal(err)
 		}
 		out[h.Name] = h
+	}
+}
+
+// TestTarFileEntries: a step's output read from a tar gives the entries
+// (and so the layer) its exported dir gives, a hard link read as a copy.
+func TestTarFileEntries(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{"vendor/a/src/A.php": "<?php class A {}", "vendor/bin/tool": "#!/bin/sh\n", "composer.json": "{}", "vendor/a/empty/": ""}
+	for p, body := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if strings.HasSuffix(p, "/") {
+			if err := os.MkdirAll(full, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "vendor/bin/tool"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../a/src/A.php", filepath.Join(dir, "vendor/bin/a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "vendor/a/src/A.php"), filepath.Join(dir, "vendor/a/src/B.php")); err != nil {
+		t.Fatal(err)
+	}
+	skipDir := func(rel string) bool { return rel == "composer.json" }
+	want, err := WalkEntries(dir, AppPath, skipDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarFile := filepath.Join(t.TempDir(), "out.tar")
+	out, err := exec.Command("tar", "-C", dir, "-cf", tarFile, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	got, err := TarFileEntries(tarFile, AppPath, func(rel string, _ int64, _ []byte) bool { return skipDir(rel) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := func(es []Entry) string {
+		t.Helper()
+		l, err := NewTar(es, Epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.String()
+	}
+	if g, w := layer(got), layer(want); g != w || len(got) != len(want) {
+		t.Errorf("from the tar: %d entries, layer %s; from the dir: %d entries, layer %s\n%+v\n%+v", len(got), g, len(want), w, got, want)
 	}
 }
