@@ -66,6 +66,11 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	prev, err := o.cacheImage(ctx, commit)
+	if err != nil {
+		return nil, err
+	}
+	defer o.warmCLI(ctx, dir, commit, prev, rt)()
 	ls, err := layers.ForApp(app, rt)
 	if err != nil {
 		return nil, err
@@ -80,10 +85,6 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	}
 	img := &Image{Commit: commit, Plan: plan, Tags: imageTags(commit)}
 
-	prev, err := o.cacheImage(ctx, commit)
-	if err != nil {
-		return nil, err
-	}
 	keys := map[string]string{}
 	reuse := map[string]v1.Layer{}
 	// onto are the layers added to the run image, which is the runtime

@@ -70,6 +70,9 @@ type cacheImage struct {
 	ref    name.Digest
 	img    v1.Image
 	layers map[string]cachedLayer
+	// revision is the commit the image was built from, "" when unknown
+	// or dirty.
+	revision string
 }
 
 func (c *cacheImage) layer(name, key string) (v1.Layer, bool) {
@@ -135,6 +138,9 @@ func (o *options) cacheImage(ctx context.Context, commit *git.Commit) (*cacheIma
 		return nil, transient.Classify(fmt.Errorf("reading cache image %s config: %w", ref, err))
 	}
 	c := &cacheImage{ref: ref.Context().Digest(desc.Digest.String()), img: img, layers: map[string]cachedLayer{}}
+	if rev := cf.Config.Labels[labelRevision]; isSHA(rev) {
+		c.revision = rev
+	}
 	var cls []cachedLayer
 	if err := json.Unmarshal([]byte(cf.Config.Labels[LabelLayers]), &cls); err != nil {
 		return nil, nil // not a phpbuild image: nothing to reuse
@@ -144,6 +150,9 @@ func (o *options) cacheImage(ctx context.Context, commit *git.Commit) (*cacheIma
 	}
 	return c, nil
 }
+
+// labelRevision is the OCI annotation, and label, naming the commit.
+const labelRevision = "org.opencontainers.image.revision"
 
 func notFound(err error) bool {
 	var terr *transport.Error
@@ -240,12 +249,12 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 
 func ociAnnotations(m imageMeta) map[string]string {
 	a := map[string]string{
-		"org.opencontainers.image.revision": m.commit.SHA,
-		"org.opencontainers.image.version":  m.commit.Version,
-		"org.opencontainers.image.created":  m.commit.Time.UTC().Format("2006-01-02T15:04:05Z"),
+		labelRevision:                      m.commit.SHA,
+		"org.opencontainers.image.version": m.commit.Version,
+		"org.opencontainers.image.created": m.commit.Time.UTC().Format("2006-01-02T15:04:05Z"),
 	}
 	if m.commit.Dirty {
-		a["org.opencontainers.image.revision"] = m.commit.SHA + "-dirty"
+		a[labelRevision] = m.commit.SHA + "-dirty"
 	}
 	if m.source != "" {
 		a["org.opencontainers.image.source"] = m.source
