@@ -53,15 +53,11 @@ type File struct {
 // would scan. A missing composer.json or autoload section gives an empty
 // Index; a malformed one a *badinput.Error.
 func Read(ctx context.Context, dir string, files []string) (*Index, error) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening app directory: %w", err)
-	}
-	defer root.Close()
-	al, err := readAutoload(root)
+	root, al, err := openAutoload(dir)
 	if err != nil {
 		return nil, err
 	}
+	defer root.Close()
 	if al == nil {
 		return &Index{Files: []File{}}, nil
 	}
@@ -157,15 +153,11 @@ func digest(b []byte) string {
 // what it writes, fewer may), and its files entries. With a symlink among
 // them, which composer would follow, it lists all of files.
 func Reads(dir string, files []string) ([]string, error) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening app directory: %w", err)
-	}
-	defer root.Close()
-	al, err := readAutoload(root)
+	root, al, err := openAutoload(dir)
 	if err != nil {
 		return nil, err
 	}
+	defer root.Close()
 	var out []string
 	for _, p := range files {
 		switch {
@@ -186,4 +178,19 @@ func Reads(dir string, files []string) ([]string, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// openAutoload opens dir and reads its composer.json's autoload section,
+// nil without one; the caller closes root.
+func openAutoload(dir string) (*os.Root, *autoload, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening app directory: %w", err)
+	}
+	al, err := readAutoload(root)
+	if err != nil {
+		root.Close()
+		return nil, nil, err
+	}
+	return root, al, nil
 }
