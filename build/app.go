@@ -7,7 +7,6 @@ import (
 	"errors"
 	"path"
 	"slices"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -76,21 +75,13 @@ type autoloadProducer struct {
 }
 
 func (p *autoloadProducer) step() (*llb.State, error) {
-	authoritative := slices.Contains(p.l.Flags, "--classmap-authoritative")
-	if slices.ContainsFunc(p.l.Files, func(f string) bool { return f == "vendor" || strings.HasPrefix(f, "vendor/") }) {
-		// Committed files under vendor/ meet the installed ones there.
-		vendorDir, err := p.vendor.dir()
-		if err != nil {
-			return nil, err
-		}
-		st := autoloadStep(p.image, p.l.Files, p.key, vendorDir, authoritative, nil, "autoload")
-		return &st, nil
-	}
+	// The commit's files never hold a top-level vendor/ (detect skips it):
+	// the installed one is mounted over nothing of the app's.
 	vendor, at, err := p.vendor.mount()
 	if err != nil {
 		return nil, err
 	}
-	st := autoloadMounted(p.image, p.l.Files, p.key, vendor, at, authoritative)
+	st := autoloadMounted(p.image, p.l.Files, p.key, vendor, at, slices.Contains(p.l.Flags, "--classmap-authoritative"))
 	return &st, nil
 }
 
@@ -126,17 +117,11 @@ func (v vendorSource) mount() (llb.State, string, error) {
 }
 
 func (v vendorSource) dir() (llb.State, error) {
-	switch {
-	case v.step != nil:
-		st, err := v.step.step()
-		if err != nil {
-			return llb.State{}, err
-		}
-		return *st, nil
-	case v.image != "":
-		return vendorFrom(v.image), nil
+	st, at, err := v.mount()
+	if err != nil || at == "/vendor" {
+		return st, err
 	}
-	return llb.State{}, errors.New("composer's autoloader needs the vendor dir, which is neither built nor in a cache image")
+	return llb.Scratch().File(llb.Copy(st, at, "/vendor", &llb.CopyInfo{CreateDestPath: true})), nil
 }
 
 // composerInputs are the files a dump reads: files, composer.json and,
@@ -198,11 +183,4 @@ func autoloadScript(key string, classmapAuthoritative bool, scripts []string) st
 		script += " && composer run-script --no-dev --no-interaction " + s
 	}
 	return script
-}
-
-// vendorFrom puts an image's vendor dir at /vendor, for the app step when
-// the vendor layer is reused from it.
-func vendorFrom(ref string) llb.State {
-	img := llb.Image(ref, llb.WithCustomName("vendor of "+ref))
-	return llb.Scratch().File(llb.Copy(img, path.Join(layers.AppPath, "vendor"), "/vendor", &llb.CopyInfo{CopyDirContentsOnly: false, AllowWildcard: false, CreateDestPath: true}))
 }
