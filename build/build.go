@@ -185,7 +185,8 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 		}
 	}
 	cfgLayer := configOf(ls)
-	if img.Image, err = assemble(base, added, imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage}); err != nil {
+	if img.Image, err = assemble(base, added, imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage,
+		processes: cfgLayer.Settings.Processes}); err != nil {
 		return nil, err
 	}
 	if img.Digest, err = img.Image.Digest(); err != nil {

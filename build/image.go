@@ -21,6 +21,7 @@ import (
 	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/internal/envlist"
 	"github.com/phpbuild/phpbuild/layers"
+	"github.com/phpbuild/phpbuild/processes"
 	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/transient"
 )
@@ -166,6 +167,9 @@ type imageMeta struct {
 	env      []string
 	source   string
 	runImage string
+	// processes is the process table's JSON, for the label a release
+	// reads; nil for an app that runs web alone.
+	processes []byte
 }
 
 // assemble appends the app layers to the run image and sets the config:
@@ -234,6 +238,9 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 	}
 	cfg.Labels[LabelLayers] = string(keys)
 	cfg.Labels[LabelRunImage] = m.runImage
+	if len(m.processes) > 0 {
+		cfg.Labels[processes.Label] = string(m.processes)
+	}
 	if img, err = mutate.Config(img, cfg); err != nil {
 		return nil, err
 	}

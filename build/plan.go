@@ -11,6 +11,7 @@ import (
 	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/phalcon"
+	"github.com/phpbuild/phpbuild/processes"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -32,6 +33,9 @@ type PlanApp struct {
 	Node     *PlanNode `json:"node"`
 	Writable []string  `json:"writable"`
 	EnvFiles []string  `json:"envFiles"`
+	// Processes are the process types and schedules the image carries,
+	// each with where it was declared.
+	Processes *processes.Table `json:"processes"`
 }
 
 // PlanVolt is how the templates are precompiled: the view dirs, and, for
@@ -145,12 +149,13 @@ func NewPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime) (*Plan,
 func newPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime, ls []layers.Layer) (*Plan, error) {
 	p := &Plan{
 		App: PlanApp{
-			Path:     layers.AppPath,
-			WebRoot:  app.WebRoot,
-			Phalcon:  app.Phalcon.Used,
-			Volt:     PlanVolt{Dirs: app.Volt.Dirs},
-			Writable: app.Writable,
-			EnvFiles: app.EnvFiles,
+			Path:      layers.AppPath,
+			WebRoot:   app.WebRoot,
+			Phalcon:   app.Phalcon.Used,
+			Volt:      PlanVolt{Dirs: app.Volt.Dirs},
+			Writable:  app.Writable,
+			EnvFiles:  app.EnvFiles,
+			Processes: app.Processes,
 		},
 		Runtime: PlanRuntime{
 			PHPMinor:      rt.PHPMinor,

@@ -19,6 +19,7 @@ import (
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/internal/filecache"
 	"github.com/phpbuild/phpbuild/internal/par"
+	"github.com/phpbuild/phpbuild/processes"
 	"github.com/phpbuild/phpbuild/project"
 )
 
@@ -36,6 +37,9 @@ type App struct {
 	Node     *Node     `json:"node"`
 	Writable []string  `json:"writable"`
 	EnvFiles []string  `json:"envFiles"`
+	// Processes are the process types and schedules of project.toml and
+	// the Procfile; empty when the app has neither.
+	Processes *processes.Table `json:"processes"`
 	// Warnings are facts a user should know that do not stop a build.
 	Warnings []string `json:"warnings"`
 	// Project is project.toml; empty when the app has none.
@@ -120,6 +124,7 @@ var steps = []func(*App) error{
 	detectNode,
 	detectWritable,
 	detectEnvFiles,
+	detectProcesses,
 }
 
 func (a *App) has(rel string) bool {
@@ -507,6 +512,27 @@ var skipDirs = map[string]bool{".git": true, "vendor": true, "node_modules": tru
 
 // skipped reports whether a walk leaves rel out: under .git anywhere, or
 // under the top-level vendor/ or node_modules/.
+// detectProcesses reads project.toml's [processes] and [schedule] and the
+// Procfile at the app root.
+func detectProcesses(a *App) error {
+	file := filepath.Join(a.Dir, processes.ProcfileName)
+	var data []byte
+	if a.has(processes.ProcfileName) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return badinput.New(file, "reading: %v", badinput.PathCause(err))
+		}
+		data = b
+	}
+	t, warnings, err := processes.Resolve(a.Project, file, data)
+	if err != nil {
+		return err
+	}
+	a.Processes = t
+	a.Warnings = append(a.Warnings, warnings...)
+	return nil
+}
+
 func skipped(rel string) bool {
 	if top, _, ok := strings.Cut(rel, "/"); ok && skipDirs[top] {
 		return true

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"text/template"
 
+	"github.com/phpbuild/phpbuild/processes"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -130,6 +131,9 @@ func (c *Config) Files() ([]File, error) {
 		for _, p := range paths {
 			files = append(files, File{Path: p, Mode: 0o644, Data: bytes.Clone(b.Bytes())})
 		}
+	}
+	if len(s.Processes) > 0 {
+		files = append(files, File{Path: ConfigDir + "/" + processes.FileName, Mode: 0o644, Data: bytes.Clone(s.Processes)})
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil

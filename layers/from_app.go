@@ -291,6 +291,9 @@ func NewConfig(app *detect.App, rt *runtimes.Runtime, volt *Volt) (*Config, erro
 		}
 	}
 	s.Denied = sorted(denied)
+	if !app.Processes.Empty() {
+		s.Processes = app.Processes.ImageJSON()
+	}
 	return &Config{Settings: s}, nil
 }
 

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"context"
+	"encoding/json"
 	"path"
 	"sort"
 	"strings"
@@ -134,6 +135,10 @@ type ConfigSettings struct {
 	RealIPFrom []string          `json:"realIPFrom"`
 	// Denied are app-relative paths nginx never serves.
 	Denied []string `json:"denied"`
+	// Processes is the process table's JSON (processes.Table.ImageJSON),
+	// for `launcher process` and `launcher schedule`; none when the app
+	// runs web alone.
+	Processes json.RawMessage `json:"processes,omitempty"`
 }
 
 // App is the app's own files, always the last layer.

@@ -23,6 +23,10 @@ type Descriptor struct {
 	Build   Build                  `toml:"build"`
 	Nginx   Nginx                  `toml:"nginx"`
 	Env     map[string]Environment `toml:"environments"`
+	// Processes and Schedule are the app's process types besides web and
+	// its scheduled jobs; package processes checks and completes them.
+	Processes map[string]Process  `toml:"processes"`
+	Schedule  map[string]Schedule `toml:"schedule"`
 	// path is where the descriptor was read from; empty when absent.
 	path string
 	data []byte
@@ -258,4 +262,47 @@ type Hooks struct {
 	Backup      string `toml:"backup"`
 	PreRelease  string `toml:"pre_release"`
 	PostRelease string `toml:"post_release"`
+}
+
+// Process is one [processes.NAME]: a long-running command (a queue
+// consumer) that runs from the same image as web.
+type Process struct {
+	Command     Command `toml:"command"`
+	Replicas    *int    `toml:"replicas"` // nil: 1
+	StopSignal  string  `toml:"stop_signal"`
+	StopTimeout string  `toml:"stop_timeout"`
+	// Health is a command that exits 0 once the process is ready.
+	Health      Command `toml:"health"`
+	StartPeriod string  `toml:"start_period"`
+}
+
+// Schedule is one [schedule.NAME]: a command run on a cron schedule by the
+// image's scheduler.
+type Schedule struct {
+	Cron        string  `toml:"cron"`
+	Command     Command `toml:"command"`
+	Timeout     string  `toml:"timeout"`
+	Concurrency string  `toml:"concurrency"` // "forbid" (default) or "allow"
+}
+
+// Command is a TOML string, run by sh -c, or a list, run as it is.
+type Command struct {
+	Shell string
+	Argv  []string
+	Set   bool
+}
+
+// UnmarshalTOML takes a string or a list of strings.
+func (c *Command) UnmarshalTOML(v any) error {
+	c.Set = true
+	if s, ok := v.(string); ok {
+		c.Shell = s
+		return nil
+	}
+	var t Texts
+	if err := t.UnmarshalTOML(v); err != nil {
+		return err
+	}
+	c.Argv = t
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/detect"
+	"github.com/phpbuild/phpbuild/processes"
 )
 
 func newDetect() *cobra.Command {
@@ -63,6 +64,38 @@ func printApp(w io.Writer, app *detect.App) {
 	}
 	row("writable", list(app.Writable))
 	row("env files", list(app.EnvFiles)+" (never shipped)")
+	printProcesses(w, app.Processes)
+}
+
+// printProcesses lists the process types and schedules besides web, each
+// with where it was declared.
+func printProcesses(w io.Writer, t *processes.Table) {
+	if t.Empty() {
+		return
+	}
+	fmt.Fprintln(w, "processes:")
+	fmt.Fprintf(w, "  %-12s %-9s %s\n", "web", "", "nginx + php-fpm (the launcher)")
+	for _, p := range t.Processes {
+		health := "running after " + p.StartPeriod.String()
+		if p.Health != nil {
+			health = "health: " + processes.Display(p.Health)
+		}
+		fmt.Fprintf(w, "  %-12s %-9s %s   [%s; stop %s within %s; %s]\n", p.Name, fmt.Sprintf("x%d", p.Replicas),
+			processes.Display(p.Command), p.Source, p.StopSignal, p.StopTimeout, health)
+	}
+	if t.Release != "" {
+		fmt.Fprintf(w, "  %-12s %-9s %s   [Procfile; the pre_release hook of environments that set none]\n", "release", "", t.Release)
+	}
+	if len(t.Schedules) > 0 {
+		fmt.Fprintln(w, "schedule:")
+		for _, s := range t.Schedules {
+			extra := s.Concurrency
+			if s.Timeout > 0 {
+				extra += ", timeout " + s.Timeout.String()
+			}
+			fmt.Fprintf(w, "  %-12s %-14s %s   [%s; %s]\n", s.Name, s.Cron, processes.Display(s.Command), s.Source, extra)
+		}
+	}
 }
 
 func list(s []string) string {

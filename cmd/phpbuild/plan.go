@@ -81,6 +81,7 @@ func printPlan(w io.Writer, p *build.Plan) {
 			fmt.Fprintf(w, "  ignored    %s (project.toml volt.ignore_services)\n", strings.Join(v.Ignored, ", "))
 		}
 	}
+	printProcesses(w, p.App.Processes)
 	fmt.Fprintln(w, "layers:")
 	for _, l := range p.Layers {
 		fmt.Fprintf(w, "  %-8s %s\n", l.Name, l.Key)
