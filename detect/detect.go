@@ -515,16 +515,16 @@ var skipDirs = map[string]bool{".git": true, "vendor": true, "node_modules": tru
 // detectProcesses reads project.toml's [processes] and [schedule] and the
 // Procfile at the app root.
 func detectProcesses(a *App) error {
-	file := filepath.Join(a.Dir, processes.ProcfileName)
+	file := filepath.Join(a.Dir, procfileName)
 	var data []byte
-	if a.has(processes.ProcfileName) {
+	if a.has(procfileName) {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return badinput.New(file, "reading: %v", badinput.PathCause(err))
 		}
 		data = b
 	}
-	t, warnings, err := processes.Resolve(a.Project, file, data)
+	t, warnings, err := ResolveProcesses(a.Project, file, data)
 	if err != nil {
 		return err
 	}

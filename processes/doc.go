@@ -1,6 +1,8 @@
-// Package processes owns what an image runs besides web: the process types
-// (queue consumers and other long-running commands) and the scheduled jobs,
-// read from project.toml's [processes] and [schedule] tables and the app's
-// Procfile, checked, and given their defaults. The image carries the result
-// as JSON, in a label for releases and in a file for the launcher.
+// Package processes is the format of what an image runs besides web: the
+// process types (queue consumers and other long-running commands) and the
+// scheduled jobs, every default applied, as the image carries them (JSON in
+// a label for releases, in a file for the launcher), and the cron syntax of
+// schedules. detect reads them from project.toml and the Procfile. It
+// imports none of phpbuild's packages: the launcher links it, and the
+// launcher's bytes are part of every runtime's key.
 package processes

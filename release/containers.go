@@ -10,6 +10,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+
+	"github.com/phpbuild/phpbuild/processes"
 )
 
 // dockerTarget runs each release as one container on the environment's
@@ -24,7 +26,24 @@ func (t *dockerTarget) ensureNetwork(ctx context.Context) error { return t.h.ens
 
 // recover removes the containers a killed release started, which nothing
 // serves from.
-func (t *dockerTarget) recover(ctx context.Context) { t.h.removeStale(ctx, t.h.upstream(ctx)) }
+func (t *dockerTarget) recover(ctx context.Context) {
+	t.h.removeStale(ctx, t.h.upstream(ctx))
+	t.h.removeStaleProcesses(ctx)
+}
+
+func (t *dockerTarget) checkProcesses(*processes.Table) error { return nil }
+
+func (t *dockerTarget) startProcesses(ctx context.Context, a *attempt, snapPath string) error {
+	return t.h.startProcesses(ctx, a, snapPath)
+}
+
+func (t *dockerTarget) abandon(ctx context.Context, a *attempt) {
+	t.h.removeRelease(ctx, a.rec.ID, roleProcess)
+}
+
+func (t *dockerTarget) replaceProcesses(ctx context.Context, a *attempt, snapPath string) error {
+	return t.h.replaceProcesses(ctx, a, snapPath)
+}
 
 func (t *dockerTarget) needsSnapshot() bool { return true }
 

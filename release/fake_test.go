@@ -286,8 +286,27 @@ func (f *fakeDocker) NetworkInspect(context.Context, string, network.InspectOpti
 	return network.Inspect{Driver: "bridge"}, nil
 }
 
-func (f *fakeDocker) ContainerList(context.Context, container.ListOptions) ([]container.Summary, error) {
+// ContainerList filters by label as the daemon does; a container of the
+// fake without labels is an app container of the environment.
+func (f *fakeDocker) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.containers, nil
+	var out []container.Summary
+	for _, c := range f.containers {
+		labels := c.Labels
+		if labels == nil {
+			labels = map[string]string{labelRole: "app"}
+		}
+		match := true
+		for _, kv := range o.Filters.Get("label") {
+			k, v, _ := strings.Cut(kv, "=")
+			if got, ok := labels[k]; ok && got != v || !ok && k == labelRole {
+				match = false
+			}
+		}
+		if match {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+
+	"github.com/phpbuild/phpbuild/processes"
 )
 
 // Hooks are project.toml's commands run around a release, each in a
@@ -19,11 +21,16 @@ type hookCmd struct{ name, cmd string }
 
 // hooksBefore are the hooks run before the new container starts. A
 // rollback takes a backup but runs no pre_release: the older image's
-// migrations would not undo the newer ones.
-func hooksBefore(env *Environment, kind string) []hookCmd {
+// migrations would not undo the newer ones. The image's Procfile release
+// command is the pre_release hook of an environment that sets none.
+func hooksBefore(env *Environment, kind string, t *processes.Table) []hookCmd {
 	hooks := []hookCmd{{"backup", env.Hooks.Backup}}
 	if kind != "rollback" {
-		hooks = append(hooks, hookCmd{"pre_release", env.Hooks.PreRelease})
+		pre := env.Hooks.PreRelease
+		if pre == "" && t != nil {
+			pre = t.Release
+		}
+		hooks = append(hooks, hookCmd{"pre_release", pre})
 	}
 	return hooks
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/processes"
 )
 
 // Record is one line of an environment's release log.
@@ -31,6 +32,9 @@ type Record struct {
 	// Steps times each phase: pull, start, health, switch, drain, hooks.
 	Steps   map[string]string `json:"steps,omitempty"`
 	Message string            `json:"message,omitempty"`
+	// Processes is what the release did with each process type and the
+	// scheduler.
+	Processes []ProcessRecord `json:"processes,omitempty"`
 }
 
 // Options of a release or rollback.
@@ -147,6 +151,9 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	}
 	defer a.unlock()
 	finish := func(result string, cause error) (*Record, error) { return a.finish(ctx, result, cause) }
+	if err := tg.checkProcesses(a.procs); err != nil {
+		return finish("failed", err)
+	}
 	tg.recover(ctx)
 
 	// The state dir keeps every snapshot: hooks mount it, `release --plan`
@@ -165,14 +172,19 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	}
 	snapPath := h.state.hostPath(snapRel)
 
-	if err := a.runHooks(ctx, hooksBefore(h.env, kind), snapPath, snap != nil); err != nil {
+	if err := a.runHooks(ctx, hooksBefore(h.env, kind, a.procs), snapPath, snap != nil); err != nil {
 		return finish("hook-failed", err)
+	}
+	if err := tg.startProcesses(ctx, a, snapPath); err != nil {
+		return finish(failedCheck(err), err)
 	}
 	s, err := tg.start(ctx, a, snap, snapPath)
 	if err != nil {
+		tg.abandon(ctx, a)
 		return finish(failedCheck(err), err)
 	}
 	if err := tg.route(ctx, a, s); err != nil {
+		tg.abandon(ctx, a)
 		return finish("failed", err)
 	}
 	a.step("switch", s.ready)
@@ -183,6 +195,9 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	t0 := time.Now()
 	tg.drain(ctx, a, s)
 	a.step("drain", t0)
+	if err := tg.replaceProcesses(ctx, a, snapPath); err != nil {
+		return finish("ok", fmt.Errorf("released, but %w", err))
+	}
 	if err := a.runHooks(ctx, []hookCmd{{"post_release", h.env.Hooks.PostRelease}}, snapPath, snap != nil); err != nil {
 		return finish("ok", fmt.Errorf("released, but the post_release hook failed: %w", err))
 	}
@@ -213,6 +228,8 @@ type attempt struct {
 	rec    *Record
 	start  time.Time
 	unlock func()
+	// procs is the image's process table: what runs besides web.
+	procs *processes.Table
 }
 
 // begin pulls ref, makes sure the environment's network (ensureNetwork) and
@@ -237,6 +254,13 @@ func (h *host) begin(ctx context.Context, o Options, kind, ref, envDigest string
 	// By digest, so that neither a moved tag nor a registry changes what
 	// runs or what a rollback restores.
 	a.rec.Digest = repoDigest(ref, ins.RepoDigests)
+	var labels map[string]string
+	if ins.Config != nil {
+		labels = ins.Config.Labels
+	}
+	if a.procs, err = processTable(labels, ref); err != nil {
+		return nil, err
+	}
 	if err := ensureNetwork(ctx); err != nil {
 		return nil, err
 	}

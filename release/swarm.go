@@ -10,6 +10,8 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/phpbuild/phpbuild/processes"
 )
 
 // The swarm target runs the app as the service APP-ENV, replaced by
@@ -44,6 +46,18 @@ const (
 	gossipDelay = 2 * time.Second
 	envTarget   = "/app/.env"
 )
+
+// ErrProcessesUnsupported is a release of process types or schedules to a
+// target that cannot run them yet.
+var ErrProcessesUnsupported = errors.New("process types are not supported on this target")
+
+func scheduleNames(t *processes.Table) []string {
+	var out []string
+	for _, s := range t.Schedules {
+		out = append(out, "schedule."+s.Name)
+	}
+	return out
+}
 
 // ErrNotSwarmManager is a docker host that cannot take a service: not in
 // a swarm, or only a worker. phpbuild never creates a swarm itself.
@@ -143,6 +157,21 @@ func (t *swarmTarget) route(ctx context.Context, a *attempt, _ *started) error {
 	a.o.logf("tasks.%s serves %s", h.service(), a.rec.ID)
 	return nil
 }
+
+// checkProcesses refuses an image with process types or schedules: on
+// Swarm they are not released yet.
+func (t *swarmTarget) checkProcesses(p *processes.Table) error {
+	if len(p.Processes) > 0 || len(p.Schedules) > 0 {
+		return fmt.Errorf("%w: the image declares %s, which phpbuild releases on target \"docker\" only for now; nothing was changed", ErrProcessesUnsupported, strings.Join(append(p.Names(), scheduleNames(p)...), ", "))
+	}
+	return nil
+}
+
+func (t *swarmTarget) startProcesses(context.Context, *attempt, string) error { return nil }
+
+func (t *swarmTarget) abandon(context.Context, *attempt) {}
+
+func (t *swarmTarget) replaceProcesses(context.Context, *attempt, string) error { return nil }
 
 func (t *swarmTarget) drain(ctx context.Context, a *attempt, s *started) {
 	t.h.waitDrained(ctx, s.id, a.rec.ID)

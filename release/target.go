@@ -3,6 +3,8 @@ package release
 import (
 	"context"
 	"time"
+
+	"github.com/phpbuild/phpbuild/processes"
 )
 
 // target is where an environment's releases run: containers on a docker
@@ -25,6 +27,20 @@ type target interface {
 	// are healthy and pass the smoke checks. It times those steps, and
 	// removes what it started when they fail.
 	start(ctx context.Context, a *attempt, snap []byte, snapPath string) (*started, error)
+	// checkProcesses refuses, before anything changes, a process table the
+	// target cannot run.
+	checkProcesses(t *processes.Table) error
+	// startProcesses starts the release's process types (a.procs) and
+	// waits until each is ready; when one is not, it removes what it
+	// started, and nothing that runs changed.
+	startProcesses(ctx context.Context, a *attempt, snapPath string) error
+	// abandon removes what startProcesses started, when a later step of
+	// the release failed.
+	abandon(ctx context.Context, a *attempt)
+	// replaceProcesses, once the release serves, stops the earlier
+	// releases' process types gracefully and moves the scheduler: the old
+	// one stops before the new one starts.
+	replaceProcesses(ctx context.Context, a *attempt, snapPath string) error
 	// route sends the proxy's traffic to s, and only to it once drain
 	// returns.
 	route(ctx context.Context, a *attempt, s *started) error

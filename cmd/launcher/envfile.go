@@ -3,15 +3,17 @@ package main
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/phpbuild/phpbuild/internal/dotenv"
 	"github.com/phpbuild/phpbuild/internal/envlist"
 )
 
-// exitBadEnvFile is phpbuild's exit code for input the user must fix: the
-// env file is read as strictly as `phpbuild release` reads env files.
-const exitBadEnvFile = 2
+// exitBadInput is phpbuild's exit code for input the user must fix: the
+// env file, read as strictly as `phpbuild release` reads env files, or
+// the image's process table.
+const exitBadInput = 2
 
 // readEnvFile reads the env file at path as KEY=value pairs, so the
 // children get the app's configuration in their environment without it
@@ -38,6 +40,16 @@ func readEnvFile(path string) ([]string, error) {
 		env = append(env, v.Key+"="+v.Value)
 	}
 	return env, nil
+}
+
+// appEnv is the environment php-fpm gets: the launcher's own with the
+// env file's values, read from PHPBUILD_ENV_FILE (default /app/.env).
+func appEnv(getenv func(string) string) ([]string, error) {
+	extra, err := readEnvFile(envOr(getenv, "PHPBUILD_ENV_FILE", "/app/.env"))
+	if err != nil {
+		return nil, err
+	}
+	return withEnv(os.Environ(), extra), nil
 }
 
 // withEnv sets each KEY=value of over in base; the launcher's own

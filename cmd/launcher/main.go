@@ -2,7 +2,9 @@
 // php-fpm config from the environment, sizes the php-fpm pool from the
 // container's memory limit, starts php-fpm and, once its socket accepts
 // connections, nginx; it forwards signals, stops both gracefully (nginx
-// first) and reaps every child.
+// first) and reaps every child. `launcher process NAME` runs one of the
+// image's process types and `launcher schedule` its scheduled jobs, so the
+// one image serves workers and the scheduler too.
 package main
 
 import (
@@ -21,6 +23,12 @@ func main() {
 	if len(os.Args) > 2 && os.Args[1] == "exec" {
 		os.Exit(execWithEnv(os.Args[2:], os.Getenv, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "process" {
+		os.Exit(runProcess(os.Args[2:], os.Getenv, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "schedule" {
+		os.Exit(runSchedule(os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	os.Exit(launch(os.Getenv, hostSystem, os.Stderr))
 }
 
@@ -30,7 +38,7 @@ func launch(getenv func(string) string, sys system, log io.Writer) int {
 	extra, err := readEnvFile(envOr(getenv, "PHPBUILD_ENV_FILE", "/app/.env"))
 	if err != nil {
 		fmt.Fprintf(log, "launcher: %v\n", err)
-		return exitBadEnvFile
+		return exitBadInput
 	}
 	fromFile := map[string]string{}
 	for _, kv := range withEnv(nil, extra) {
@@ -63,17 +71,17 @@ func launch(getenv func(string) string, sys system, log io.Writer) int {
 // execWithEnv is `launcher exec CMD...`: CMD with the env file's values
 // in its environment, as php-fpm gets them; release hooks run so.
 func execWithEnv(argv []string, getenv func(string) string, log io.Writer) int {
-	extra, err := readEnvFile(envOr(getenv, "PHPBUILD_ENV_FILE", "/app/.env"))
+	env, err := appEnv(getenv)
 	if err != nil {
 		fmt.Fprintf(log, "launcher: %v\n", err)
-		return exitBadEnvFile
+		return exitBadInput
 	}
 	bin, err := exec.LookPath(argv[0])
 	if err != nil {
 		fmt.Fprintf(log, "launcher: %v\n", err)
 		return 127
 	}
-	err = syscall.Exec(bin, argv, withEnv(os.Environ(), extra))
+	err = syscall.Exec(bin, argv, env)
 	fmt.Fprintf(log, "launcher: exec %s: %v\n", argv[0], err)
 	return 126
 }

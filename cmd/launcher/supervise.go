@@ -1,56 +1,17 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
-
-// child is one supervised program. Its exit status is filled in by the
-// reaper, the only caller of wait4, so no status can be lost to it.
-type child struct {
-	name   string
-	argv   []string
-	pid    int
-	done   bool
-	status syscall.WaitStatus
-}
-
-func (c *child) running() bool { return c.pid > 0 && !c.done }
-
-// signal never reaches a reaped child: its pid may already belong to
-// someone else.
-func (c *child) signal(sig syscall.Signal) {
-	if c.running() {
-		_ = syscall.Kill(c.pid, sig)
-	}
-}
-
-// killGroup kills the child and its workers: each child leads a process
-// group of its own, and workers left behind by a killed master would
-// outlive the launcher outside a container.
-func (c *child) killGroup() {
-	if c.running() {
-		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
-	}
-}
-
-func (c *child) describe() string {
-	switch {
-	case c.status.Exited():
-		return fmt.Sprintf("exited with code %d", c.status.ExitStatus())
-	case c.status.Signaled():
-		return fmt.Sprintf("was killed by %v", c.status.Signal())
-	}
-	return fmt.Sprintf("ended with status %#x", uint32(c.status))
-}
 
 // supervisor runs php-fpm and nginx as PID 1 does: it owns their
 // signals, their exit statuses and every orphan that lands on it.
@@ -83,15 +44,6 @@ func newSupervisor(s settings, log io.Writer) *supervisor {
 	}
 }
 
-var (
-	forwarded = []os.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2}
-	stopping  = []os.Signal{syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT}
-)
-
-// reapInterval backs up SIGCHLD: os/signal drops signals when its channel
-// is full, and a missed SIGCHLD would leave a child dead but unnoticed.
-const reapInterval = time.Second
-
 // php-fpm has fpmReadyTimeout to accept connections on its socket, which is
 // tried every fpmReadyPoll.
 const (
@@ -101,18 +53,14 @@ const (
 
 // run starts both children and returns the launcher's exit code.
 func (s *supervisor) run() int {
-	// Listen before the first fork so no SIGCHLD or SIGTERM can slip by.
-	s.sigs = make(chan os.Signal, 32)
-	signal.Notify(s.sigs, append(append([]os.Signal{syscall.SIGCHLD}, forwarded...), stopping...)...)
-	defer signal.Stop(s.sigs)
-	if err := becomeSubreaper(); err != nil && os.Getpid() != 1 {
-		s.logf("not reaping orphans: %v", err)
-	}
+	var release func()
+	s.sigs, release = takeSignals(s.log)
+	defer release()
 
 	// php-fpm first, and nginx only once php-fpm accepts connections:
 	// nginx would answer 502 until then, and a health check that catches
 	// that fails a release.
-	if err := s.start(s.fpm); err != nil {
+	if err := s.fpm.start(s.env, stdio); err != nil {
 		s.logf("%v", err)
 		s.shutdown()
 		return 1
@@ -120,7 +68,7 @@ func (s *supervisor) run() int {
 	if code, ready := s.waitFPM(); !ready {
 		return code
 	}
-	if err := s.start(s.nginx); err != nil {
+	if err := s.nginx.start(s.env, stdio); err != nil {
 		s.logf("%v", err)
 		s.shutdown()
 		return 1
@@ -156,7 +104,7 @@ func (s *supervisor) handle(sig os.Signal) (code int, stopped bool) {
 		s.fpm.signal(sig.(syscall.Signal))
 		s.nginx.signal(sig.(syscall.Signal))
 	case slices.Contains(stopping, sig):
-		s.logf("%s received, stopping nginx then php-fpm (timeout %v)", signalNames[sig], s.stopTimeout)
+		s.logf("%s received, stopping nginx then php-fpm (timeout %v)", unix.SignalName(sig.(syscall.Signal)), s.stopTimeout)
 		if s.shutdown() {
 			return 0, true
 		}
@@ -208,21 +156,6 @@ func accepts(socket string) bool {
 	return true
 }
 
-func (s *supervisor) start(c *child) error {
-	pid, err := syscall.ForkExec(c.argv[0], c.argv, &syscall.ProcAttr{
-		Env:   s.env,
-		Files: []uintptr{0, 1, 2},
-		// A process group of its own: Ctrl-C in a terminal reaches only
-		// the launcher, which then stops the children in order.
-		Sys: &syscall.SysProcAttr{Setpgid: true},
-	})
-	if err != nil {
-		return fmt.Errorf("starting %s: %w", c.argv[0], err)
-	}
-	c.pid = pid
-	return nil
-}
-
 // childDied stops the survivor: a container with half its server is worse
 // than one the orchestrator restarts.
 func (s *supervisor) childDied(dead *child) int {
@@ -260,9 +193,7 @@ func (s *supervisor) shutdown() bool {
 			c.killGroup()
 		}
 	}
-	// SIGKILL cannot be refused; the bound only guards against a child
-	// stuck in uninterruptible sleep keeping PID 1 alive forever.
-	s.waitUntil(time.Now().Add(5*time.Second), func() bool {
+	s.waitUntil(time.Now().Add(killWait), func() bool {
 		return !s.nginx.running() && !s.fpm.running()
 	})
 	clean := true
@@ -274,49 +205,13 @@ func (s *supervisor) shutdown() bool {
 	return clean
 }
 
-// waitUntil reaps until cond holds or the deadline passes. Signals that
-// arrive meanwhile are not acted on: a stop is already under way.
 func (s *supervisor) waitUntil(deadline time.Time, cond func() bool) {
-	s.reap()
-	for !cond() {
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return
-		}
-		timer := time.NewTimer(min(wait, reapInterval))
-		select {
-		case <-s.sigs:
-		case <-timer.C:
-		}
-		timer.Stop()
-		s.reap()
-	}
+	waitUntil(s.sigs, deadline, s.reap, cond)
 }
 
-// reap collects every exited child, ours or orphaned, so none stays a
-// zombie, and records the statuses of the two it supervises.
-func (s *supervisor) reap() {
-	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil || pid <= 0 {
-			return
-		}
-		for _, c := range []*child{s.fpm, s.nginx} {
-			if c.pid == pid {
-				c.done, c.status = true, ws
-			}
-		}
-	}
-}
+// reap records the statuses of the two it supervises.
+func (s *supervisor) reap() { reapAll(s.fpm, s.nginx) }
 
 func (s *supervisor) logf(format string, args ...any) {
 	fmt.Fprintf(s.log, "launcher: "+format+"\n", args...)
-}
-
-var signalNames = map[os.Signal]string{
-	syscall.SIGTERM: "SIGTERM", syscall.SIGQUIT: "SIGQUIT", syscall.SIGINT: "SIGINT",
 }

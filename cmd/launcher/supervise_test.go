@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,11 +88,30 @@ func fakeFPM(onQuit, extra string) string {
 }
 
 type launcherRun struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	dir    string
-	log    string
-	stderr *bytes.Buffer
+	t              *testing.T
+	cmd            *exec.Cmd
+	dir            string
+	log            string
+	stdout, stderr *syncBuffer
+}
+
+// syncBuffer is an output buffer a test may read while the launcher
+// still writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func startLauncher(t *testing.T, fpmScript, nginxScript string, env ...string) *launcherRun {
@@ -112,23 +132,33 @@ func startLauncher(t *testing.T, fpmScript, nginxScript string, env ...string) *
 			t.Fatal(err)
 		}
 	}
-	r := &launcherRun{t: t, dir: dir, log: filepath.Join(dir, "log"), stderr: new(bytes.Buffer)}
-	r.cmd = exec.Command(os.Args[0])
+	return spawnLauncher(t, dir, nil, append([]string{
+		"PHPBUILD_CONFIG_DIR=" + conf,
+		"PHPBUILD_RUN_DIR=" + filepath.Join(dir, "run"),
+		"PHPBUILD_PHP_FPM=" + filepath.Join(dir, "php-fpm"),
+		"PHPBUILD_NGINX=" + filepath.Join(dir, "nginx"),
+		"PHP_FPM_MAX_CHILDREN=3", // keeps the test off the host's cgroup files
+		"PHPBUILD_STOP_TIMEOUT=3s",
+	}, env...)...)
+}
+
+// spawnLauncher starts the test binary as `launcher ARGS...` in dir, with
+// env added to the test's environment. Its children find $LOG, a file in
+// dir to log what happens to them, $DIR and $TESTBIN.
+func spawnLauncher(t *testing.T, dir string, args []string, env ...string) *launcherRun {
+	t.Helper()
+	r := &launcherRun{t: t, dir: dir, log: filepath.Join(dir, "log"), stdout: new(syncBuffer), stderr: new(syncBuffer)}
+	r.cmd = exec.Command(os.Args[0], args...)
 	r.cmd.Env = append(os.Environ(),
 		"LAUNCHER_TEST_BE_LAUNCHER=1",
 		"LOG="+r.log,
 		"DIR="+dir,
 		"TESTBIN="+os.Args[0],
-		"PHPBUILD_CONFIG_DIR="+conf,
-		"PHPBUILD_RUN_DIR="+filepath.Join(dir, "run"),
-		"PHPBUILD_PHP_FPM="+filepath.Join(dir, "php-fpm"),
-		"PHPBUILD_NGINX="+filepath.Join(dir, "nginx"),
-		"PHP_FPM_MAX_CHILDREN=3", // keeps the test off the host's cgroup files
-		"PHPBUILD_STOP_TIMEOUT=3s",
 		// The race runtime otherwise sleeps 1 s before every exit.
 		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0",
 	)
 	r.cmd.Env = append(r.cmd.Env, env...)
+	r.cmd.Stdout = r.stdout
 	r.cmd.Stderr = r.stderr
 	r.cmd.Dir = dir // a child dying of SIGQUIT may dump core in its cwd
 	if err := r.cmd.Start(); err != nil {

@@ -1,4 +1,4 @@
-package processes_test
+package detect_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/processes"
 	"github.com/phpbuild/phpbuild/project"
 )
@@ -24,7 +25,7 @@ func resolve(t *testing.T, toml, procfile string) (*processes.Table, []string, e
 	if procfile != "" {
 		data = []byte(procfile)
 	}
-	return processes.Resolve(desc, "/app/Procfile", data)
+	return detect.ResolveProcesses(desc, "/app/Procfile", data)
 }
 
 func TestResolveMergesProcfileAndProject(t *testing.T) {
@@ -153,17 +154,5 @@ func TestProcfileSkipsWhatHerokuSkips(t *testing.T) {
 	}
 	if len(got.Processes) != 1 || len(warnings) != 1 || warnings[0] != filepath.FromSlash("/app/Procfile")+":2: not a `name: command` line; skipped, as Heroku skips it" {
 		t.Errorf("processes %v, warnings %q", got.Processes, warnings)
-	}
-}
-
-func TestParseCron(t *testing.T) {
-	for expr, ok := range map[string]bool{
-		"*/5 * * * *": true, "@hourly": true, "@every 2s": true, "0 9 * * MON-FRI": true,
-		"@every 500ms": false, "* * * *": false, "0 0 31 4 *": false, "": false,
-	} {
-		_, err := processes.ParseCron(expr)
-		if (err == nil) != ok {
-			t.Errorf("ParseCron(%q) = %v, want ok %v", expr, err, ok)
-		}
 	}
 }

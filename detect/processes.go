@@ -1,4 +1,4 @@
-package processes
+package detect
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/processes"
 	"github.com/phpbuild/phpbuild/project"
 )
 
@@ -32,13 +33,13 @@ var reserved = map[string]string{
 // maxReplicas bounds a typo (replicas = 1000) before it reaches a host.
 const maxReplicas = 100
 
-// Resolve merges desc's [processes] and [schedule] tables with the
+// ResolveProcesses merges desc's [processes] and [schedule] tables with the
 // Procfile (procfile is its content, nil when the app has none; file names
 // it), checks them and applies the defaults. project.toml wins over the
 // Procfile for a process both name. Input the user must fix is a
 // *badinput.Error naming the file, line and field.
-func Resolve(desc *project.Descriptor, file string, procfile []byte) (*Table, []string, error) {
-	t := &Table{}
+func ResolveProcesses(desc *project.Descriptor, file string, procfile []byte) (*processes.Table, []string, error) {
+	t := &processes.Table{}
 	var warnings []string
 	byName := map[string]int{}
 	if procfile != nil {
@@ -64,8 +65,8 @@ func Resolve(desc *project.Descriptor, file string, procfile []byte) (*Table, []
 				return nil, nil, &badinput.Error{File: file, Line: e.line, Field: e.name, Err: err}
 			}
 			byName[e.name] = len(t.Processes)
-			t.Processes = append(t.Processes, Process{Name: e.name, Command: Shell(e.cmd), Replicas: 1,
-				StopSignal: DefaultStopSignal, StopTimeout: Duration(DefaultStopTimeout), StartPeriod: Duration(DefaultStartPeriod),
+			t.Processes = append(t.Processes, processes.Process{Name: e.name, Command: processes.Shell(e.cmd), Replicas: 1,
+				StopSignal: processes.DefaultStopSignal, StopTimeout: processes.Duration(processes.DefaultStopTimeout), StartPeriod: processes.Duration(processes.DefaultStartPeriod),
 				Source: fmt.Sprintf("%s:%d", filepath.Base(file), e.line)})
 		}
 	}
@@ -102,7 +103,7 @@ func checkName(name string) error {
 	return nil
 }
 
-func resolveProcess(desc *project.Descriptor, name string, in project.Process) (Process, error) {
+func resolveProcess(desc *project.Descriptor, name string, in project.Process) (processes.Process, error) {
 	key := "processes." + name
 	fail := func(field, format string, args ...any) error {
 		k := key
@@ -112,48 +113,48 @@ func resolveProcess(desc *project.Descriptor, name string, in project.Process) (
 		return desc.FieldError(k, format, args...)
 	}
 	if err := checkName(name); err != nil {
-		return Process{}, fail("", "%v", err)
+		return processes.Process{}, fail("", "%v", err)
 	}
-	p := Process{Name: name, Replicas: 1, StopSignal: DefaultStopSignal, StopTimeout: Duration(DefaultStopTimeout),
-		StartPeriod: Duration(DefaultStartPeriod), Source: source(desc, key)}
+	p := processes.Process{Name: name, Replicas: 1, StopSignal: processes.DefaultStopSignal, StopTimeout: processes.Duration(processes.DefaultStopTimeout),
+		StartPeriod: processes.Duration(processes.DefaultStartPeriod), Source: source(desc, key)}
 	var err error
 	if p.Command, err = command(in.Command, true); err != nil {
-		return Process{}, fail("command", "%v", err)
+		return processes.Process{}, fail("command", "%v", err)
 	}
 	if in.Replicas != nil {
 		if *in.Replicas < 0 || *in.Replicas > maxReplicas {
-			return Process{}, fail("replicas", "%d: want 0 to %d", *in.Replicas, maxReplicas)
+			return processes.Process{}, fail("replicas", "%d: want 0 to %d", *in.Replicas, maxReplicas)
 		}
 		p.Replicas = *in.Replicas
 	}
 	if in.StopSignal != "" {
 		if p.StopSignal, err = signalName(in.StopSignal); err != nil {
-			return Process{}, fail("stop_signal", "%v", err)
+			return processes.Process{}, fail("stop_signal", "%v", err)
 		}
 	}
 	if in.StopTimeout != "" {
 		d, err := duration(in.StopTimeout, false)
 		if err != nil {
-			return Process{}, fail("stop_timeout", "%v", err)
+			return processes.Process{}, fail("stop_timeout", "%v", err)
 		}
-		p.StopTimeout = Duration(d)
+		p.StopTimeout = processes.Duration(d)
 	}
 	if in.StartPeriod != "" {
 		d, err := duration(in.StartPeriod, true)
 		if err != nil {
-			return Process{}, fail("start_period", "%v", err)
+			return processes.Process{}, fail("start_period", "%v", err)
 		}
-		p.StartPeriod = Duration(d)
+		p.StartPeriod = processes.Duration(d)
 	}
 	if in.Health.Set {
 		if p.Health, err = command(in.Health, true); err != nil {
-			return Process{}, fail("health", "%v", err)
+			return processes.Process{}, fail("health", "%v", err)
 		}
 	}
 	return p, nil
 }
 
-func resolveSchedule(desc *project.Descriptor, name string, in project.Schedule) (Schedule, error) {
+func resolveSchedule(desc *project.Descriptor, name string, in project.Schedule) (processes.Schedule, error) {
 	key := "schedule." + name
 	fail := func(field, format string, args ...any) error {
 		k := key
@@ -163,32 +164,32 @@ func resolveSchedule(desc *project.Descriptor, name string, in project.Schedule)
 		return desc.FieldError(k, format, args...)
 	}
 	if !processName.MatchString(name) {
-		return Schedule{}, fail("", "%q cannot name a schedule: lower-case letters, digits, '-' and '_', at most 32 characters", name)
+		return processes.Schedule{}, fail("", "%q cannot name a schedule: lower-case letters, digits, '-' and '_', at most 32 characters", name)
 	}
-	s := Schedule{Name: name, Cron: strings.TrimSpace(in.Cron), Concurrency: ConcurrencyForbid, Source: source(desc, key)}
+	s := processes.Schedule{Name: name, Cron: strings.TrimSpace(in.Cron), Concurrency: processes.ConcurrencyForbid, Source: source(desc, key)}
 	if s.Cron == "" {
-		return Schedule{}, fail("cron", "missing: five cron fields (\"*/5 * * * *\"), a descriptor (\"@hourly\") or an interval (\"@every 30s\")")
+		return processes.Schedule{}, fail("cron", "missing: five cron fields (\"*/5 * * * *\"), a descriptor (\"@hourly\") or an interval (\"@every 30s\")")
 	}
-	if _, err := ParseCron(s.Cron); err != nil {
-		return Schedule{}, fail("cron", "%q: %v", s.Cron, err)
+	if _, err := processes.ParseCron(s.Cron); err != nil {
+		return processes.Schedule{}, fail("cron", "%q: %v", s.Cron, err)
 	}
 	var err error
 	if s.Command, err = command(in.Command, true); err != nil {
-		return Schedule{}, fail("command", "%v", err)
+		return processes.Schedule{}, fail("command", "%v", err)
 	}
 	if in.Timeout != "" {
 		d, err := duration(in.Timeout, true)
 		if err != nil {
-			return Schedule{}, fail("timeout", "%v", err)
+			return processes.Schedule{}, fail("timeout", "%v", err)
 		}
-		s.Timeout = Duration(d)
+		s.Timeout = processes.Duration(d)
 	}
 	switch in.Concurrency {
-	case "", ConcurrencyForbid:
-	case ConcurrencyAllow:
-		s.Concurrency = ConcurrencyAllow
+	case "", processes.ConcurrencyForbid:
+	case processes.ConcurrencyAllow:
+		s.Concurrency = processes.ConcurrencyAllow
 	default:
-		return Schedule{}, fail("concurrency", "%q: want \"forbid\" (skip a run while the previous one runs) or \"allow\"", in.Concurrency)
+		return processes.Schedule{}, fail("concurrency", "%q: want \"forbid\" (skip a run while the previous one runs) or \"allow\"", in.Concurrency)
 	}
 	return s, nil
 }
@@ -200,7 +201,7 @@ func command(c project.Command, required bool) ([]string, error) {
 		if strings.TrimSpace(c.Shell) == "" {
 			return nil, errors.New("empty command")
 		}
-		return Shell(c.Shell), nil
+		return processes.Shell(c.Shell), nil
 	case len(c.Argv) > 0:
 		if c.Argv[0] == "" {
 			return nil, errors.New("the list's first word, the program, is empty")

@@ -1,4 +1,4 @@
-package processes
+package detect
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 	"github.com/phpbuild/phpbuild/badinput"
 )
 
-// ProcfileName is the Procfile's name at the app root.
-const ProcfileName = "Procfile"
+// procfileName is the Procfile's name at the app root.
+const procfileName = "Procfile"
 
 // procfileLine is a Procfile entry as Heroku and herokuish (forego,
 // procfile-util) read one: a name, a colon, a command.
