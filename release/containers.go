@@ -33,7 +33,7 @@ func (t *dockerTarget) recover(ctx context.Context) {
 
 func (t *dockerTarget) checkProcesses(*processes.Table) error { return nil }
 
-func (t *dockerTarget) startProcesses(ctx context.Context, a *attempt, snapPath string) error {
+func (t *dockerTarget) startProcesses(ctx context.Context, a *attempt, _ []byte, snapPath string) error {
 	return t.h.startProcesses(ctx, a, snapPath)
 }
 
@@ -41,7 +41,7 @@ func (t *dockerTarget) abandon(ctx context.Context, a *attempt) {
 	t.h.removeRelease(ctx, a.rec.ID, roleProcess)
 }
 
-func (t *dockerTarget) replaceProcesses(ctx context.Context, a *attempt, snapPath string) error {
+func (t *dockerTarget) replaceProcesses(ctx context.Context, a *attempt, _ []byte, snapPath string) error {
 	return t.h.replaceProcesses(ctx, a, snapPath)
 }
 

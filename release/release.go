@@ -175,7 +175,7 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	if err := a.runHooks(ctx, hooksBefore(h.env, kind, a.procs), snapPath, snap != nil); err != nil {
 		return finish("hook-failed", err)
 	}
-	if err := tg.startProcesses(ctx, a, snapPath); err != nil {
+	if err := tg.startProcesses(ctx, a, snap, snapPath); err != nil {
 		return finish(failedCheck(err), err)
 	}
 	s, err := tg.start(ctx, a, snap, snapPath)
@@ -195,7 +195,7 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	t0 := time.Now()
 	tg.drain(ctx, a, s)
 	a.step("drain", t0)
-	if err := tg.replaceProcesses(ctx, a, snapPath); err != nil {
+	if err := tg.replaceProcesses(ctx, a, snap, snapPath); err != nil {
 		return finish("ok", fmt.Errorf("released, but %w", err))
 	}
 	if err := a.runHooks(ctx, []hookCmd{{"post_release", h.env.Hooks.PostRelease}}, snapPath, snap != nil); err != nil {
@@ -230,6 +230,9 @@ type attempt struct {
 	unlock func()
 	// procs is the image's process table: what runs besides web.
 	procs *processes.Table
+	// undo puts back what the release changed before a later step failed
+	// (a swarm's process services).
+	undo []func(context.Context)
 }
 
 // begin pulls ref, makes sure the environment's network (ensureNetwork) and

@@ -47,18 +47,6 @@ const (
 	envTarget   = "/app/.env"
 )
 
-// ErrProcessesUnsupported is a release of process types or schedules to a
-// target that cannot run them yet.
-var ErrProcessesUnsupported = errors.New("process types are not supported on this target")
-
-func scheduleNames(t *processes.Table) []string {
-	var out []string
-	for _, s := range t.Schedules {
-		out = append(out, "schedule."+s.Name)
-	}
-	return out
-}
-
 // ErrNotSwarmManager is a docker host that cannot take a service: not in
 // a swarm, or only a worker. phpbuild never creates a swarm itself.
 var ErrNotSwarmManager = errors.New("the docker host is not a manager of an active swarm")
@@ -158,20 +146,20 @@ func (t *swarmTarget) route(ctx context.Context, a *attempt, _ *started) error {
 	return nil
 }
 
-// checkProcesses refuses an image with process types or schedules: on
-// Swarm they are not released yet.
-func (t *swarmTarget) checkProcesses(p *processes.Table) error {
-	if len(p.Processes) > 0 || len(p.Schedules) > 0 {
-		return fmt.Errorf("%w: the image declares %s, which phpbuild releases on target \"docker\" only for now; nothing was changed", ErrProcessesUnsupported, strings.Join(append(p.Names(), scheduleNames(p)...), ", "))
+func (t *swarmTarget) checkProcesses(*processes.Table) error { return nil }
+
+func (t *swarmTarget) startProcesses(ctx context.Context, a *attempt, snap []byte, _ string) error {
+	if len(a.procs.Processes) > 0 && snap == nil {
+		return fmt.Errorf("the env snapshot %s of that release is gone from the host's state dir, and the process types need it", a.rec.Env)
 	}
-	return nil
+	return t.h.swarmStartProcesses(ctx, a, snap)
 }
 
-func (t *swarmTarget) startProcesses(context.Context, *attempt, string) error { return nil }
+func (t *swarmTarget) abandon(ctx context.Context, a *attempt) { a.runUndo(ctx) }
 
-func (t *swarmTarget) abandon(context.Context, *attempt) {}
-
-func (t *swarmTarget) replaceProcesses(context.Context, *attempt, string) error { return nil }
+func (t *swarmTarget) replaceProcesses(ctx context.Context, a *attempt, snap []byte, _ string) error {
+	return t.h.swarmReplaceProcesses(ctx, a, snap)
+}
 
 func (t *swarmTarget) drain(ctx context.Context, a *attempt, s *started) {
 	t.h.waitDrained(ctx, s.id, a.rec.ID)

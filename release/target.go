@@ -33,14 +33,14 @@ type target interface {
 	// startProcesses starts the release's process types (a.procs) and
 	// waits until each is ready; when one is not, it removes what it
 	// started, and nothing that runs changed.
-	startProcesses(ctx context.Context, a *attempt, snapPath string) error
+	startProcesses(ctx context.Context, a *attempt, snap []byte, snapPath string) error
 	// abandon removes what startProcesses started, when a later step of
 	// the release failed.
 	abandon(ctx context.Context, a *attempt)
 	// replaceProcesses, once the release serves, stops the earlier
 	// releases' process types gracefully and moves the scheduler: the old
 	// one stops before the new one starts.
-	replaceProcesses(ctx context.Context, a *attempt, snapPath string) error
+	replaceProcesses(ctx context.Context, a *attempt, snap []byte, snapPath string) error
 	// route sends the proxy's traffic to s, and only to it once drain
 	// returns.
 	route(ctx context.Context, a *attempt, s *started) error

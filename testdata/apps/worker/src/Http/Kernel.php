@@ -25,6 +25,9 @@ final class Kernel
             ['GET', '/health'] => new Response(200, "ok\n"),
             ['POST', '/jobs'] => $this->enqueue($queue, (string) ($query['id'] ?? bin2hex(random_bytes(4))), (int) ($query['millis'] ?? 0)),
             ['GET', '/jobs'] => Response::json(['release' => $this->config->release] + $queue->states()),
+            ['GET', '/jobs/results'] => Response::json($queue->results()),
+            ['GET', '/schedule'] => new Response(200, (string) @file_get_contents($this->config->dataDir . '/schedule.log')),
+            ['GET', '/migrations'] => new Response(200, (string) @file_get_contents($this->config->dataDir . '/migrations.log')),
             default => new Response(404, "not found: $path\n"),
         };
     }

@@ -20,6 +20,12 @@ final class FileQueue
         }
     }
 
+    /** Whether this process can take and finish jobs: a worker checks it at boot. */
+    public function writable(): bool
+    {
+        return is_dir("{$this->dir}/queued") && is_writable("{$this->dir}/queued") && is_writable("{$this->dir}/done");
+    }
+
     public function push(Job $job): void
     {
         $tmp = "{$this->dir}/queued/.{$job->id}.tmp";

@@ -31,6 +31,11 @@ final class Worker
             });
         }
         $name = gethostname() . '-' . getmypid();
+        if (!$this->queue->writable()) {
+            fwrite(STDERR, "worker $name: the queue in {$this->config->dataDir} is not writable; check DATA_DIR\n");
+
+            return 1;
+        }
         touch($this->readyFile);
         fwrite(STDERR, "worker $name: ready (release {$this->config->release})\n");
         while (!$this->stopping) {
