@@ -156,3 +156,19 @@ func TestProcfileSkipsWhatHerokuSkips(t *testing.T) {
 		t.Errorf("processes %v, warnings %q", got.Processes, warnings)
 	}
 }
+
+// TestExampleProjectProcesses keeps the commented project.toml at the
+// repo's root a valid example of [processes] and [schedule].
+func TestExampleProjectProcesses(t *testing.T) {
+	desc, err := project.Load("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := detect.ResolveProcesses(desc, "../Procfile", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Processes) != 1 || got.Processes[0].Replicas != 2 || len(got.Schedules) != 1 || got.Schedules[0].Timeout.D() != 10*time.Minute {
+		t.Errorf("the example's processes: %+v", got)
+	}
+}

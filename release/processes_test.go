@@ -17,6 +17,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	dockerclient "github.com/docker/docker/client"
 
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
@@ -34,8 +36,12 @@ type workerFixture struct {
 	port           int
 }
 
-func newWorkerFixture(t *testing.T) *workerFixture {
+func newWorkerFixture(t *testing.T, target string) *workerFixture {
 	t.Helper()
+	cli := testbed.Docker(t)
+	if target == "swarm" {
+		ensureSwarm(t, cli)
+	}
 	rt := buildtest.Runtimes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -59,6 +65,7 @@ func newWorkerFixture(t *testing.T) *workerFixture {
 	project := readFile(t, f.dir+"/project.toml")
 	buildtest.Write(t, f.dir, "project.toml", project+fmt.Sprintf(`
 [environments.test]
+target = %q
 app = %q
 port = %d
 image = %q
@@ -70,10 +77,16 @@ volumes = { %q = "/app/storage" }
 [environments.test.health]
 interval = "200ms"
 deadline = "30s"
-`, f.app, f.port, repo.String(), f.app+"-data"))
+`, target, f.app, f.port, repo.String(), f.app+"-data"))
 	t.Cleanup(func() {
+		ctx := context.Background()
+		if svcs, err := cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", "dev.phpbuild.app="+f.app))}); err == nil {
+			for _, s := range svcs {
+				cli.ServiceRemove(ctx, s.ID)
+			}
+			waitGone(t, cli, "dev.phpbuild.app="+f.app)
+		}
 		testbed.RemoveLabeled(t, "dev.phpbuild.app="+f.app)
-		cli := testbed.Docker(t)
 		cli.NetworkRemove(context.Background(), "phpbuild-"+f.app+"-test")
 		cli.VolumeRemove(context.Background(), f.app+"-data", true)
 		os.RemoveAll(release.StateRoot + "/" + f.app)
@@ -252,9 +265,15 @@ func (f *workerFixture) results(t *testing.T) map[string]jobResult {
 
 // TestReleaseProcesses releases the worker app's web, worker and schedule
 // together, under load and with jobs flowing, then rolls them back, then
-// releases a worker that cannot start.
+// releases a worker that cannot start; on a docker host and on Swarm.
 func TestReleaseProcesses(t *testing.T) {
-	f := newWorkerFixture(t)
+	for _, target := range []string{"docker", "swarm"} {
+		t.Run(target, func(t *testing.T) { testReleaseProcesses(t, target) })
+	}
+}
+
+func testReleaseProcesses(t *testing.T, target string) {
+	f := newWorkerFixture(t, target)
 	f.setEnv(t, "r1")
 	rec, err := f.release(t, f.v1)
 	if err != nil {
@@ -330,7 +349,7 @@ func TestReleaseProcesses(t *testing.T) {
 	if n := len(f.containers(t, "process")); n != 1 {
 		t.Errorf("%d worker containers run after the release, want 1", n)
 	}
-	if cs := f.containers(t, "scheduler"); len(cs) != 1 || !strings.Contains(cs[0].Names[0], rec2.ID) {
+	if cs := f.containers(t, "scheduler"); len(cs) != 1 || cs[0].Labels["dev.phpbuild.release"] != rec2.ID {
 		t.Errorf("schedulers after the release: %v", cs)
 	}
 	waitFor(t, 15*time.Second, "a scheduled run of r2", func() bool {
@@ -367,12 +386,21 @@ func TestReleaseProcesses(t *testing.T) {
 	}
 
 	t.Run("a worker that cannot start stops the release; everything old keeps running", func(t *testing.T) {
-		before := map[string]bool{}
-		for _, role := range []string{"app", "process", "scheduler"} {
-			for _, c := range f.containers(t, role) {
-				before[c.ID] = true
+		// What runs, by role and release; on a docker host, the very
+		// containers.
+		running := func() map[string]bool {
+			out := map[string]bool{}
+			for _, role := range []string{"app", "process", "scheduler"} {
+				for _, c := range f.containers(t, role) {
+					out[role+" of "+c.Labels["dev.phpbuild.release"]] = true
+					if target == "docker" {
+						out[c.ID] = true
+					}
+				}
 			}
+			return out
 		}
+		before := running()
 		f.setEnv(t, "r3", "DATA_DIR=/nonexistent")
 		rec3, err := f.release(t, f.v2)
 		var he *release.HealthError
@@ -382,12 +410,7 @@ func TestReleaseProcesses(t *testing.T) {
 		if rec3.Result != "health-failed" || processResults(rec3) != "worker=not-ready" {
 			t.Errorf("record: %s %+v", rec3.Result, rec3.Processes)
 		}
-		after := map[string]bool{}
-		for _, role := range []string{"app", "process", "scheduler"} {
-			for _, c := range f.containers(t, role) {
-				after[c.ID] = true
-			}
-		}
+		after := running()
 		if fmt.Sprint(sortedKeys(before)) != fmt.Sprint(sortedKeys(after)) {
 			t.Errorf("running containers changed: before %v, after %v", sortedKeys(before), sortedKeys(after))
 		}
@@ -424,4 +447,16 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// waitGone waits until no container has label: Swarm stops a removed
+// service's tasks asynchronously.
+func waitGone(t *testing.T, cli *dockerclient.Client, label string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		cs, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label), filters.Arg("label", "com.docker.swarm.service.name"))})
+		if err != nil || len(cs) == 0 {
+			return
+		}
+	}
 }

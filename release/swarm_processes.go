@@ -74,32 +74,9 @@ func (h *host) procServiceSpec(rec *Record, secret *swarm.SecretReference, s pro
 // there before: the previous spec, or no service.
 func (h *host) deployProc(ctx context.Context, a *attempt, secret *swarm.SecretReference, s procSpec, replicas uint64, startPeriod time.Duration, order string) (undo func(context.Context), err error) {
 	spec := h.procServiceSpec(a.rec, secret, s, replicas, startPeriod, order)
-	var d deployment
-	for try := 0; ; try++ {
-		svc, _, err := h.cli.ServiceInspectWithRaw(ctx, s.name, swarm.ServiceInspectOptions{})
-		if cerrdefs.IsNotFound(err) {
-			resp, err := h.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{})
-			if err != nil {
-				return nil, fmt.Errorf("creating service %s: %w", s.name, err)
-			}
-			d = deployment{id: resp.ID, created: true}
-			break
-		}
-		if err != nil {
-			return nil, transient(fmt.Errorf("inspecting service %s: %w", s.name, err))
-		}
-		if svc.Spec.Labels[labelApp] != h.env.App || svc.Spec.Labels[labelEnv] != h.env.Name {
-			return nil, fmt.Errorf("service %s exists but is not this environment's (labels %s=%q, %s=%q)", s.name, labelApp, svc.Spec.Labels[labelApp], labelEnv, svc.Spec.Labels[labelEnv])
-		}
-		_, err = h.cli.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{})
-		if err == nil {
-			d = deployment{id: svc.ID, stale: svc.UpdateStatus}
-			break
-		}
-		if try < 5 && strings.Contains(err.Error(), "out of sequence") {
-			continue
-		}
-		return nil, fmt.Errorf("updating service %s: %w", s.name, err)
+	d, err := h.deployService(ctx, s.name, func(*swarm.Service) swarm.ServiceSpec { return spec })
+	if err != nil {
+		return nil, err
 	}
 	undo = func(ctx context.Context) { h.rollbackService(ctx, d.id) }
 	if d.created {

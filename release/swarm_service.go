@@ -72,11 +72,25 @@ type deployment struct {
 
 // deploy creates the service or updates it to rec.
 func (h *host) deploy(ctx context.Context, rec *Record, secret *swarm.SecretReference) (deployment, error) {
-	name := h.service()
+	return h.deployService(ctx, h.service(), func(s *swarm.Service) swarm.ServiceSpec {
+		// Keep a scale set by hand (docker service scale).
+		replicas := uint64(swarmReplicas)
+		if s != nil {
+			if r := s.Spec.Mode.Replicated; r != nil && r.Replicas != nil && *r.Replicas > 0 {
+				replicas = *r.Replicas
+			}
+		}
+		return h.serviceSpec(rec, secret, replicas)
+	})
+}
+
+// deployService creates the service name with spec(nil), or updates it to
+// spec(itself) when it exists and is this environment's.
+func (h *host) deployService(ctx context.Context, name string, spec func(*swarm.Service) swarm.ServiceSpec) (deployment, error) {
 	for attempt := 0; ; attempt++ {
 		s, _, err := h.cli.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
 		if cerrdefs.IsNotFound(err) {
-			resp, err := h.cli.ServiceCreate(ctx, h.serviceSpec(rec, secret, swarmReplicas), swarm.ServiceCreateOptions{})
+			resp, err := h.cli.ServiceCreate(ctx, spec(nil), swarm.ServiceCreateOptions{})
 			if err != nil {
 				return deployment{}, fmt.Errorf("creating service %s: %w", name, err)
 			}
@@ -88,12 +102,7 @@ func (h *host) deploy(ctx context.Context, rec *Record, secret *swarm.SecretRefe
 		if s.Spec.Labels[labelApp] != h.env.App || s.Spec.Labels[labelEnv] != h.env.Name {
 			return deployment{}, fmt.Errorf("service %s exists but is not this environment's (labels %s=%q, %s=%q)", name, labelApp, s.Spec.Labels[labelApp], labelEnv, s.Spec.Labels[labelEnv])
 		}
-		// Keep a scale set by hand (docker service scale).
-		replicas := uint64(swarmReplicas)
-		if r := s.Spec.Mode.Replicated; r != nil && r.Replicas != nil && *r.Replicas > 0 {
-			replicas = *r.Replicas
-		}
-		_, err = h.cli.ServiceUpdate(ctx, s.ID, s.Version, h.serviceSpec(rec, secret, replicas), swarm.ServiceUpdateOptions{})
+		_, err = h.cli.ServiceUpdate(ctx, s.ID, s.Version, spec(&s), swarm.ServiceUpdateOptions{})
 		if err == nil {
 			return deployment{id: s.ID, stale: s.UpdateStatus}, nil
 		}
