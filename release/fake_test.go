@@ -50,6 +50,12 @@ type fakeDocker struct {
 	codes    map[string]int
 	// containers answers ContainerList.
 	containers []container.Summary
+	// attach answers ContainerAttach: given what the client sends to the
+	// container's stdin (EOF once it closes it), the container's output
+	// as docker streams it.
+	attach func(id string, stdin io.Reader) io.Reader
+	// exitCode answers ContainerWait.
+	exitCode int64
 }
 
 type createCall struct {
@@ -309,4 +315,46 @@ func (f *fakeDocker) ContainerList(_ context.Context, o container.ListOptions) (
 		}
 	}
 	return out, nil
+}
+
+func (f *fakeDocker) ContainerAttach(_ context.Context, id string, o container.AttachOptions) (types.HijackedResponse, error) {
+	f.record("attach %s stdin=%t", id, o.Stdin)
+	conn, peer := net.Pipe()
+	// As on a real connection, closing it ends the output.
+	pr, pw := io.Pipe()
+	go func() {
+		var out io.Reader = strings.NewReader("")
+		if f.attach != nil {
+			out = f.attach(id, peer)
+		}
+		_, err := io.Copy(pw, out)
+		pw.CloseWithError(err)
+	}()
+	return types.HijackedResponse{Conn: &hijacked{Conn: conn, out: pw}, Reader: bufio.NewReader(pr)}, nil
+}
+
+// hijacked is an attached connection: CloseWrite ends what the peer
+// reads, as a TCP half-close does; Close also ends the output.
+type hijacked struct {
+	net.Conn
+	out *io.PipeWriter
+}
+
+func (c *hijacked) CloseWrite() error { return c.Conn.Close() }
+
+func (c *hijacked) Close() error {
+	c.out.CloseWithError(net.ErrClosed)
+	return c.Conn.Close()
+}
+
+func (f *fakeDocker) ContainerResize(_ context.Context, id string, o container.ResizeOptions) error {
+	f.record("resize %s %dx%d", id, o.Width, o.Height)
+	return nil
+}
+
+func (f *fakeDocker) ContainerWait(_ context.Context, id string, c container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+	f.record("wait %s %s", id, c)
+	res := make(chan container.WaitResponse, 1)
+	res <- container.WaitResponse{StatusCode: f.exitCode}
+	return res, make(chan error)
 }

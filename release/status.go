@@ -1,10 +1,18 @@
 package release
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
 )
 
 // Status is what an environment runs now.
@@ -16,6 +24,28 @@ type Status struct {
 	// Health is docker's view of it: healthy, unhealthy, starting.
 	Health string `json:"health"`
 	Lock   *Lock  `json:"lock"`
+	// Processes are the process types and the scheduler ("schedule"),
+	// by name, the scheduler last.
+	Processes []ProcessStatus `json:"processes"`
+}
+
+// ProcessStatus is a process type, or the scheduler, and what runs it.
+type ProcessStatus struct {
+	Name       string            `json:"name"`
+	Containers []ContainerStatus `json:"containers"`
+}
+
+// ContainerStatus is one container of a process type; on Swarm, one task
+// of its service.
+type ContainerStatus struct {
+	Name    string `json:"name"`
+	Release string `json:"release"`
+	Image   string `json:"image"`
+	// State is docker's (running, restarting, exited) or the task's.
+	State string `json:"state"`
+	// Health is docker's: healthy, unhealthy, starting; "" without a
+	// health check, or for a task on another node.
+	Health string `json:"health,omitempty"`
 }
 
 // ErrNeverReleased is an environment without a front proxy yet.
@@ -41,17 +71,14 @@ func GetStatus(ctx context.Context, env *Environment) (*Status, error) {
 		return nil, err
 	}
 	defer h.Close()
+	return h.status(ctx)
+}
+
+func (h *host) status(ctx context.Context) (*Status, error) {
 	st := &Status{Serving: h.upstream(ctx)}
-	hist, err := h.history(ctx)
-	if err != nil {
+	var err error
+	if st.Current, err = h.current(ctx); err != nil {
 		return nil, err
-	}
-	cur, _ := h.state.read(ctx, "current")
-	id := strings.TrimSpace(string(cur))
-	for i := range hist {
-		if hist[i].ID == id {
-			st.Current = &hist[i]
-		}
 	}
 	if st.Serving != "" {
 		st.Health = newTarget(h).health(ctx, st.Serving)
@@ -59,7 +86,201 @@ func GetStatus(ctx context.Context, env *Environment) (*Status, error) {
 	if l, err := h.readLock(ctx); err == nil {
 		st.Lock = l
 	}
+	if st.Processes, err = h.processStatus(ctx); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// current is the environment's current release; nil when there is none.
+func (h *host) current(ctx context.Context) (*Record, error) {
+	hist, err := h.history(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := h.state.read(ctx, "current")
+	if err != nil && !errors.Is(err, errNoState) {
+		return nil, err
+	}
+	id := strings.TrimSpace(string(cur))
+	for i := range hist {
+		if hist[i].ID == id {
+			return &hist[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// requireCurrent is current for what cannot go without a release: its
+// image and env snapshot.
+func (h *host) requireCurrent(ctx context.Context) (*Record, error) {
+	rec, err := h.current(ctx)
+	if err == nil && rec == nil {
+		err = fmt.Errorf("%s: %w (no release has succeeded yet)", h.env.Name, ErrNeverReleased)
+	}
+	return rec, err
+}
+
+// processStatus lists every process type's and the scheduler's
+// containers, whatever release they belong to: during a release, or after
+// one killed midway, the old ones run beside the new.
+func (h *host) processStatus(ctx context.Context) ([]ProcessStatus, error) {
+	ins, err := h.instances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []ProcessStatus{} // JSON []
+	for _, in := range ins {
+		if in.process == webName {
+			continue
+		}
+		if len(out) == 0 || out[len(out)-1].Name != in.process {
+			out = append(out, ProcessStatus{Name: in.process})
+		}
+		p := &out[len(out)-1]
+		p.Containers = append(p.Containers, ContainerStatus{Name: in.name, Release: in.release, Image: in.image, State: in.state, Health: h.containerHealth(ctx, in.container)})
+	}
+	return out, nil
+}
+
+// containerHealth is docker's health of a container on this host, ""
+// when it has no health check or is elsewhere.
+func (h *host) containerHealth(ctx context.Context, id string) string {
+	if id == "" {
+		return ""
+	}
+	ins, err := h.cli.ContainerInspect(ctx, id)
+	if err != nil || ins.ContainerJSONBase == nil || ins.State == nil || ins.State.Health == nil {
+		return ""
+	}
+	return ins.State.Health.Status
+}
+
+// webName is web's name among the process types, as the Procfile has it.
+const webName = "web"
+
+// instance is one container of the environment, on Swarm one task: of
+// web, of a process type or of the scheduler.
+type instance struct {
+	// process is webName, a process type or schedulerName.
+	process string
+	// replica numbers the containers of a process type (a task's slot);
+	// 0 when there is no number.
+	replica int
+	name    string
+	release string
+	image   string
+	state   string
+	// container is its container's ID; "" for a swarm task that has none
+	// yet.
+	container string
+	// logs opens its output, multiplexed as docker sends it.
+	logs func(context.Context, container.LogsOptions) (io.ReadCloser, error)
+}
+
+// instances is what runs in the environment, sorted: web, the process
+// types by name, the scheduler; each by replica.
+func (h *host) instances(ctx context.Context) ([]instance, error) {
+	ins, err := newTarget(h).instances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rank := func(p string) int {
+		switch p {
+		case webName:
+			return 0
+		case schedulerName:
+			return 2
+		}
+		return 1
+	}
+	slices.SortFunc(ins, func(a, b instance) int {
+		return cmp.Or(cmp.Compare(rank(a.process), rank(b.process)), strings.Compare(a.process, b.process),
+			cmp.Compare(a.replica, b.replica), strings.Compare(a.name, b.name))
+	})
+	return ins, nil
+}
+
+// instances are the environment's web, process and scheduler containers.
+func (t *dockerTarget) instances(ctx context.Context) ([]instance, error) {
+	h := t.h
+	var out []instance
+	for _, role := range []string{"app", roleProcess, roleScheduler} {
+		cs, err := h.roleContainers(ctx, role)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			in := instance{process: webName, release: c.Labels[labelRelease], image: c.Image, state: c.State, container: c.ID}
+			if len(c.Names) > 0 {
+				in.name = strings.TrimPrefix(c.Names[0], "/")
+			}
+			switch role {
+			case roleProcess:
+				in.process = c.Labels[labelProcess]
+				// APP-ENV-NAME-ID-N
+				if i := strings.LastIndexByte(in.name, '-'); i >= 0 {
+					in.replica, _ = strconv.Atoi(in.name[i+1:])
+				}
+			case roleScheduler:
+				in.process = schedulerName
+			}
+			id := c.ID
+			in.logs = func(ctx context.Context, o container.LogsOptions) (io.ReadCloser, error) {
+				return h.cli.ContainerLogs(ctx, id, o)
+			}
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// instances are the running tasks of the environment's services: web's,
+// each process type's and the scheduler's. Tasks Swarm has shut down are
+// history, and left out.
+func (t *swarmTarget) instances(ctx context.Context) ([]instance, error) {
+	h := t.h
+	svcs, err := h.cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", labelApp+"="+h.env.App), filters.Arg("label", labelEnv+"="+h.env.Name))})
+	if err != nil {
+		return nil, transient(fmt.Errorf("listing services: %w", err))
+	}
+	var out []instance
+	for _, s := range svcs {
+		var process string
+		switch s.Spec.Labels[labelRole] {
+		case "service": // web's (serviceSpec)
+			process = webName
+		case roleProcess:
+			process = s.Spec.Labels[labelProcess]
+		case roleScheduler:
+			process = schedulerName
+		default:
+			continue
+		}
+		tasks, err := h.tasks(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, tk := range tasks {
+			if tk.DesiredState != swarm.TaskStateRunning {
+				continue
+			}
+			in := instance{process: process, replica: tk.Slot, name: taskName(s.Spec.Name, &tk), release: taskRelease(&tk), state: string(tk.Status.State)}
+			if cs := tk.Spec.ContainerSpec; cs != nil {
+				in.image = cs.Image
+			}
+			if cs := tk.Status.ContainerStatus; cs != nil {
+				in.container = cs.ContainerID
+			}
+			id := tk.ID
+			in.logs = func(ctx context.Context, o container.LogsOptions) (io.ReadCloser, error) {
+				return h.cli.TaskLogs(ctx, id, o)
+			}
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }
 
 // History is env's release log, oldest first.

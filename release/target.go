@@ -49,6 +49,9 @@ type target interface {
 	// retain removes what the target keeps per release beyond images and
 	// snapshots, for releases older than the kept ones.
 	retain(ctx context.Context)
+	// instances is what runs in the environment: web, every process type
+	// and the scheduler, for status and logs.
+	instances(ctx context.Context) ([]instance, error)
 	// health is docker's view of what serves: healthy, unhealthy, starting.
 	health(ctx context.Context, serving string) string
 	// planSteps is what a release does after its hooks, for --plan.

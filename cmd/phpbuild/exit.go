@@ -25,10 +25,21 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
+// exitCodeError is a command run for the user (phpbuild run) that ended
+// with a status of its own: passed on, as ssh and docker run do, with
+// nothing printed.
+type exitCodeError struct{ code int }
+
+func (e *exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
 // report prints err as one "phpbuild: ..." block and returns the exit code.
 func report(w io.Writer, err error) int {
 	if err == nil {
 		return exitOK
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code
 	}
 	fmt.Fprintf(w, "phpbuild: %v\n", err)
 	var ue *usageError

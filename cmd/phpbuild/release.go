@@ -175,7 +175,7 @@ func newStatus() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "status [DIR] --env NAME",
-		Short: "Show an environment's current release, its health and the lock",
+		Short: "Show an environment's current release, its health, the lock, and its process types' and scheduler's containers",
 		Args:  maxOneDir,
 		RunE: env.run(func(cmd *cobra.Command, _ string, e *release.Environment) error {
 			st, err := release.GetStatus(cmd.Context(), e)
@@ -205,6 +205,19 @@ func printStatus(w io.Writer, st *release.Status) {
 	} else {
 		fmt.Fprintln(w, "lock:    free")
 	}
+	if len(st.Processes) == 0 {
+		fmt.Fprintln(w, "processes: none")
+		return
+	}
+	fmt.Fprintln(w, "processes:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PROCESS\tCONTAINER\tSTATE\tHEALTH\tRELEASE\tIMAGE")
+	for _, p := range st.Processes {
+		for _, c := range p.Containers {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", p.Name, c.Name, c.State, orDash(c.Health), orDash(c.Release), short(digestOf(c.Image)))
+		}
+	}
+	tw.Flush()
 }
 
 func msgOf(m string) string {
