@@ -291,6 +291,48 @@ func testReleaseProcesses(t *testing.T, target string) {
 		return len(runs) > 0 && runs[len(runs)-1].end > 0
 	})
 
+	t.Run("run, logs and status see the release's processes", func(t *testing.T) {
+		env, err := release.LoadEnvironment(f.dir, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		for _, tc := range []struct {
+			cmd   []string
+			stdin string
+			code  int
+			out   string
+		}{
+			{cmd: []string{"php", "cli.php", "env", "APP_RELEASE"}, out: "APP_RELEASE=r1\n"},
+			{cmd: []string{"php", "cli.php", "echo-stdin"}, stdin: "piped\nlines\n", out: "PIPED\nLINES\n"},
+			{cmd: []string{"php", "cli.php", "fail", "3"}, code: 3},
+		} {
+			var out, errOut strings.Builder
+			code, err := release.Run(ctx, env, release.RunOptions{Cmd: tc.cmd, Stdin: strings.NewReader(tc.stdin), Stdout: &out, Stderr: &errOut})
+			if err != nil || code != tc.code || out.String() != tc.out {
+				t.Errorf("run %v: code %d, err %v, stdout %q (stderr %q); want %d, %q", tc.cmd, code, err, out.String(), errOut.String(), tc.code, tc.out)
+			}
+		}
+		var logs strings.Builder
+		if err := release.Logs(ctx, env, release.LogOptions{Process: "schedule", Tail: -1}, &logs); err != nil || !strings.Contains(logs.String(), "[tick] tick by r1") {
+			t.Errorf("logs of the scheduler: %v\n%s", err, logs.String())
+		}
+		st, err := release.GetStatus(ctx, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range st.Processes {
+			for _, c := range p.Containers {
+				got = append(got, p.Name+":"+c.State)
+			}
+		}
+		if strings.Join(got, " ") != "worker:running schedule:running" {
+			t.Errorf("status lists %v", got)
+		}
+	})
+
 	versionOf := func(body string) string {
 		_, v, _ := strings.Cut(strings.TrimSpace(body), "release ")
 		if strings.Contains(body, "worker app v2") {
