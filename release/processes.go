@@ -92,6 +92,26 @@ type procSpec struct {
 // snapshot and the environment's volumes, on its network. Docker restarts
 // it when it dies, as it does web.
 func (h *host) startProc(ctx context.Context, rec *Record, s procSpec, snapPath string) error {
+	id, err := h.createProc(ctx, rec, s, snapPath)
+	if err != nil {
+		return err
+	}
+	return h.startCreated(ctx, id, s.name)
+}
+
+// startCreated starts a container createProc made, removing it when it
+// cannot start.
+func (h *host) startCreated(ctx context.Context, id, name string) error {
+	if err := h.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		h.removeContainer(ctx, id)
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	return nil
+}
+
+// createProc creates, without starting it, the container startProc
+// starts, and returns its ID.
+func (h *host) createProc(ctx context.Context, rec *Record, s procSpec, snapPath string) (string, error) {
 	labels := h.labels(s.role, rec.ID)
 	labels[labelProcess] = s.process
 	stop := int((s.stopTimeout + stopMargin).Seconds())
@@ -109,13 +129,9 @@ func (h *host) startProc(ctx context.Context, rec *Record, s procSpec, snapPath 
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{h.network(): {}}}
 	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, s.name)
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", s.name, err)
+		return "", fmt.Errorf("creating %s: %w", s.name, err)
 	}
-	if err := h.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		h.removeContainer(ctx, created.ID)
-		return fmt.Errorf("starting %s: %w", s.name, err)
-	}
-	return nil
+	return created.ID, nil
 }
 
 // waitReady waits until a process container is ready: its health command
@@ -237,10 +253,12 @@ func (h *host) replaceProcesses(ctx context.Context, a *attempt, snapPath string
 	}
 	removed := map[string]*ProcessRecord{}
 	var wg sync.WaitGroup
+	stopped := 0
 	for _, c := range old {
 		if c.Labels[labelRelease] == a.rec.ID {
 			continue
 		}
+		stopped++
 		if name := c.Labels[labelProcess]; !kept[name] && removed[name] == nil {
 			removed[name] = &ProcessRecord{Name: name, Result: "stopped"}
 		}
@@ -255,7 +273,7 @@ func (h *host) replaceProcesses(ctx context.Context, a *attempt, snapPath string
 		a.rec.Processes = append(a.rec.Processes, *removed[name])
 		a.o.logf("stopped process %s: the release has none", name)
 	}
-	if len(old) > 0 {
+	if stopped > 0 {
 		a.step("processes_stop", t0)
 	}
 	return h.moveScheduler(ctx, a, snapPath)
@@ -270,11 +288,25 @@ func (h *host) stopContainer(ctx context.Context, id string) {
 
 // moveScheduler stops the earlier releases' schedulers, which let the jobs
 // they run finish within their stop timeout, and only then starts the
-// release's own, when it has schedules.
+// release's own, when it has schedules. The new container is created
+// before the old one stops, so the gap is a stop and a start.
 func (h *host) moveScheduler(ctx context.Context, a *attempt, snapPath string) error {
 	old, err := h.roleContainers(ctx, roleScheduler)
 	if err != nil {
 		return err
+	}
+	var r ProcessRecord
+	var created string
+	if len(a.procs.Schedules) > 0 {
+		name := h.schedulerContainer(a.rec.ID)
+		r = ProcessRecord{Name: schedulerName, Containers: []string{name}, Result: "ok"}
+		s := procSpec{name: name, role: roleScheduler, process: schedulerName, cmd: []string{schedulerName},
+			stopSignal: "SIGTERM", stopTimeout: processes.DefaultStopTimeout}
+		if created, err = h.createProc(ctx, a.rec, s, snapPath); err != nil {
+			r.Result, r.Error = "failed", firstLine(err.Error())
+			a.rec.Processes = append(a.rec.Processes, r)
+			return fmt.Errorf("the scheduler of the new release could not be created (web and the workers were switched; the old scheduler still runs): %w", err)
+		}
 	}
 	t0 := time.Now()
 	stopped := false
@@ -284,18 +316,18 @@ func (h *host) moveScheduler(ctx context.Context, a *attempt, snapPath string) e
 			stopped = true
 		}
 	}
-	if len(a.procs.Schedules) == 0 {
+	if created == "" {
 		if stopped {
 			a.rec.Processes = append(a.rec.Processes, ProcessRecord{Name: schedulerName, Result: "stopped"})
 			a.o.logf("stopped the scheduler: the release has no schedule")
 		}
 		return nil
 	}
-	name := h.schedulerContainer(a.rec.ID)
-	r := ProcessRecord{Name: schedulerName, Containers: []string{name}, Result: "ok"}
-	s := procSpec{name: name, role: roleScheduler, process: schedulerName, cmd: []string{schedulerName},
-		stopSignal: "SIGTERM", stopTimeout: processes.DefaultStopTimeout}
-	err = h.startProc(ctx, a.rec, s, snapPath)
+	name := r.Containers[0]
+	err = h.startCreated(ctx, created, name)
+	if err == nil && stopped {
+		a.step("scheduler_gap", t0)
+	}
 	if err == nil {
 		// The scheduler reads its table at start: a second of running
 		// shows it took it.
@@ -308,7 +340,6 @@ func (h *host) moveScheduler(ctx context.Context, a *attempt, snapPath string) e
 	}
 	a.rec.Processes = append(a.rec.Processes, r)
 	if stopped {
-		a.step("scheduler_gap", t0)
 		a.o.logf("moved the scheduler to %s; no scheduler ran for %s", name, a.rec.Steps["scheduler_gap"])
 	} else {
 		a.o.logf("started the scheduler %s", name)

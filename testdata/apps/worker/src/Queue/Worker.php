@@ -46,7 +46,7 @@ final class Worker
             }
             [$job, $held] = $claimed;
             $started = microtime(true);
-            usleep($job->millis * 1000);
+            $this->work($job);
             $this->queue->complete($job, $held, [
                 'id' => $job->id,
                 'worker' => $name,
@@ -60,5 +60,19 @@ final class Worker
         @unlink($this->readyFile);
 
         return 0;
+    }
+
+    /** A job of millis < 0 runs until the worker is asked to stop, then one more second: a long job a deploy interrupts. */
+    private function work(Job $job): void
+    {
+        if ($job->millis >= 0) {
+            usleep($job->millis * 1000);
+
+            return;
+        }
+        while (!$this->stopping) {
+            usleep(50_000);
+        }
+        usleep(1_000_000);
     }
 }
