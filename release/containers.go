@@ -103,6 +103,7 @@ func (t *dockerTarget) health(ctx context.Context, serving string) string {
 func (t *dockerTarget) planSteps(string) []string {
 	env := t.h.env
 	steps := []string{
+		"start the image's process types (its " + processes.Label + " label), each replica APP-ENV-NAME-ID-N, and wait until each is ready; one that is not stops the release",
 		"start the new container on the private network",
 		fmt.Sprintf("wait for %s → %d (every %s, up to %s)", healthPath(env), env.Health.Status, env.Health.Interval, env.Health.Deadline),
 	}
@@ -111,7 +112,9 @@ func (t *dockerTarget) planSteps(string) []string {
 	}
 	steps = append(steps,
 		fmt.Sprintf("switch the proxy on port %d (nginx graceful reload)", env.Port),
-		fmt.Sprintf("drain and stop the old container (SIGQUIT, up to %s)", env.Drain.Round(time.Second)))
+		fmt.Sprintf("drain and stop the old container (SIGQUIT, up to %s)", env.Drain.Round(time.Second)),
+		"stop the earlier release's process containers (their stop_signal, up to their stop_timeout)",
+		"move the scheduler: stop the old one, letting its running jobs finish, then start the new one")
 	// Only this target's plan lists post_release, as before targets had an
 	// interface; a swarm release runs it too.
 	if env.Hooks.PostRelease != "" {
