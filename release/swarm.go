@@ -216,8 +216,8 @@ func (t *swarmTarget) planSteps(envDigest string) []string {
 		}
 	}
 	return append(steps,
-		"update each of the image's process types (its "+processes.Label+" label) as the service "+svc+"-NAME: start-first; a failure rolls it back and stops the release",
 		fmt.Sprintf("create the secret %s-env-%s (unless the swarm has it), mounted at %s", svc, hex[:min(12, len(hex))], envTarget),
+		"update each of the image's process types (its "+processes.Label+" label) as the service "+svc+"-NAME: start-first; a failure rolls it back and stops the release",
 		fmt.Sprintf("update the service %s: start the new task first, wait for %s → %d (every %s, up to %s); a failure rolls the service back",
 			svc, healthPath(env), env.Health.Status, env.Health.Interval, env.Health.Deadline),
 		fmt.Sprintf("the proxy on port %d sends to tasks.%s: the new task once healthy, the old one no more", env.Port, svc),
