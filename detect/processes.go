@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -70,7 +71,7 @@ func ResolveProcesses(desc *project.Descriptor, file string, procfile []byte) (*
 				Source: fmt.Sprintf("%s:%d", filepath.Base(file), e.line)})
 		}
 	}
-	for _, name := range sortedKeys(desc.Processes) {
+	for _, name := range slices.Sorted(maps.Keys(desc.Processes)) {
 		p, err := resolveProcess(desc, name, desc.Processes[name])
 		if err != nil {
 			return nil, nil, err
@@ -83,7 +84,7 @@ func ResolveProcesses(desc *project.Descriptor, file string, procfile []byte) (*
 		t.Processes = append(t.Processes, p)
 	}
 	sort.Slice(t.Processes, func(i, j int) bool { return t.Processes[i].Name < t.Processes[j].Name })
-	for _, name := range sortedKeys(desc.Schedule) {
+	for _, name := range slices.Sorted(maps.Keys(desc.Schedule)) {
 		s, err := resolveSchedule(desc, name, desc.Schedule[name])
 		if err != nil {
 			return nil, nil, err
@@ -105,13 +106,7 @@ func checkName(name string) error {
 
 func resolveProcess(desc *project.Descriptor, name string, in project.Process) (processes.Process, error) {
 	key := "processes." + name
-	fail := func(field, format string, args ...any) error {
-		k := key
-		if field != "" {
-			k += "." + field
-		}
-		return desc.FieldError(k, format, args...)
-	}
+	fail := fieldFail(desc, key)
 	if err := checkName(name); err != nil {
 		return processes.Process{}, fail("", "%v", err)
 	}
@@ -156,13 +151,7 @@ func resolveProcess(desc *project.Descriptor, name string, in project.Process) (
 
 func resolveSchedule(desc *project.Descriptor, name string, in project.Schedule) (processes.Schedule, error) {
 	key := "schedule." + name
-	fail := func(field, format string, args ...any) error {
-		k := key
-		if field != "" {
-			k += "." + field
-		}
-		return desc.FieldError(k, format, args...)
-	}
+	fail := fieldFail(desc, key)
 	if !processName.MatchString(name) {
 		return processes.Schedule{}, fail("", "%q cannot name a schedule: lower-case letters, digits, '-' and '_', at most 32 characters", name)
 	}
@@ -192,6 +181,18 @@ func resolveSchedule(desc *project.Descriptor, name string, in project.Schedule)
 		return processes.Schedule{}, fail("concurrency", "%q: want \"forbid\" (skip a run while the previous one runs) or \"allow\"", in.Concurrency)
 	}
 	return s, nil
+}
+
+// fieldFail reports a bad value of field of the table key (the table
+// itself when field is "").
+func fieldFail(desc *project.Descriptor, key string) func(field, format string, args ...any) error {
+	return func(field, format string, args ...any) error {
+		k := key
+		if field != "" {
+			k += "." + field
+		}
+		return desc.FieldError(k, format, args...)
+	}
 }
 
 // command is a string command's sh -c argv, or a list's words.
@@ -241,13 +242,4 @@ func source(desc *project.Descriptor, key string) string {
 		return project.FileName
 	}
 	return fmt.Sprintf("%s:%d", filepath.Base(desc.Path()), desc.Line(key))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -168,17 +168,11 @@ func (h *host) waitHealthy(ctx context.Context, name string) error {
 		sleep(ctx, hc.StartPeriod)
 	}
 	for {
-		cctx, cancel := context.WithTimeout(ctx, hc.Timeout+5*time.Second)
-		out, code, err := h.execAs(cctx, name, "", []string{fmt.Sprintf("PHPBUILD_HEALTH_TIMEOUT=%s", hc.Timeout)}, "/usr/local/bin/launcher", "health")
-		cancel()
-		if err == nil && code == 0 {
+		line, ok := h.check(ctx, name, []string{fmt.Sprintf("PHPBUILD_HEALTH_TIMEOUT=%s", hc.Timeout)}, "/usr/local/bin/launcher", "health")
+		if ok {
 			return nil
 		}
-		line := strings.TrimSpace(out)
-		if err != nil {
-			line = err.Error()
-		}
-		checks = append(checks, time.Now().UTC().Format("15:04:05")+" "+strings.ReplaceAll(line, "\n", " | "))
+		checks = append(checks, time.Now().UTC().Format("15:04:05")+" "+line)
 		if len(checks) > 5 {
 			checks = checks[len(checks)-5:]
 		}
@@ -191,6 +185,25 @@ func (h *host) waitHealthy(ctx context.Context, name string) error {
 		}
 		sleep(ctx, hc.Interval) // a canceled ctx ends the loop above
 	}
+}
+
+// check runs a health command in a container, within the health timeout;
+// ok is its success, line its output (or why it could not run) on one
+// line.
+func (h *host) check(ctx context.Context, name string, env []string, cmd ...string) (line string, ok bool) {
+	cctx, cancel := context.WithTimeout(ctx, h.env.Health.Timeout+5*time.Second)
+	defer cancel()
+	out, code, err := h.execAs(cctx, name, "", env, cmd...)
+	if err == nil && code == 0 {
+		return "", true
+	}
+	line = strings.TrimSpace(out)
+	if err != nil {
+		line = err.Error()
+	} else if line == "" {
+		line = fmt.Sprintf("(exit %d)", code)
+	}
+	return strings.ReplaceAll(line, "\n", " | "), false
 }
 
 // drain stops every other app container of the environment gracefully:

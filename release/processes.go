@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -158,17 +159,11 @@ func (h *host) waitReady(ctx context.Context, name string, health []string, star
 		case health == nil && time.Since(began) >= startPeriod:
 			return nil
 		case health != nil && time.Since(began) >= min(startPeriod, time.Second):
-			cctx, cancel := context.WithTimeout(ctx, h.env.Health.Timeout+5*time.Second)
-			out, code, err := h.execAs(cctx, name, "", nil, append([]string{runtimes.LauncherPath, "exec"}, health...)...)
-			cancel()
-			if err == nil && code == 0 {
+			line, ok := h.check(ctx, name, nil, append([]string{runtimes.LauncherPath, "exec"}, health...)...)
+			if ok {
 				return nil
 			}
-			line := strings.TrimSpace(out)
-			if err != nil {
-				line = err.Error()
-			}
-			checks = append(checks[max(0, len(checks)-4):], fmt.Sprintf("%s %s exited %d %s", time.Now().UTC().Format("15:04:05"), processes.Display(health), code, strings.ReplaceAll(line, "\n", " | ")))
+			checks = append(checks[max(0, len(checks)-4):], time.Now().UTC().Format("15:04:05")+" "+processes.Display(health)+": "+line)
 		}
 		if time.Now().After(deadline) {
 			return &HealthError{Container: name, Checks: checks, Logs: h.logs(ctx, name, 30)}
@@ -269,7 +264,7 @@ func (h *host) replaceProcesses(ctx context.Context, a *attempt, snapPath string
 		}()
 	}
 	wg.Wait()
-	for _, name := range sortedNames(removed) {
+	for _, name := range slices.Sorted(maps.Keys(removed)) {
 		a.rec.Processes = append(a.rec.Processes, *removed[name])
 		a.o.logf("stopped process %s: the release has none", name)
 	}
@@ -367,13 +362,4 @@ func (h *host) removeStaleProcesses(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
