@@ -113,7 +113,7 @@ func appendLine(t *testing.T, dir, rel, line string) {
 // but declares no class builds without BuildKit, to the image a build from
 // scratch makes.
 func TestFastPathEveryApp(t *testing.T) {
-	for _, tc := range []struct {
+	cases := []struct {
 		app, file string
 		phalcon   bool
 	}{
@@ -122,7 +122,14 @@ func TestFastPathEveryApp(t *testing.T) {
 		{app: "assets", file: "public/index.php"},
 		{app: "phalcon", file: "app/controllers/IndexController.php", phalcon: true},
 		{app: "phalcon-shop", file: "app/Controllers/ProductsController.php", phalcon: true},
-	} {
+		{app: "worker", file: "src/Queue/Worker.php"},
+	}
+	// Every testdata app, so a new one cannot be left out.
+	apps, _ := filepath.Glob("../testdata/apps/*")
+	if len(apps) != len(cases) {
+		t.Fatalf("%d testdata apps, %d cases: give each app one", len(apps), len(cases))
+	}
+	for _, tc := range cases {
 		t.Run(tc.app, func(t *testing.T) {
 			rt := testRuntimes(t)
 			if tc.phalcon {
