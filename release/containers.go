@@ -31,8 +31,6 @@ func (t *dockerTarget) recover(ctx context.Context) {
 	t.h.removeStaleProcesses(ctx)
 }
 
-func (t *dockerTarget) checkProcesses(*processes.Table) error { return nil }
-
 func (t *dockerTarget) startProcesses(ctx context.Context, a *attempt, _ []byte, snapPath string) error {
 	return t.h.startProcesses(ctx, a, snapPath)
 }
@@ -215,7 +213,7 @@ func (h *host) drain(ctx context.Context, keep string) {
 	if sleep(ctx, 500*time.Millisecond) != nil {
 		return
 	}
-	cs, err := h.appContainers(ctx)
+	cs, err := h.roleContainers(ctx, "app")
 	if err != nil {
 		return
 	}
@@ -232,7 +230,7 @@ func (h *host) drain(ctx context.Context, keep string) {
 // removeStale removes app containers that nothing serves from: left by a
 // release that was killed or failed.
 func (h *host) removeStale(ctx context.Context, serving string) {
-	cs, err := h.appContainers(ctx)
+	cs, err := h.roleContainers(ctx, "app")
 	if err != nil {
 		return
 	}

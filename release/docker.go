@@ -217,10 +217,15 @@ func readLogs(rc io.ReadCloser, err error) string {
 	return strings.TrimRight(out.String(), "\n")
 }
 
-// appContainers lists the environment's app containers, running or not.
-func (h *host) appContainers(ctx context.Context) ([]container.Summary, error) {
-	f := filters.NewArgs(filters.Arg("label", labelApp+"="+h.env.App), filters.Arg("label", labelEnv+"="+h.env.Name), filters.Arg("label", labelRole+"=app"))
-	return h.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+// roleContainers lists the environment's containers of role, running or
+// not.
+func (h *host) roleContainers(ctx context.Context, role string) ([]container.Summary, error) {
+	f := filters.NewArgs(filters.Arg("label", labelApp+"="+h.env.App), filters.Arg("label", labelEnv+"="+h.env.Name), filters.Arg("label", labelRole+"="+role))
+	cs, err := h.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, transient(fmt.Errorf("listing %s containers: %w", role, err))
+	}
+	return cs, nil
 }
 
 // transient marks daemon and registry trouble that retrying may cure:

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"golang.org/x/sync/errgroup"
 
@@ -67,17 +66,6 @@ func (h *host) processContainer(p, id string, n int) string {
 
 func (h *host) schedulerContainer(id string) string {
 	return h.prefix() + "-" + schedulerName + "-" + id
-}
-
-// roleContainers lists the environment's containers of role, running or
-// not.
-func (h *host) roleContainers(ctx context.Context, role string) ([]container.Summary, error) {
-	f := filters.NewArgs(filters.Arg("label", labelApp+"="+h.env.App), filters.Arg("label", labelEnv+"="+h.env.Name), filters.Arg("label", labelRole+"="+role))
-	cs, err := h.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-	if err != nil {
-		return nil, transient(fmt.Errorf("listing %s containers: %w", role, err))
-	}
-	return cs, nil
 }
 
 // procSpec is one container of a process type or the scheduler.

@@ -2,8 +2,6 @@ package release
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -151,9 +149,6 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	}
 	defer a.unlock()
 	finish := func(result string, cause error) (*Record, error) { return a.finish(ctx, result, cause) }
-	if err := tg.checkProcesses(a.procs); err != nil {
-		return finish("failed", err)
-	}
 	tg.recover(ctx)
 
 	// The state dir keeps every snapshot: hooks mount it, `release --plan`
@@ -300,9 +295,7 @@ func firstLine(s string) string {
 }
 
 func newID(t time.Time) string {
-	b := make([]byte, 2)
-	rand.Read(b)
-	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+	return t.UTC().Format("20060102-150405") + "-" + randomHex(2)
 }
 
 func currentUser() string {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 )
 
 // Smoke checks catch what a health route cannot: an app whose health route
@@ -205,8 +204,7 @@ func (h *host) smokeCanary(ctx context.Context, rec *Record, snapPath string, o 
 
 // removeRole removes the environment's containers of role, running or not.
 func (h *host) removeRole(ctx context.Context, role string) {
-	f := filters.NewArgs(filters.Arg("label", labelApp+"="+h.env.App), filters.Arg("label", labelEnv+"="+h.env.Name), filters.Arg("label", labelRole+"="+role))
-	cs, err := h.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	cs, err := h.roleContainers(ctx, role)
 	if err != nil {
 		return
 	}

@@ -146,8 +146,6 @@ func (t *swarmTarget) route(ctx context.Context, a *attempt, _ *started) error {
 	return nil
 }
 
-func (t *swarmTarget) checkProcesses(*processes.Table) error { return nil }
-
 func (t *swarmTarget) startProcesses(ctx context.Context, a *attempt, snap []byte, _ string) error {
 	if len(a.procs.Processes) > 0 && snap == nil {
 		return fmt.Errorf("the env snapshot %s of that release is gone from the host's state dir, and the process types need it", a.rec.Env)

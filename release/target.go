@@ -3,8 +3,6 @@ package release
 import (
 	"context"
 	"time"
-
-	"github.com/phpbuild/phpbuild/processes"
 )
 
 // target is where an environment's releases run: containers on a docker
@@ -27,9 +25,6 @@ type target interface {
 	// are healthy and pass the smoke checks. It times those steps, and
 	// removes what it started when they fail.
 	start(ctx context.Context, a *attempt, snap []byte, snapPath string) (*started, error)
-	// checkProcesses refuses, before anything changes, a process table the
-	// target cannot run.
-	checkProcesses(t *processes.Table) error
 	// startProcesses starts the release's process types (a.procs) and
 	// waits until each is ready; when one is not, it removes what it
 	// started, and nothing that runs changed.
