@@ -340,14 +340,15 @@ func testReleaseProcesses(t *testing.T, target string) {
 		}
 		return "v1/" + v
 	}
-	load := loadgen.Start(f.base+"/", 60, versionOf)
-	jobs := startFeeder(f, "a", 150*time.Millisecond)
-
-	// A long job in the old worker's hands when the release starts.
+	// A long job in the old worker's hands when the release starts. It is
+	// queued before the feeder starts: the queue is taken in name order, and
+	// a busy machine's worker may never catch up with the feeder's a… jobs.
 	if resp, err := http.Post(f.base+"/jobs?millis=-1&id=long", "text/plain", nil); err != nil || resp.StatusCode != 202 {
 		t.Fatalf("queueing the long job: %v %v", resp, err)
 	}
-	waitFor(t, 10*time.Second, "the long job to start", func() bool { return strings.Contains(f.page(t, "/jobs"), `"long.`) })
+	waitFor(t, 20*time.Second, "the long job to start", func() bool { return strings.Contains(f.page(t, "/jobs"), `"long.`) })
+	load := loadgen.Start(f.base+"/", 60, versionOf)
+	jobs := startFeeder(f, "a", 150*time.Millisecond)
 
 	f.setEnv(t, "r2")
 	began := float64(time.Now().UnixNano()) / 1e9

@@ -225,7 +225,7 @@ func TestSwarmReleaseAndRollbackUnderLoad(t *testing.T) {
 
 	t.Run("a failing health check keeps the old release serving", func(t *testing.T) {
 		p := filepath.Join(f.dir, "project.toml")
-		buildtest.Write(t, f.dir, "project.toml", strings.Replace(readFile(t, p), `deadline = "20s"`, "deadline = \"2s\"\nstatus = 418", 1))
+		buildtest.Write(t, f.dir, "project.toml", strings.Replace(readFile(t, p), `deadline = "20s"`, "deadline = \"6s\"\nstatus = 418", 1))
 		defer f.writeProject(t, swarmTarget)
 		l := loadgen.Start(f.base+"/", 120, version)
 		t0 := time.Now()

@@ -45,16 +45,28 @@ func TestParsePHPSize(t *testing.T) {
 }
 
 // fakeSystem writes the given cgroup and meminfo contents; an empty string
-// leaves that file absent.
+// leaves that file absent. The host has 32 CPUs and no CPU limit, so only
+// memory decides.
 func fakeSystem(t *testing.T, v2, v1, meminfo string) system {
+	return fakeCPUSystem(t, v2, v1, meminfo, 32, "", "", "")
+}
+
+// fakeCPUSystem is fakeSystem with the CPUs and the cgroup CPU files
+// (cpu.max; cpu.cfs_quota_us and cpu.cfs_period_us) given.
+func fakeCPUSystem(t *testing.T, v2, v1, meminfo string, cpus int, cpuMax, quota, period string) system {
 	t.Helper()
 	dir := t.TempDir()
 	sys := system{
-		CgroupV2Max:   filepath.Join(dir, "memory.max"),
-		CgroupV1Limit: filepath.Join(dir, "memory.limit_in_bytes"),
-		Meminfo:       filepath.Join(dir, "meminfo"),
+		CgroupV2Max:    filepath.Join(dir, "memory.max"),
+		CgroupV1Limit:  filepath.Join(dir, "memory.limit_in_bytes"),
+		Meminfo:        filepath.Join(dir, "meminfo"),
+		CgroupV2CPU:    filepath.Join(dir, "cpu.max"),
+		CgroupV1Quota:  filepath.Join(dir, "cpu.cfs_quota_us"),
+		CgroupV1Period: filepath.Join(dir, "cpu.cfs_period_us"),
+		CPUs:           cpus,
 	}
-	for path, content := range map[string]string{sys.CgroupV2Max: v2, sys.CgroupV1Limit: v1, sys.Meminfo: meminfo} {
+	for path, content := range map[string]string{sys.CgroupV2Max: v2, sys.CgroupV1Limit: v1, sys.Meminfo: meminfo,
+		sys.CgroupV2CPU: cpuMax, sys.CgroupV1Quota: quota, sys.CgroupV1Period: period} {
 		if content == "" {
 			continue
 		}
@@ -114,13 +126,75 @@ func TestSizeWorkers(t *testing.T) {
 	}
 }
 
+// TestSizeWorkersCPUAndMemory: the pool follows both limits, as docker run
+// --memory M --cpus C sets them, on cgroup v2 and v1.
+func TestSizeWorkersCPUAndMemory(t *testing.T) {
+	const mem256, mem512, mem2G = "268435456", "536870912", "2147483648"
+	for _, tc := range []struct {
+		name     string
+		v2, v1   string
+		cpus     int
+		cpuMax   string // cgroup v2
+		quota    string // cgroup v1, with a 100000 µs period
+		phpLimit string
+		want     int
+	}{
+		// Memory decides: (limit − 64 MiB) / memory_limit.
+		{name: "v2 256M 4cpu", v2: mem256, cpus: 8, cpuMax: "400000 100000", phpLimit: "128M", want: 2},
+		{name: "v2 512M 4cpu", v2: mem512, cpus: 8, cpuMax: "400000 100000", phpLimit: "128M", want: 3},
+		{name: "v1 512M 2cpu", v1: mem512, cpus: 8, quota: "200000", phpLimit: "128M", want: 3},
+		// CPU decides: ceil(CPUs × 4).
+		{name: "v2 2G 1cpu", v2: mem2G, cpus: 8, cpuMax: "100000 100000", phpLimit: "128M", want: 4},
+		{name: "v2 2G 2cpu", v2: mem2G, cpus: 8, cpuMax: "200000 100000", phpLimit: "128M", want: 8},
+		{name: "v2 2G 4cpu", v2: mem2G, cpus: 8, cpuMax: "400000 100000", phpLimit: "128M", want: 15},
+		{name: "v1 2G 1cpu", v1: mem2G, cpus: 8, quota: "100000", phpLimit: "128M", want: 4},
+		{name: "v1 2G 2cpu", v1: mem2G, cpus: 8, quota: "200000", phpLimit: "128M", want: 8},
+		{name: "v1 2G 4cpu", v1: mem2G, cpus: 8, quota: "400000", phpLimit: "64M", want: 16},
+		{name: "v2 half a cpu", v2: mem2G, cpus: 8, cpuMax: "50000 100000", phpLimit: "128M", want: 2},
+		{name: "v2 1.5 cpus", v2: mem2G, cpus: 8, cpuMax: "150000 100000", phpLimit: "128M", want: 6},
+		// No quota: the CPUs it may run on (a cpuset narrows them).
+		{name: "v2 no quota", v2: mem2G, cpus: 2, cpuMax: "max 100000", phpLimit: "128M", want: 8},
+		{name: "v1 no quota", v1: mem2G, cpus: 1, quota: "-1", phpLimit: "128M", want: 4},
+		{name: "quota above the cpus", v2: mem2G, cpus: 2, cpuMax: "800000 100000", phpLimit: "128M", want: 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			period := ""
+			if tc.quota != "" {
+				period = "100000"
+			}
+			sys := fakeCPUSystem(t, tc.v2, tc.v1, meminfo8G, tc.cpus, tc.cpuMax, tc.quota, period)
+			got, err := sizeWorkers("", tc.phpLimit, sys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Children != tc.want {
+				t.Fatalf("sizeWorkers() = %d workers (%v), want %d", got.Children, got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []struct{ cpuMax, quota, want string }{
+		{cpuMax: "lots", want: "cpu.max"},
+		{cpuMax: "x 100000", want: "cpu.max"},
+		{quota: "many", want: "cpu.cfs_quota_us"},
+	} {
+		period := ""
+		if bad.quota != "" {
+			period = "100000"
+		}
+		sys := fakeCPUSystem(t, mem2G, "", "", 2, bad.cpuMax, bad.quota, period)
+		if _, err := sizeWorkers("", "128M", sys); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("cpu.max %q, quota %q: error %v, want one naming %s", bad.cpuMax, bad.quota, err, bad.want)
+		}
+	}
+}
+
 func TestWorkerSizingLine(t *testing.T) {
-	sys := fakeSystem(t, "536870912", "", "")
+	sys := fakeCPUSystem(t, "536870912", "", "", 4, "150000 100000", "", "")
 	w, err := sizeWorkers("", "128M", sys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "memory limit 512 MiB (cgroup v2), memory_limit 128M → 3 php-fpm workers"
+	want := "memory limit 512 MiB (cgroup v2), memory_limit 128M, 1.5 CPUs (cgroup v2) → 3 php-fpm workers"
 	if got := w.String(); got != want {
 		t.Fatalf("line = %q\nwant   %q", got, want)
 	}
