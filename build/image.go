@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -241,6 +242,11 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 	if len(m.processes) > 0 {
 		cfg.Labels[processes.Label] = string(m.processes)
 	}
+	b, err := json.Marshal(writableOf(m.plan))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Labels[runtimes.LabelWritable] = string(b)
 	if img, err = mutate.Config(img, cfg); err != nil {
 		return nil, err
 	}
@@ -323,4 +329,31 @@ func (o *options) vendorImage(ctx context.Context, prev *cacheImage, vendor v1.L
 		return "", transient.Classify(fmt.Errorf("putting the vendor layer's image in %s: %w", repo, err))
 	}
 	return ref.String(), nil
+}
+
+// writableOf is the image's writable dirs, and Volt's compiled dir when it
+// lies inside one of them: a release keeps that dir's precompiled
+// templates, read-only, under the tmpfs it mounts on the writable dir.
+func writableOf(p *Plan) runtimes.Writable {
+	w := runtimes.Writable{Dirs: []string{}}
+	for _, d := range p.App.Writable {
+		w.Dirs = append(w.Dirs, path.Join(layers.AppPath, d))
+	}
+	for _, o := range p.App.Volt.Options {
+		v, _ := o.Value.(string)
+		if o.Name != "path" || v == "" {
+			continue
+		}
+		dir := path.Clean(v)
+		if !strings.HasSuffix(v, "/") {
+			dir = path.Dir(dir)
+		}
+		for _, d := range w.Dirs {
+			if strings.HasPrefix(dir, d+"/") {
+				w.Kept = append(w.Kept, dir)
+				break
+			}
+		}
+	}
+	return w
 }

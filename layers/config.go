@@ -135,8 +135,38 @@ func (c *Config) Files() ([]File, error) {
 	if len(s.Processes) > 0 {
 		files = append(files, File{Path: ConfigDir + "/" + processes.FileName, Mode: 0o644, Data: bytes.Clone(s.Processes)})
 	}
+	if len(s.Writable) > 0 {
+		var b strings.Builder
+		for _, d := range s.Writable {
+			b.WriteString(path.Join(s.AppPath, d) + "\n")
+		}
+		files = append(files, File{Path: ConfigDir + "/" + WritableFile, Mode: 0o644, Data: []byte(b.String())})
+	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
+}
+
+// WritableFile, in ConfigDir, lists the writable dirs as the image has
+// them, one absolute path a line, parents first; the launcher reads it
+// under this name.
+const WritableFile = "writable.dirs"
+
+// writableTree is each writable dir with the dirs under it that hold
+// files, sorted so that a parent comes before its children.
+func writableTree(writable, files []string) []string {
+	seen := map[string]bool{}
+	for _, w := range writable {
+		seen[w] = true
+		for _, f := range files {
+			if !strings.HasPrefix(f, w+"/") {
+				continue
+			}
+			for d := path.Dir(f); d != w && !seen[d]; d = path.Dir(d) {
+				seen[d] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Env is the image environment the configuration relies on, sorted.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -631,5 +632,14 @@ func TestRecipeCoversTemplates(t *testing.T) {
 	}
 	if !bytes.HasPrefix([]byte(configRecipe()), []byte("sha256:")) {
 		t.Errorf("recipe = %q", configRecipe())
+	}
+}
+
+func TestWritableTree(t *testing.T) {
+	files := []string{"storage/framework/cache/.gitignore", "storage/logs/.gitignore", "storage/app/public/x/.keep", "src/storage/a.php", "var/.gitkeep", "storagex/y"}
+	got := writableTree([]string{"storage", "var", "cache"}, files)
+	want := []string{"cache", "storage", "storage/app", "storage/app/public", "storage/app/public/x", "storage/framework", "storage/framework/cache", "storage/logs", "var"}
+	if !slices.Equal(got, want) {
+		t.Errorf("writableTree = %v\nwant %v", got, want)
 	}
 }

@@ -294,6 +294,7 @@ func NewConfig(app *detect.App, rt *runtimes.Runtime, volt *Volt) (*Config, erro
 	if !app.Processes.Empty() {
 		s.Processes = app.Processes.ImageJSON()
 	}
+	s.Writable = writableTree(app.Writable, app.Files)
 	return &Config{Settings: s}, nil
 }
 

@@ -139,6 +139,10 @@ type ConfigSettings struct {
 	// for `launcher process` and `launcher schedule`; none when the app
 	// runs web alone.
 	Processes json.RawMessage `json:"processes,omitempty"`
+	// Writable are the app's writable dirs and the dirs under them that
+	// hold tracked files, app-relative, parents first: the launcher makes
+	// them again on the empty tmpfs a read-only release mounts there.
+	Writable []string `json:"writable,omitempty"`
 }
 
 // App is the app's own files, always the last layer.

@@ -201,7 +201,10 @@ type Environment struct {
 	DrainTimeout string            `toml:"drain_timeout"`
 	Keep         int               `toml:"keep"`
 	Volumes      map[string]string `toml:"volumes"` // volume name -> path in the container
-	Hooks        Hooks             `toml:"hooks"`
+	// ReadOnly is whether the app's containers run with a read-only root
+	// filesystem (nil: yes).
+	ReadOnly *bool `toml:"read_only"`
+	Hooks    Hooks `toml:"hooks"`
 	// Durations are the durations set above, parsed by Load and keyed as
 	// in project.toml: "drain_timeout", "health.timeout", … A key left
 	// out is absent.

@@ -123,7 +123,7 @@ func (t *dockerTarget) planSteps(string) []string {
 
 // removeContainer removes a container that failed, even when ctx is done.
 func (h *host) removeContainer(ctx context.Context, name string) {
-	h.cli.ContainerRemove(context.WithoutCancel(ctx), name, container.RemoveOptions{Force: true})
+	h.cli.ContainerRemove(context.WithoutCancel(ctx), name, container.RemoveOptions{Force: true, RemoveVolumes: true})
 }
 
 // startApp creates and starts a container of the release on the private
@@ -140,7 +140,7 @@ func (h *host) startApp(ctx context.Context, rec *Record, name, snapPath, role s
 			Test:     []string{"CMD", "/usr/local/bin/launcher", "health"},
 			Interval: h.env.Health.Interval, Timeout: h.env.Health.Timeout, StartPeriod: h.env.Health.StartPeriod, Retries: 3,
 		}}
-	hc := &container.HostConfig{Mounts: append([]mount.Mount{snapshotMount(snapPath)}, h.volumes()...)}
+	hc := h.hostConfig(snapPath, rec.ID)
 	if role == "app" {
 		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
 	}
@@ -223,7 +223,9 @@ func (h *host) drain(ctx context.Context, keep string) {
 			continue
 		}
 		h.cli.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: &secs})
-		h.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{})
+		// With the image's anonymous volume (the run dir, when the
+		// container ran writable).
+		h.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{RemoveVolumes: true})
 	}
 }
 
@@ -253,9 +255,11 @@ func snapshotMount(snapPath string) mount.Mount {
 
 // volumes are the environment's named volumes, by target: the dirs that
 // keep their data across releases and rollbacks.
-func (h *host) volumes() []mount.Mount {
+func (h *host) volumes() []mount.Mount { return volumeMounts(h.env) }
+
+func volumeMounts(env *Environment) []mount.Mount {
 	var mounts []mount.Mount
-	for vol, target := range h.env.Volumes {
+	for vol, target := range env.Volumes {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: target})
 	}
 	slices.SortFunc(mounts, func(a, b mount.Mount) int { return strings.Compare(a.Target, b.Target) })

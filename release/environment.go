@@ -36,6 +36,10 @@ type Environment struct {
 	Keep     int
 	Volumes  map[string]string
 	Hooks    project.Hooks
+	// ReadOnly runs the app's containers with a read-only root
+	// filesystem: tmpfs on /tmp, the run dir and the image's writable dirs
+	// that no volume holds.
+	ReadOnly bool
 
 	desc *project.Descriptor
 }
@@ -83,7 +87,7 @@ func LoadEnvironment(dir, envName string) (*Environment, error) {
 	}
 	prefix := "environments." + envName
 	env := &Environment{Name: envName, Target: e.Target, Host: e.Host, App: e.App, Port: e.Port, Secrets: e.Secrets,
-		Keep: e.Keep, Volumes: e.Volumes, Hooks: e.Hooks, desc: desc}
+		Keep: e.Keep, Volumes: e.Volumes, Hooks: e.Hooks, ReadOnly: e.ReadOnly == nil || *e.ReadOnly, desc: desc}
 	if env.Target == "" {
 		env.Target = "docker"
 	}

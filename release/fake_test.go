@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/google/go-cmp/cmp"
@@ -358,3 +359,9 @@ func (f *fakeDocker) ContainerWait(_ context.Context, id string, c container.Wai
 	res <- container.WaitResponse{StatusCode: f.exitCode}
 	return res, make(chan error)
 }
+
+func (f *fakeDocker) VolumeList(context.Context, volume.ListOptions) (volume.ListResponse, error) {
+	return volume.ListResponse{}, nil
+}
+
+func (f *fakeDocker) VolumeRemove(context.Context, string, bool) error { return nil }

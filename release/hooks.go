@@ -60,17 +60,16 @@ func (a *attempt) runHooks(ctx context.Context, hooks []hookCmd, snapPath string
 // env snapshot (the launcher loads it), as the app user; backups go to
 // /backup, kept in the state dir with the release.
 func (h *host) hook(ctx context.Context, rec *Record, name, cmd, snapPath string) error {
-	mounts := append([]mount.Mount{snapshotMount(snapPath)}, h.volumes()...)
+	hc := h.hostConfig(snapPath, rec.ID)
 	if name == "backup" {
 		dir := "backups/" + rec.ID
 		if err := h.state.mkdir(ctx, dir, 1000); err != nil {
 			return fmt.Errorf("making the backup dir: %w", err)
 		}
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: h.state.hostPath(dir), Target: "/backup"})
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: h.state.hostPath(dir), Target: "/backup"})
 	}
 	cfg := &container.Config{Image: rec.Digest, Labels: h.labels("hook", rec.ID), Env: []string{"PHPBUILD_ENV_FILE=/app/.env"},
 		Entrypoint: []string{"/usr/local/bin/launcher", "exec", "/bin/sh", "-c", cmd}}
-	hc := &container.HostConfig{Mounts: mounts}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{h.network(): {}}}
 	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, h.prefix()+"-"+rec.ID+"-"+strings.ReplaceAll(name, "_", "-"))
 	if err != nil {

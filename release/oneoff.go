@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -91,6 +90,13 @@ func (h *host) runOneOff(ctx context.Context, o RunOptions) (int, error) {
 	if _, err := h.ensureImage(ctx, ref); err != nil {
 		return 0, err
 	}
+	ins, err := h.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return 0, fmt.Errorf("inspecting %s: %w", ref, err)
+	}
+	if h.fs, err = layoutOf(h.env, imageLabels(ins), ref, rec.ID); err != nil {
+		return 0, err
+	}
 
 	name := h.prefix() + "-" + roleRun + "-" + randomHex(4)
 	stdin := o.Stdin != nil
@@ -108,8 +114,8 @@ func (h *host) runOneOff(ctx context.Context, o RunOptions) (int, error) {
 	// signals it has no handler for: docker's init forwards Ctrl-C and the
 	// stop signal to it, as a shell would.
 	initProc := true
-	hc := &container.HostConfig{Mounts: append([]mount.Mount{snapshotMount(h.state.hostPath(snapRel))}, h.volumes()...),
-		AutoRemove: true, Init: &initProc}
+	hc := h.hostConfig(h.state.hostPath(snapRel), rec.ID)
+	hc.AutoRemove, hc.Init = true, &initProc
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{h.network(): {}}}
 	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, name)
 	if err != nil {

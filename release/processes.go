@@ -113,8 +113,8 @@ func (h *host) createProc(ctx context.Context, rec *Record, s procSpec, snapPath
 		cfg.Healthcheck = &container.HealthConfig{Test: append([]string{"CMD", runtimes.LauncherPath, "exec"}, s.health...),
 			Interval: h.env.Health.Interval * 5, Timeout: h.env.Health.Timeout, Retries: 3}
 	}
-	hc := &container.HostConfig{Mounts: append(slices.Clone(h.volumes()), snapshotMount(snapPath)),
-		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
+	hc := h.hostConfig(snapPath, rec.ID)
+	hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{h.network(): {}}}
 	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, s.name)
 	if err != nil {

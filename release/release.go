@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/image"
+
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/processes"
 )
@@ -200,6 +202,7 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	if err == nil {
 		h.retain(ctx)
 		tg.retain(ctx)
+		h.removeKept(ctx, a.rec.ID)
 	}
 	return res, err
 }
@@ -252,12 +255,15 @@ func (h *host) begin(ctx context.Context, o Options, kind, ref, envDigest string
 	// By digest, so that neither a moved tag nor a registry changes what
 	// runs or what a rollback restores.
 	a.rec.Digest = repoDigest(ref, ins.RepoDigests)
-	var labels map[string]string
-	if ins.Config != nil {
-		labels = ins.Config.Labels
-	}
+	labels := imageLabels(ins)
 	if a.procs, err = processTable(labels, ref); err != nil {
 		return nil, err
+	}
+	if h.fs, err = layoutOf(h.env, labels, ref, a.rec.ID); err != nil {
+		return nil, err
+	}
+	if h.fs.note != "" {
+		o.logf("%s", h.fs.note)
 	}
 	if err := ensureNetwork(ctx); err != nil {
 		return nil, err
@@ -325,4 +331,12 @@ func repoDigest(ref string, digests []string) string {
 		return digests[0]
 	}
 	return ref
+}
+
+// imageLabels are the labels of an inspected image.
+func imageLabels(ins image.InspectResponse) map[string]string {
+	if ins.Config == nil {
+		return nil
+	}
+	return ins.Config.Labels
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // Status is what an environment runs now.
@@ -317,6 +320,8 @@ type Plan struct {
 	EnvDiff []string `json:"envDiff"`
 	Current *Record  `json:"current"`
 	Steps   []string `json:"steps"`
+	// Filesystem says which dirs the containers may write, and how.
+	Filesystem []string `json:"filesystem"`
 }
 
 // PlanRelease reads the env files and secrets and compares them with the
@@ -349,7 +354,41 @@ func PlanRelease(ctx context.Context, env *Environment, o Options) (*Plan, error
 		}
 	}
 	p.Steps = append(p.Steps, newTarget(&host{env: env}).planSteps(snap.Digest)...)
+	labels, err := planLabels(ctx, env, ref)
+	if err != nil {
+		p.Filesystem = []string{fmt.Sprintf("unknown until the release pulls the image (%v)", err)}
+		return p, nil
+	}
+	fs, err := layoutOf(env, labels, ref, "ID")
+	if err != nil {
+		return nil, err
+	}
+	p.Filesystem = fs.describe(env)
 	return p, nil
+}
+
+// planLabels are ref's labels, from the docker host when it has the image,
+// else from the registry.
+func planLabels(ctx context.Context, env *Environment, ref string) (map[string]string, error) {
+	if h, err := connect(env); err == nil {
+		defer h.Close()
+		if ins, err := h.cli.ImageInspect(ctx, ref); err == nil {
+			return imageLabels(ins), nil
+		}
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	return cf.Config.Labels, nil
 }
 
 func healthPath(env *Environment) string {

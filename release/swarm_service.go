@@ -25,7 +25,7 @@ func (h *host) serviceSpec(rec *Record, secret *swarm.SecretReference, replicas 
 	if hc.Path != "" {
 		env = append(env, "PHPBUILD_HEALTH_PATH="+hc.Path)
 	}
-	mounts := h.volumes()
+	mounts := h.serviceMounts(rec.ID)
 	grace := h.env.Drain
 	// Failures during the start period do not count and the first pass
 	// ends it: the task has the deadline to become healthy, as a docker
@@ -42,6 +42,7 @@ func (h *host) serviceSpec(rec *Record, secret *swarm.SecretReference, replicas 
 				Labels:          h.labels("app", rec.ID), // a new release is always new tasks
 				Env:             env,
 				Mounts:          mounts,
+				ReadOnly:        h.fs.readOnly,
 				StopSignal:      "SIGQUIT",
 				StopGracePeriod: &grace,
 				Healthcheck: &container.HealthConfig{

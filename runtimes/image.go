@@ -19,6 +19,10 @@ const (
 	// RunDir is where the launcher writes rendered config, owned by AppUID;
 	// a read-only container mounts a tmpfs here.
 	RunDir = "/run/phpbuild"
+	// LabelWritable on an app image is a JSON Writable: a read-only
+	// release mounts a tmpfs on each writable dir no volume holds. An
+	// image without it predates read-only releases.
+	LabelWritable = "dev.phpbuild.writable"
 )
 
 // sh runs a POSIX shell script as one BuildKit step.
@@ -151,4 +155,12 @@ probe nginx nginx -t
 		s += "probe phalcon php --ri phalcon\n"
 	}
 	return s
+}
+
+// Writable is an app image's LabelWritable: the dirs the app writes, and
+// the dirs inside them whose content the image ships and that must stay
+// as built (Volt's compiled templates), all absolute.
+type Writable struct {
+	Dirs []string `json:"dirs"`
+	Kept []string `json:"kept,omitempty"`
 }

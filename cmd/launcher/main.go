@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -20,6 +21,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		os.Exit(health(os.Getenv, os.Stdout))
 	}
+	makeWritable(filepath.Join(envOr(os.Getenv, "PHPBUILD_CONFIG_DIR", "/etc/phpbuild"), writableFile), os.Stderr)
 	if len(os.Args) > 2 && os.Args[1] == "exec" {
 		os.Exit(execWithEnv(os.Args[2:], os.Getenv, os.Stderr))
 	}

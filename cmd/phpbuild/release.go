@@ -77,6 +77,10 @@ func printReleasePlan(w io.Writer, p *release.Plan) {
 	for i, s := range p.Steps {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
 	}
+	fmt.Fprintln(w, "filesystem:")
+	for _, l := range p.Filesystem {
+		fmt.Fprintln(w, "  "+l)
+	}
 }
 
 func printRecord(cmd *cobra.Command, out outputOptions, rec *release.Record, err error) error {
