@@ -1,6 +1,8 @@
 package build_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,9 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/mount"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
 	"github.com/phpbuild/phpbuild/internal/voltequiv"
+	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/testbed"
 )
 
@@ -120,14 +128,49 @@ func TestPhalconShop(t *testing.T) {
 	})
 }
 
-// startShop runs the shop read-only, as a release does, and waits for its
-// health route.
+// startShop runs the shop read-only, as a release does: a tmpfs on each
+// writable dir its dev.phpbuild.writable label names, and the compiled
+// templates inside one (cache/volt) kept as built in a read-only volume.
+// It waits for the health route and checks what the app may write.
 func startShop(t *testing.T, ref string, env []string) (*testbed.Container, string) {
 	t.Helper()
-	port := testbed.FreePort(t)
-	c := testbed.StartContainer(t, testbed.ContainerSpec{Image: ref, Env: env, ReadOnly: true, HostPort: port, ContainerPort: 8080})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w runtimes.Writable
+	if err := json.Unmarshal([]byte(cf.Config.Labels[runtimes.LabelWritable]), &w); err != nil {
+		t.Fatalf("the %s label: %v", runtimes.LabelWritable, err)
+	}
+	if want := (runtimes.Writable{Dirs: []string{"/app/cache"}, Kept: []string{"/app/cache/volt"}}); !cmp.Equal(w, want) {
+		t.Errorf("the %s label: %+v, want %+v", runtimes.LabelWritable, w, want)
+	}
+	spec := testbed.ContainerSpec{Image: ref, Env: env, ReadOnly: true, Tmpfs: map[string]string{"/tmp": "uid=1000,gid=1000"}}
+	for _, d := range w.Dirs {
+		spec.Tmpfs[d] = "uid=1000,gid=1000,mode=0755"
+	}
+	cli := testbed.Docker(t)
+	for _, k := range w.Kept {
+		vol := fmt.Sprintf("shop-kept-%d", time.Now().UnixNano())
+		spec.Mounts = append(spec.Mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: k, ReadOnly: true})
+		t.Cleanup(func() { cli.VolumeRemove(context.Background(), vol, true) })
+	}
+	spec.HostPort, spec.ContainerPort = testbed.FreePort(t), 8080
+	c := testbed.StartContainer(t, spec)
+	base := fmt.Sprintf("http://127.0.0.1:%d", spec.HostPort)
 	c.WaitHealthy(t, base, 60*time.Second)
+	probe := `for d in /app/app /app/vendor /app/cache/volt /app/cache /tmp; do if touch "$d/probe" 2>/dev/null; then echo "$d rw"; else echo "$d ro"; fi; done`
+	if out, _ := c.Exec(t, "sh", "-c", probe); out != "/app/app ro\n/app/vendor ro\n/app/cache/volt ro\n/app/cache rw\n/tmp rw\n" {
+		t.Errorf("what the shop may write:\n%s", out)
+	}
 	return c, base
 }
 

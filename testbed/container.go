@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
 	dockerclient "github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -30,6 +31,8 @@ type ContainerSpec struct {
 	ReadOnly bool
 	// Tmpfs maps a path to its mount options (e.g. "uid=1000,mode=0755").
 	Tmpfs map[string]string
+	// Mounts are more mounts: volumes, binds.
+	Mounts []mount.Mount
 	// HostPort publishes ContainerPort on 127.0.0.1:HostPort when set.
 	HostPort, ContainerPort int
 	// Local images are already in the daemon and not pulled.
@@ -75,7 +78,7 @@ func StartContainer(t testing.TB, spec ContainerSpec) *Container {
 		}
 	}
 	cfg := &container.Config{Image: spec.Image, Env: spec.Env}
-	host := &container.HostConfig{ReadonlyRootfs: spec.ReadOnly, Tmpfs: spec.Tmpfs, Resources: container.Resources{Memory: spec.Memory}}
+	host := &container.HostConfig{ReadonlyRootfs: spec.ReadOnly, Tmpfs: spec.Tmpfs, Mounts: spec.Mounts, Resources: container.Resources{Memory: spec.Memory}}
 	if spec.HostPort != 0 {
 		p := nat.Port(strconv.Itoa(spec.ContainerPort) + "/tcp")
 		cfg.ExposedPorts = nat.PortSet{p: {}}
