@@ -160,10 +160,12 @@ func (h *host) startApp(ctx context.Context, rec *Record, name, snapPath, role s
 // the app's route) until it passes or the deadline.
 func (h *host) waitHealthy(ctx context.Context, name string) error {
 	hc := h.env.Health
-	deadline := time.Now().Add(hc.Deadline)
+	began := time.Now()
+	deadline := began.Add(hc.Deadline)
 	var checks []string
 	if hc.StartPeriod > 0 {
 		sleep(ctx, hc.StartPeriod)
+		began = time.Now()
 	}
 	for {
 		line, ok := h.check(ctx, name, []string{fmt.Sprintf("PHPBUILD_HEALTH_TIMEOUT=%s", hc.Timeout)}, "/usr/local/bin/launcher", "health")
@@ -181,9 +183,22 @@ func (h *host) waitHealthy(ctx context.Context, name string) error {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return &HealthError{Container: name, Checks: checks, Logs: h.logs(ctx, name, 30)}
 		}
-		sleep(ctx, hc.Interval) // a canceled ctx ends the loop above
+		// A container is usually healthy within a second or two of its
+		// start: poll quickly then, so the switch is not a whole interval
+		// late, and every interval after.
+		next := hc.Interval
+		if time.Since(began) < fastPollFor {
+			next = min(next, fastPoll)
+		}
+		sleep(ctx, next) // a canceled ctx ends the loop above
 	}
 }
+
+// The health check's quick polling at a container's start.
+const (
+	fastPoll    = 100 * time.Millisecond
+	fastPollFor = 5 * time.Second
+)
 
 // check runs a health command in a container, within the health timeout;
 // ok is its success, line its output (or why it could not run) on one

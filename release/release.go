@@ -185,6 +185,10 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 		return finish("failed", err)
 	}
 	a.step("switch", s.ready)
+	// From the start of the command to the moment every new request goes
+	// to the new release: what a user waits for, the drain aside.
+	a.step("serving", a.start)
+	a.o.logf("new version serving after %s", a.rec.Steps["serving"])
 	if err := h.state.write(ctx, "current", []byte(a.rec.ID+"\n"), 0o644, 0); err != nil {
 		return finish("failed", err)
 	}

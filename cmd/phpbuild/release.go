@@ -88,8 +88,8 @@ func printRecord(cmd *cobra.Command, out outputOptions, rec *release.Record, err
 		return err
 	}
 	return out.print(cmd, rec, func(w io.Writer) error {
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s %s in %s (pull %s, start %s, health %s, switch %s, drain %s)\n", rec.Kind, rec.ID, rec.Duration,
-			orZero(rec.Steps["pull"]), orZero(rec.Steps["start"]), orZero(rec.Steps["health"]), orZero(rec.Steps["switch"]), orZero(rec.Steps["drain"]))
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s %s in %s, new version serving after %s (pull %s, start %s, health %s, switch %s, drain %s)\n", rec.Kind, rec.ID, rec.Duration,
+			orZero(rec.Steps["serving"]), orZero(rec.Steps["pull"]), orZero(rec.Steps["start"]), orZero(rec.Steps["health"]), orZero(rec.Steps["switch"]), orZero(rec.Steps["drain"]))
 		fmt.Fprintln(w, rec.Digest)
 		return nil
 	})
