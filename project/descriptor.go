@@ -201,6 +201,9 @@ type Environment struct {
 	DrainTimeout string            `toml:"drain_timeout"`
 	Keep         int               `toml:"keep"`
 	Volumes      map[string]string `toml:"volumes"` // volume name -> path in the container
+	// MaintenancePage is an HTML file in the repo, answered in
+	// maintenance mode.
+	MaintenancePage string `toml:"maintenance_page"`
 	// ReadOnly is whether the app's containers run with a read-only root
 	// filesystem (nil: yes).
 	ReadOnly *bool `toml:"read_only"`

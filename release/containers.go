@@ -75,7 +75,7 @@ func (t *dockerTarget) start(ctx context.Context, a *attempt, _ []byte, snapPath
 // route points the proxy at the container and reloads nginx gracefully:
 // new requests go to it, requests in flight finish where they are.
 func (t *dockerTarget) route(ctx context.Context, a *attempt, s *started) error {
-	if err := t.h.reloadProxy(ctx, proxyConf(s.id)); err != nil {
+	if err := t.h.routeProxy(ctx, s.id); err != nil {
 		t.h.removeContainer(ctx, s.id)
 		return err
 	}

@@ -36,6 +36,9 @@ type Environment struct {
 	Keep     int
 	Volumes  map[string]string
 	Hooks    project.Hooks
+	// MaintenancePage is the HTML file (absolute) the front proxy answers
+	// with in maintenance mode; "" is a plain page.
+	MaintenancePage string
 	// ReadOnly runs the app's containers with a read-only root
 	// filesystem: tmpfs on /tmp, the run dir and the image's writable dirs
 	// that no volume holds.
@@ -111,6 +114,9 @@ func LoadEnvironment(dir, envName string) (*Environment, error) {
 	}
 	if env.Image, err = name.NewRepository(e.Image); err != nil {
 		return nil, desc.FieldError(prefix+".image", "%v", err)
+	}
+	if e.MaintenancePage != "" {
+		env.MaintenancePage = filepath.Join(dir, filepath.FromSlash(e.MaintenancePage))
 	}
 	for _, f := range e.EnvFiles {
 		env.EnvFiles = append(env.EnvFiles, filepath.Join(dir, filepath.FromSlash(f)))

@@ -24,26 +24,47 @@ var proxyTemplate string
 
 var proxyConfig = template.Must(template.New("proxy").Parse(proxyTemplate))
 
-// proxyConf is the front proxy's nginx config: everything to upstream,
-// which is a container name on the private network ("" before the first
-// release: 503).
-func proxyConf(upstream string) []byte { return renderProxy(upstream, false) }
+// proxyView is what the front proxy's config is rendered from.
+type proxyView struct {
+	// Upstream is a docker target's container name on the private
+	// network, or a swarm target's service, whose healthy tasks are found
+	// through Docker's embedded DNS at each request (cached one second: a
+	// variable in proxy_pass makes nginx resolve at run time, and with
+	// several addresses it tries the next one on a connection error).
+	// "" before the first release: 503.
+	Upstream string
+	Swarm    bool
+	// Maintenance, when set, answers everything but HealthPath with 503
+	// and its page.
+	Maintenance *Maintenance
+	HealthPath  string
+	RetryAfter  int
+}
 
-// swarmProxyConf sends everything to the healthy tasks of service, found
-// through Docker's embedded DNS at each request (cached one second). A
-// variable in proxy_pass is what makes nginx resolve at run time; with
-// several addresses it tries the next one on a connection error.
-func swarmProxyConf(service string) []byte { return renderProxy(service, true) }
+// proxyConf is the front proxy's config sending everything to a docker
+// target's container.
+func proxyConf(upstream string) []byte { return renderProxy(proxyView{Upstream: upstream}) }
 
-func renderProxy(upstream string, swarm bool) []byte {
+func renderProxy(v proxyView) []byte {
 	var b bytes.Buffer
-	if err := proxyConfig.Execute(&b, struct {
-		Upstream string
-		Swarm    bool
-	}{upstream, swarm}); err != nil {
-		panic(err) // the template is ours and takes two plain fields
+	if err := proxyConfig.Execute(&b, v); err != nil {
+		panic(err) // the template is ours and takes plain fields
 	}
 	return b.Bytes()
+}
+
+// routeProxy points the front proxy at upstream, in the environment's
+// maintenance mode, with a graceful reload when that changes its config.
+func (h *host) routeProxy(ctx context.Context, upstream string) error {
+	m, err := h.maintenance(ctx)
+	if err != nil {
+		return err
+	}
+	conf := renderProxy(proxyView{Upstream: upstream, Swarm: h.env.Target == "swarm", Maintenance: m, HealthPath: healthPathOf(h.env), RetryAfter: retryAfter})
+	if old, err := h.state.read(ctx, "proxy/nginx.conf"); err == nil && bytes.Equal(old, conf) {
+		return nil
+	}
+	return h.reloadProxy(ctx, conf)
 }
 
 // ensureProxy starts the environment's front proxy when it is not running:
@@ -64,7 +85,8 @@ func (h *host) ensureProxy(ctx context.Context, img string) error {
 	// first start writes the 503 one.
 	boot := fmt.Sprintf(`mkdir -p /state/proxy /state/snapshots /state/backups && chmod 0700 /state
 [ -f /state/proxy/nginx.conf ] || printf '%%s' "$BOOT_CONF" > /state/proxy/nginx.conf
-exec nginx -c /state/proxy/nginx.conf -g 'daemon off;'`)
+%s
+exec nginx -c /state/proxy/nginx.conf -g 'daemon off;'`, copyMaintenancePages)
 	cfg := &container.Config{
 		Image:        img,
 		User:         "0:0",
@@ -104,13 +126,18 @@ exec nginx -c /state/proxy/nginx.conf -g 'daemon off;'`)
 	}
 }
 
+// copyMaintenancePages puts the maintenance pages where nginx's workers,
+// which run unprivileged, can read them: the state dir is root's alone.
+// At every reload and every start of the proxy container.
+const copyMaintenancePages = "mkdir -p /srv/phpbuild-maintenance && { cp -f /state/" + maintenanceDir + "/*.html /srv/phpbuild-maintenance/ 2>/dev/null || true; }"
+
 // reloadProxy checks conf, puts it in place and reloads nginx gracefully.
 func (h *host) reloadProxy(ctx context.Context, conf []byte) error {
 	if err := h.state.write(ctx, "proxy/nginx.conf.new", conf, 0o644, 0); err != nil {
 		return err
 	}
-	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c",
-		"nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && nginx -s reload -c /state/proxy/nginx.conf")
+	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c", copyMaintenancePages+
+		" && nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && nginx -s reload -c /state/proxy/nginx.conf")
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ type Status struct {
 	// Health is docker's view of it: healthy, unhealthy, starting.
 	Health string `json:"health"`
 	Lock   *Lock  `json:"lock"`
+	// Maintenance is set while maintenance mode is on.
+	Maintenance *Maintenance `json:"maintenance"`
 	// Processes are the process types and the scheduler ("schedule"),
 	// by name, the scheduler last.
 	Processes []ProcessStatus `json:"processes"`
@@ -88,6 +90,9 @@ func (h *host) status(ctx context.Context) (*Status, error) {
 	}
 	if l, err := h.readLock(ctx); err == nil {
 		st.Lock = l
+	}
+	if st.Maintenance, err = h.maintenance(ctx); err != nil {
+		return nil, err
 	}
 	if st.Processes, err = h.processStatus(ctx); err != nil {
 		return nil, err

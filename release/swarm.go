@@ -137,10 +137,8 @@ func (t *swarmTarget) start(ctx context.Context, a *attempt, snap []byte, snapPa
 // stays the same from release to release, Swarm's DNS doing the switch.
 func (t *swarmTarget) route(ctx context.Context, a *attempt, _ *started) error {
 	h := t.h
-	if h.upstream(ctx) != h.service() {
-		if err := h.reloadProxy(ctx, swarmProxyConf(h.service())); err != nil {
-			return err
-		}
+	if err := h.routeProxy(ctx, h.service()); err != nil {
+		return err
 	}
 	a.o.logf("tasks.%s serves %s", h.service(), a.rec.ID)
 	return nil

@@ -61,6 +61,7 @@ func TestPrintStatusProcesses(t *testing.T) {
 	want := `current: none
 serving: shop-prod-R (healthy)
 lock:    free
+maintenance: off
 processes:
   PROCESS   CONTAINER             STATE       HEALTH   RELEASE  IMAGE
   worker    shop-prod-worker-R-1  running     healthy  R        0123456789ab
@@ -71,8 +72,8 @@ processes:
 		t.Errorf("status (-want +got):\n%s", d)
 	}
 	b.Reset()
-	printStatus(&b, &release.Status{})
-	if want := "current: none\nserving: - (-)\nlock:    free\nprocesses: none\n"; b.String() != want {
+	printStatus(&b, &release.Status{Maintenance: &release.Maintenance{Since: "2026-01-01T00:00:00Z", User: "ops@laptop", Message: "migrating"}})
+	if want := "current: none\nserving: - (-)\nlock:    free\nmaintenance: on since 2026-01-01T00:00:00Z by ops@laptop: migrating\nprocesses: none\n"; b.String() != want {
 		t.Errorf("status %q, want %q", b.String(), want)
 	}
 }

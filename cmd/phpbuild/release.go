@@ -209,6 +209,11 @@ func printStatus(w io.Writer, st *release.Status) {
 	} else {
 		fmt.Fprintln(w, "lock:    free")
 	}
+	if m := st.Maintenance; m != nil {
+		fmt.Fprintf(w, "maintenance: on since %s by %s%s\n", m.Since, m.User, msgOf(m.Message))
+	} else {
+		fmt.Fprintln(w, "maintenance: off")
+	}
 	if len(st.Processes) == 0 {
 		fmt.Fprintln(w, "processes: none")
 		return
@@ -254,6 +259,46 @@ func newUnlock() *cobra.Command {
 		}),
 	}
 	env.AddFlags(cmd)
+	out.AddFlags(cmd, "the result")
+	return cmd
+}
+
+func newMaintenance() *cobra.Command {
+	var (
+		env    envOptions
+		change changeOptions
+		out    outputOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "maintenance on|off [DIR] --env NAME [--message M]",
+		Short: "Answer every request with 503 and a maintenance page (on), or serve again (off)",
+		Long: `maintenance on makes the environment's front proxy answer every request, except the health
+route, with 503, a Retry-After header and the environment's maintenance_page (or a plain page
+showing --message); maintenance off serves the app again. Both reload the proxy gracefully, so no
+connection is dropped. Releases and rollbacks may run meanwhile (the usual way to run a breaking
+migration); the environment stays in maintenance until it is turned off.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || (args[0] != "on" && args[0] != "off") {
+				return &usageError{fmt.Errorf("say on or off: phpbuild maintenance on|off [DIR] --env NAME")}
+			}
+			return maxOneDir(cmd, args[1:])
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			on := args[0] == "on"
+			return env.run(func(cmd *cobra.Command, _ string, e *release.Environment) error {
+				rec, err := release.SetMaintenance(cmd.Context(), e, on, change.options(cmd))
+				if err != nil {
+					return err
+				}
+				return out.print(cmd, rec, func(w io.Writer) error {
+					fmt.Fprintf(w, "maintenance %s\n", rec.Result)
+					return nil
+				})
+			})(cmd, args[1:])
+		},
+	}
+	env.AddFlags(cmd)
+	change.AddFlags(cmd)
 	out.AddFlags(cmd, "the result")
 	return cmd
 }
