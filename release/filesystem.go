@@ -122,12 +122,15 @@ func (h *host) hostConfig(snapPath, id string) *container.HostConfig {
 }
 
 // serviceMounts are a swarm task's mounts: the environment's volumes and,
-// read-only, the layout's tmpfs dirs. A service's tmpfs cannot name an
-// owner, so it is world-writable with the sticky bit, as /tmp is.
+// read-only, an anonymous volume on each of the layout's tmpfs dirs. A
+// service's tmpfs takes neither an owner nor (through Docker 20.10's
+// executor) a mode, so the app user could not write it; an anonymous
+// volume starts as the image has the dir (owner, mode, the dirs under it)
+// and goes with the task's container.
 func (h *host) serviceMounts(id string) []mount.Mount {
 	mounts := h.volumes()
 	for _, d := range h.fs.tmpfs {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeTmpfs, Target: d, TmpfsOptions: &mount.TmpfsOptions{Mode: 0o1777}})
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Target: d})
 	}
 	return append(mounts, h.keptMounts(id)...)
 }

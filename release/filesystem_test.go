@@ -37,11 +37,18 @@ func TestReleaseReadOnly(t *testing.T) {
 		t.Helper()
 		return strings.TrimSpace(execIn(t, cli, serving(), "sh", "-c", script))
 	}
+	// mounts lists the root filesystem and the app's writable dirs: path,
+	// ro or rw, and tmpfs, overlay (the image) or disk (a volume).
+	mounts := `awk '$2 == "/" || $2 ~ "^/app/var" || $2 == "/tmp" || $2 == "/run/phpbuild" { split($4, o, ","); t = $3; if (t != "tmpfs" && t != "overlay") t = "disk"; print $2, o[1], t }' /proc/mounts | sort`
 	probe := `for d in /app/src /app/vendor /app/public /app /etc/phpbuild /app/var /app/var/cache /tmp /run/phpbuild; do
 	  if touch "$d/probe" 2>/dev/null; then echo "$d rw"; else echo "$d ro"; fi; done`
 	want := "/app/src ro\n/app/vendor ro\n/app/public ro\n/app ro\n/etc/phpbuild ro\n/app/var rw\n/app/var/cache rw\n/tmp rw\n/run/phpbuild rw"
 	if got := sh(probe); got != want {
 		t.Errorf("what the released container may write:\n%s\nwant\n%s", got, want)
+	}
+	// Not the files' modes alone: the root filesystem itself is read-only.
+	if got := sh(mounts); got != "/ ro overlay\n/app/var rw tmpfs\n/app/var/cache rw disk\n/run/phpbuild rw tmpfs\n/tmp rw tmpfs" {
+		t.Errorf("the released container's mounts:\n%s", got)
 	}
 	if got := sh("stat -c '%u:%g %a' /app/var /app/var/cache"); got != "1000:1000 755\n1000:1000 755" {
 		t.Errorf("the tmpfs on var/ and the volume on var/cache: %q, want the app user's, 0755", got)
@@ -87,8 +94,8 @@ func TestReleaseReadOnly(t *testing.T) {
 		if _, err := f.release(t, f.v2); err != nil {
 			t.Fatalf("releasing v2 writable: %v", err)
 		}
-		if got := sh("touch /app/src/probe && echo rw"); got != "rw" {
-			t.Errorf("with read_only = false the code dir is %q, want writable", got)
+		if got := sh(mounts); !strings.HasPrefix(got, "/ rw overlay\n") || strings.Contains(got, "tmpfs") {
+			t.Errorf("with read_only = false the mounts are\n%s\nwant the root filesystem writable and no tmpfs", got)
 		}
 	})
 

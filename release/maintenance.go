@@ -10,8 +10,6 @@ import (
 	"html"
 	"os"
 	"time"
-
-	"github.com/phpbuild/phpbuild/badinput"
 )
 
 // Maintenance mode: the front proxy answers every request but the health
@@ -106,7 +104,7 @@ func maintenancePage(env *Environment, message string) ([]byte, error) {
 	if env.MaintenancePage != "" {
 		b, err := os.ReadFile(env.MaintenancePage)
 		if err != nil {
-			return nil, &badinput.Error{File: env.desc.Path(), Field: "environments." + env.Name + ".maintenance_page", Err: err}
+			return nil, env.desc.FieldError("environments."+env.Name+".maintenance_page", "%v", err)
 		}
 		return b, nil
 	}

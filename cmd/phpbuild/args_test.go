@@ -28,6 +28,7 @@ func TestTooManyArguments(t *testing.T) {
 		{command: "unlock", args: []string{dir, dir}, want: "phpbuild unlock takes at most one directory"},
 		{command: "run", args: []string{dir, dir, "--env", "staging", "--", "php", "-v"}, want: "phpbuild run takes at most one directory"},
 		{command: "logs", args: []string{dir, dir, "--env", "staging"}, want: "phpbuild logs takes at most one directory"},
+		{command: "maintenance", args: []string{"on", dir, dir, "--env", "staging"}, want: "phpbuild maintenance takes at most one directory"},
 		{command: "runtime build", args: []string{"8.2", "--php", "8.2", "--repo", "127.0.0.1:9/rt"}, want: "phpbuild runtime build takes no arguments, got 1"},
 		{command: "runtime ls", args: []string{"127.0.0.1:9/rt"}, want: "phpbuild runtime ls takes no arguments, got 1"},
 	}

@@ -123,6 +123,8 @@ func TestBadInput(t *testing.T) {
 		{name: "project.toml bad extension name", files: map[string]string{"index.php": index, "project.toml": "[php]\nextensions = [\"foo bar\"]\n"}, want: []string{"project.toml:2: php.extensions", "not an extension name"}},
 		{name: "project.toml bad source name", files: map[string]string{"index.php": index, "project.toml": "[php.sources.\"../../etc\"]\nsource = \"x\"\n"}, want: []string{"project.toml", "php.sources", "not an extension name"}},
 		{name: "runtime build dir source with sha256", files: map[string]string{"launcher": "x", "ext/config.m4": "x"}, args: []string{"runtime", "build", "--php", "8.2", "--repo", "127.0.0.1:5000/rt", "--launcher", "{DIR}/launcher", "--ext", "hello@{DIR}/ext#sha256=" + strings.Repeat("a", 64)}, want: []string{"cannot be pinned by #sha256="}},
+		{name: "maintenance page missing", files: map[string]string{"index.php": index, "project.toml": "[environments.prod]\nimage = \"127.0.0.1:5000/shop\"\nmaintenance_page = \"deploy/down.html\"\n"}, args: []string{"maintenance", "on", "{DIR}", "--env", "prod"}, want: []string{"project.toml:3: environments.prod.maintenance_page", "down.html: no such file or directory"}},
+		{name: "maintenance neither on nor off", files: map[string]string{"index.php": index}, args: []string{"maintenance", "up", "{DIR}", "--env", "prod"}, want: []string{"say on or off"}},
 		{name: "too many arguments", files: map[string]string{"index.php": index}, args: []string{"plan", "{DIR}", "{DIR}"}, want: []string{"at most one directory"}},
 		{name: "unknown flag", files: map[string]string{"index.php": index}, args: []string{"plan", "--jsn", "{DIR}"}, want: []string{"unknown flag: --jsn"}},
 	} {
