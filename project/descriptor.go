@@ -198,6 +198,7 @@ type Environment struct {
 	EnvFiles     []string          `toml:"env_files"`
 	Secrets      []string          `toml:"secrets"` // names read from the releasing process's env
 	Health       Health            `toml:"health"`
+	Watch        *Watch            `toml:"watch"`
 	DrainTimeout string            `toml:"drain_timeout"`
 	Keep         int               `toml:"keep"`
 	Volumes      map[string]string `toml:"volumes"` // volume name -> path in the container
@@ -212,6 +213,16 @@ type Environment struct {
 	// in project.toml: "drain_timeout", "health.timeout", … A key left
 	// out is absent.
 	Durations map[string]time.Duration `toml:"-"`
+}
+
+// Watch is [environments.NAME.watch]: after the switch, the front proxy's
+// error rate is watched for Duration, and a release whose rate passes
+// MaxErrorRate (a fraction, 0.05 is 5%) over at least MinRequests requests
+// is rolled back.
+type Watch struct {
+	Duration     string   `toml:"duration"`
+	MaxErrorRate *float64 `toml:"max_error_rate"`
+	MinRequests  int      `toml:"min_requests"`
 }
 
 // Health is [environments.NAME.health].

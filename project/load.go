@@ -202,13 +202,29 @@ func (e *Environment) validate(prefix string, fieldErr func(string, string, ...a
 	if e.Health.Path != "" && !strings.HasPrefix(e.Health.Path, "/") {
 		return fieldErr(prefix+".health.path", "%q must start with /", e.Health.Path)
 	}
-	for key, v := range map[string]string{
+	durations := map[string]string{
 		"drain_timeout":       e.DrainTimeout,
 		"health.timeout":      e.Health.Timeout,
 		"health.interval":     e.Health.Interval,
 		"health.deadline":     e.Health.Deadline,
 		"health.start_period": e.Health.StartPeriod,
-	} {
+	}
+	if w := e.Watch; w != nil {
+		if w.Duration == "" {
+			return fieldErr(prefix+".watch.duration", "missing: how long to watch the error rate after the switch, like \"60s\"")
+		}
+		durations["watch.duration"] = w.Duration
+		if w.MaxErrorRate == nil {
+			return fieldErr(prefix+".watch.max_error_rate", "missing: the share of requests that may fail, like 0.05 for 5%%")
+		}
+		if r := *w.MaxErrorRate; r < 0 || r >= 1 {
+			return fieldErr(prefix+".watch.max_error_rate", "%v is not a fraction from 0 up to 1 (0.05 is 5%%)", r)
+		}
+		if w.MinRequests < 0 {
+			return fieldErr(prefix+".watch.min_requests", "must not be negative")
+		}
+	}
+	for key, v := range durations {
 		if v == "" {
 			continue
 		}

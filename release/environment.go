@@ -36,6 +36,9 @@ type Environment struct {
 	Keep     int
 	Volumes  map[string]string
 	Hooks    project.Hooks
+	// Watch, when set, watches the front proxy's error rate after a
+	// release's switch and rolls back a release that fails too often.
+	Watch *Watch
 	// MaintenancePage is the HTML file (absolute) the front proxy answers
 	// with in maintenance mode; "" is a plain page.
 	MaintenancePage string
@@ -130,6 +133,9 @@ func LoadEnvironment(dir, envName string) (*Environment, error) {
 		return def
 	}
 	env.Drain = duration("drain_timeout", defaultDrain)
+	if w := e.Watch; w != nil {
+		env.Watch = &Watch{Duration: duration("watch.duration", 0), MaxErrorRate: *w.MaxErrorRate, MinRequests: w.MinRequests}
+	}
 	h := e.Health
 	env.Health = Health{Path: h.Path, Status: h.Status}
 	if env.Health.Status == 0 {

@@ -39,6 +39,8 @@ type proxyView struct {
 	Maintenance *Maintenance
 	HealthPath  string
 	RetryAfter  int
+	// AccessLog logs each request's status for the release's watch.
+	AccessLog bool
 }
 
 // proxyConf is the front proxy's config sending everything to a docker
@@ -60,7 +62,7 @@ func (h *host) routeProxy(ctx context.Context, upstream string) error {
 	if err != nil {
 		return err
 	}
-	conf := renderProxy(proxyView{Upstream: upstream, Swarm: h.env.Target == "swarm", Maintenance: m, HealthPath: healthPathOf(h.env), RetryAfter: retryAfter})
+	conf := renderProxy(proxyView{Upstream: upstream, Swarm: h.env.Target == "swarm", Maintenance: m, HealthPath: healthPathOf(h.env), RetryAfter: retryAfter, AccessLog: h.env.Watch != nil})
 	if old, err := h.state.read(ctx, "proxy/nginx.conf"); err == nil && bytes.Equal(old, conf) {
 		return nil
 	}

@@ -27,7 +27,7 @@ type Record struct {
 	User     string `json:"user"`
 	Started  string `json:"started"`
 	Duration string `json:"duration"`
-	Result   string `json:"result"` // "ok", "health-failed", "hook-failed", "failed"
+	Result   string `json:"result"` // "ok", "health-failed", "hook-failed", "failed", "rolled-back"
 	Error    string `json:"error,omitempty"`
 	// Steps times each phase: pull, start, health, switch, drain, hooks.
 	Steps   map[string]string `json:"steps,omitempty"`
@@ -35,6 +35,9 @@ type Record struct {
 	// Processes is what the release did with each process type and the
 	// scheduler.
 	Processes []ProcessRecord `json:"processes,omitempty"`
+	// Watch is what the watch saw after the switch, when the environment
+	// has one.
+	Watch *WatchResult `json:"watch,omitempty"`
 }
 
 // Options of a release or rollback.
@@ -84,7 +87,18 @@ func Release(ctx context.Context, env *Environment, o Options) (*Record, error) 
 		return nil, err
 	}
 	defer h.Close()
-	return run(ctx, h, o, "release", ref, snap.Data, snap.Digest)
+	rec, err := run(ctx, h, o, "release", ref, snap.Data, snap.Digest)
+	var we *WatchError
+	if errors.As(err, &we) && we.Previous != "" {
+		o.logf("%s; rolling back to %s", we.Result, we.Previous)
+		o.Message = "automatic rollback of " + rec.ID + ": " + we.Result.String()
+		back, berr := h.rollback(ctx, we.Previous, o)
+		if berr != nil {
+			return rec, fmt.Errorf("%w; the automatic rollback failed: %v", err, berr)
+		}
+		we.RolledBack = back.ID
+	}
+	return rec, err
 }
 
 // Rollback puts the release with id (the one before the current when id is
@@ -95,6 +109,10 @@ func Rollback(ctx context.Context, env *Environment, id string, o Options) (*Rec
 		return nil, err
 	}
 	defer h.Close()
+	return h.rollback(ctx, id, o)
+}
+
+func (h *host) rollback(ctx context.Context, id string, o Options) (*Record, error) {
 	hist, err := h.history(ctx)
 	if err != nil {
 		return nil, err
@@ -152,6 +170,14 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	defer a.unlock()
 	finish := func(result string, cause error) (*Record, error) { return a.finish(ctx, result, cause) }
 	tg.recover(ctx)
+	// What a release the watch finds failing goes back to.
+	var prev *Record
+	watching := kind == "release" && h.env.Watch != nil
+	if watching {
+		if prev, err = h.current(ctx); err != nil {
+			return finish("failed", err)
+		}
+	}
 
 	// The state dir keeps every snapshot: hooks mount it, `release --plan`
 	// diffs against it, a rollback restores it.
@@ -189,6 +215,12 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	// to the new release: what a user waits for, the drain aside.
 	a.step("serving", a.start)
 	a.o.logf("new version serving after %s", a.rec.Steps["serving"])
+	switched := time.Now()
+	if watching {
+		if err := h.startWatch(ctx); err != nil {
+			return finish("ok", fmt.Errorf("released, but %w", err))
+		}
+	}
 	if err := h.state.write(ctx, "current", []byte(a.rec.ID+"\n"), 0o644, 0); err != nil {
 		return finish("failed", err)
 	}
@@ -201,6 +233,23 @@ func run(ctx context.Context, h *host, o Options, kind, ref string, snap []byte,
 	}
 	if err := a.runHooks(ctx, []hookCmd{{"post_release", h.env.Hooks.PostRelease}}, snapPath, snap != nil); err != nil {
 		return finish("ok", fmt.Errorf("released, but the post_release hook failed: %w", err))
+	}
+	if watching {
+		a.o.logf("watching the error rate for %s (at most %.1f%% over %d requests)", h.env.Watch.Duration, 100*h.env.Watch.MaxErrorRate, h.env.Watch.MinRequests)
+		res, err := h.watch(ctx, h.env.Watch, switched)
+		if err != nil {
+			return finish("ok", fmt.Errorf("released, but %w", err))
+		}
+		a.rec.Watch = &res
+		a.o.logf("watch: %s", res)
+		if res.Exceeded {
+			we := &WatchError{Result: res, Limit: h.env.Watch.MaxErrorRate}
+			if prev == nil {
+				return finish("ok", we)
+			}
+			we.Previous = prev.ID
+			return finish("rolled-back", we)
+		}
 	}
 	res, err := finish("ok", nil)
 	if err == nil {
