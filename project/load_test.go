@@ -57,7 +57,10 @@ func TestLoadExampleDescriptor(t *testing.T) {
 		{"secrets", staging.Secrets, []string{"DB_PASSWORD", "APP_KEY"}},
 		{"health deadline", staging.Health.Deadline, "60s"},
 		{"durations", staging.Durations, map[string]time.Duration{"drain_timeout": 30 * time.Second,
-			"health.timeout": 2 * time.Second, "health.interval": time.Second, "health.deadline": time.Minute, "health.start_period": 5 * time.Second}},
+			"health.timeout": 2 * time.Second, "health.interval": time.Second, "health.deadline": time.Minute, "health.start_period": 5 * time.Second, "watch.duration": time.Minute}},
+		{"watch", *staging.Watch.MaxErrorRate, 0.05},
+		{"read only", *staging.ReadOnly, true},
+		{"maintenance page", staging.MaintenancePage, "deploy/maintenance.html"},
 		{"health status", staging.Health.Status, 200},
 		{"volumes", staging.Volumes, map[string]string{"shop-uploads": "/app/public/uploads"}},
 		{"hook", staging.Hooks.PreRelease, "php bin/migrate.php"},
@@ -257,6 +260,21 @@ func TestParseErrors(t *testing.T) {
 			name: "negative duration",
 			toml: "[environments.prod]\ndrain_timeout = \"-5s\"\n",
 			want: where{"project.toml", 2, "environments.prod.drain_timeout"}, msg: "not a duration",
+		},
+		{
+			name: "watch without a rate",
+			toml: "[environments.prod]\n\n[environments.prod.watch]\nduration = \"30s\"\n",
+			want: where{"project.toml", 3, "environments.prod.watch.max_error_rate"}, msg: "missing",
+		},
+		{
+			name: "watch rate as a percentage",
+			toml: "[environments.prod.watch]\nduration = \"30s\"\nmax_error_rate = 5\n",
+			want: where{"project.toml", 3, "environments.prod.watch.max_error_rate"}, msg: "not a fraction",
+		},
+		{
+			name: "watch without a duration",
+			toml: "[environments.prod.watch]\nmax_error_rate = 0.05\n",
+			want: where{"project.toml", 1, "environments.prod.watch.duration"}, msg: "missing",
 		},
 		{
 			name: "bad target",
