@@ -52,6 +52,8 @@ type dockerAPI interface {
 	NetworkInspect(ctx context.Context, id string, options network.InspectOptions) (network.Inspect, error)
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
 
+	Ping(ctx context.Context) (types.Ping, error)
+
 	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, name string) (container.CreateResponse, error)
 	ContainerStart(ctx context.Context, id string, options container.StartOptions) error
 	ContainerStop(ctx context.Context, id string, options container.StopOptions) error
@@ -103,14 +105,16 @@ func newHost(cli dockerAPI, env *Environment) *host {
 	return h
 }
 
-func connect(env *Environment) (*host, error) {
+func connect(ctx context.Context, env *Environment) (*host, error) {
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	viaSSH := false
 	if env.Host != "" {
 		helper, err := connhelper.GetConnectionHelper(env.Host)
 		if err != nil {
 			return nil, env.desc.FieldError("environments."+env.Name+".host", "%v", err)
 		}
 		if helper != nil {
+			viaSSH = true
 			opts = append(opts, client.WithHost(helper.Host), client.WithDialContext(helper.Dialer))
 		} else {
 			opts = append(opts, client.WithHost(env.Host))
@@ -120,7 +124,48 @@ func connect(env *Environment) (*host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to docker: %w", err)
 	}
+	if viaSSH {
+		// ssh's own words come back buried in the client's error: say
+		// what is wrong, and whether trying again may help, before
+		// anything else is asked of the host.
+		pctx, cancel := context.WithTimeout(ctx, sshTimeout)
+		defer cancel()
+		if _, err := cli.Ping(pctx); err != nil {
+			cli.Close()
+			return nil, sshError(env, err)
+		}
+	}
 	return newHost(cli, env), nil
+}
+
+// sshTimeout bounds reaching a docker host over ssh.
+const sshTimeout = 60 * time.Second
+
+// sshError is why the docker host over ssh did not answer, on one line:
+// a transient error for a host that may answer later, bad input naming
+// the host field for what only a change of settings cures.
+func sshError(env *Environment, err error) error {
+	msg := err.Error()
+	field := "environments." + env.Name + ".host"
+	bad := func(format string, args ...any) error {
+		return env.desc.FieldError(field, "%s: "+format, append([]any{env.Host}, args...)...)
+	}
+	switch {
+	case strings.Contains(msg, "Host key verification failed") || strings.Contains(msg, "REMOTE HOST IDENTIFICATION HAS CHANGED"):
+		return bad("the host key is not in known_hosts or does not match it; check it and add it (ssh-keyscan, or ssh to it once)")
+	case strings.Contains(msg, "Permission denied"):
+		return bad("ssh refused the login: no key of this user is authorized there")
+	case strings.Contains(msg, "docker: not found") || strings.Contains(msg, "docker: command not found") || strings.Contains(msg, "exit status 127"):
+		return bad("the host has no docker command (phpbuild talks to it through `docker system dial-stdio` over ssh)")
+	case strings.Contains(msg, "Could not resolve hostname"):
+		return bad("the host name does not resolve")
+	case strings.Contains(msg, "Connection refused"):
+		return transient(fmt.Errorf("%s: ssh: the connection was refused (is sshd running there, on that port?)", env.Host))
+	}
+	if i := strings.Index(msg, "stderr="); i >= 0 {
+		msg = strings.TrimSpace(msg[i+len("stderr="):])
+	}
+	return transient(fmt.Errorf("%s: reaching docker over ssh: %s", env.Host, firstLine(msg)))
 }
 
 func (h *host) Close() error { return h.cli.Close() }

@@ -82,7 +82,7 @@ func Release(ctx context.Context, env *Environment, o Options) (*Record, error) 
 	if err != nil {
 		return nil, err
 	}
-	h, err := connect(env)
+	h, err := connect(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func Release(ctx context.Context, env *Environment, o Options) (*Record, error) 
 // Rollback puts the release with id (the one before the current when id is
 // "") back: its image and its env snapshot, both still on the host.
 func Rollback(ctx context.Context, env *Environment, id string, o Options) (*Record, error) {
-	h, err := connect(env)
+	h, err := connect(ctx, env)
 	if err != nil {
 		return nil, err
 	}

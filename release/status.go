@@ -58,7 +58,7 @@ var ErrNeverReleased = errors.New("the environment has never been released")
 
 // open connects to env's docker host and checks that its proxy exists.
 func open(ctx context.Context, env *Environment) (*host, error) {
-	h, err := connect(env)
+	h, err := connect(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +340,7 @@ func PlanRelease(ctx context.Context, env *Environment, o Options) (*Plan, error
 	var old []EnvVar
 	if st, err := GetStatus(ctx, env); err == nil && st.Current != nil {
 		p.Current = st.Current
-		h, err := connect(env)
+		h, err := connect(ctx, env)
 		if err == nil {
 			if b, err := h.state.read(ctx, snapshotFile(st.Current.Env)); err == nil {
 				old, _ = ParseEnv("current snapshot", b)
@@ -375,7 +375,7 @@ func PlanRelease(ctx context.Context, env *Environment, o Options) (*Plan, error
 // planLabels are ref's labels, from the docker host when it has the image,
 // else from the registry.
 func planLabels(ctx context.Context, env *Environment, ref string) (map[string]string, error) {
-	if h, err := connect(env); err == nil {
+	if h, err := connect(ctx, env); err == nil {
 		defer h.Close()
 		if ins, err := h.cli.ImageInspect(ctx, ref); err == nil {
 			return imageLabels(ins), nil
