@@ -51,9 +51,14 @@ clean:
 	rm -rf bin
 
 # phpbuild against bench/Dockerfile on the same test bed (not part of
-# `make test`): writes bench/results.md and .json and the README table.
+# `make test`): writes bench/results.md and .json and the README table;
+# then 20 release/rollback cycles under load (PHPBUILD_RELEASE_CYCLES=100
+# for a soak).
 BENCH_RUNS ?= 3
 bench: testbed
 	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_BENCH=1 PHPBUILD_BENCH_RUNS=$(BENCH_RUNS) \
 	  $(GO) test -run '^$$' -bench BenchmarkVsDockerfile -benchtime 1x -timeout 100m -v ./bench
 	@cat bench/results.md
+	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_RELEASE_CYCLES=$${PHPBUILD_RELEASE_CYCLES:-20} \
+	  $(GO) test -count=1 -run '^TestReleaseAndRollbackUnderLoad$$' -timeout 100m -v ./release
+

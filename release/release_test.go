@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -166,6 +167,7 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 		fmt.Sscan(n, &cycles)
 	}
 	l := loadgen.Start(f.base+"/", 120, version)
+	var serving, whole, backs []time.Duration
 	for i := 0; i < cycles; i++ {
 		r2, err := f.release(t, f.v2)
 		if err != nil {
@@ -186,7 +188,12 @@ func TestReleaseAndRollbackUnderLoad(t *testing.T) {
 			t.Errorf("cycle %d: after the rollback, the proxy answers %q", i, body)
 		}
 		t.Logf("cycle %d: release %s %v; rollback %s %v", i, r2.Duration, r2.Steps, back.Duration, back.Steps)
+		serving = append(serving, parseDuration(t, r2.Steps["serving"]), parseDuration(t, back.Steps["serving"]))
+		whole = append(whole, parseDuration(t, r2.Duration))
+		backs = append(backs, parseDuration(t, back.Duration))
 	}
+	t.Logf("%d cycles at 120 requests/s: new version serving %s, release %s, rollback %s (min / median / max)",
+		cycles, spread(serving), spread(whole), spread(backs))
 	time.Sleep(300 * time.Millisecond)
 	l.Finish()
 	t.Logf("load: %d ok, %d failed, %d connection errors; versions %v", l.OK.Load(), l.Failed.Load(), l.ConnErrs.Load(), l.Seen())
@@ -402,4 +409,24 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func parseDuration(t *testing.T, s string) time.Duration {
+	t.Helper()
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("a duration in the release log: %q: %v", s, err)
+	}
+	return d
+}
+
+// spread is "min / median / max" of ds.
+func spread(ds []time.Duration) string {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return "-"
+	}
+	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+	return r(s[0]) + " / " + r(s[len(s)/2]) + " / " + r(s[len(s)-1])
 }
