@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -109,7 +111,7 @@ func connect(ctx context.Context, env *Environment) (*host, error) {
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	viaSSH := false
 	if env.Host != "" {
-		helper, err := connhelper.GetConnectionHelper(env.Host)
+		helper, err := connhelper.GetConnectionHelperWithSSHOpts(env.Host, sshMultiplex())
 		if err != nil {
 			return nil, env.desc.FieldError("environments."+env.Name+".host", "%v", err)
 		}
@@ -136,6 +138,18 @@ func connect(ctx context.Context, env *Environment) (*host, error) {
 		}
 	}
 	return newHost(cli, env), nil
+}
+
+// sshMultiplex makes every connection to an ssh host share one ssh
+// session, as Kamal and Ansible do: docker's helper runs one ssh per API
+// connection (each exec, each attach), and a handshake each would add
+// seconds to a release. The master lingers a minute after the last use.
+func sshMultiplex() []string {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("phpbuild-ssh-%d", os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil // plain connections, slower but working
+	}
+	return []string{"-o", "ControlMaster=auto", "-o", "ControlPath=" + filepath.Join(dir, "%C"), "-o", "ControlPersist=60s"}
 }
 
 // sshTimeout bounds reaching a docker host over ssh.

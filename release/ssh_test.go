@@ -94,8 +94,8 @@ func TestReleaseOverSSH(t *testing.T) {
 		}
 	})
 	t.Run("an unknown host key is bad input", func(t *testing.T) {
-		sshd.ForgetHostKey(t)
-		err := statusOf(sshd.Host)
+		stranger := testbed.StartSSHD(t, testbed.SSHDOptions{UnknownHostKey: true})
+		err := statusOf(stranger.Host)
 		if !badinput.Is(err) || !strings.Contains(err.Error(), "host key") || !strings.Contains(err.Error(), "environments.test.host") {
 			t.Errorf("err = %v, want bad input naming the host field and the host key", err)
 		}

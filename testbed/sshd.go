@@ -17,19 +17,22 @@ import (
 type SSHD struct {
 	// Host is the ssh:// URL a project.toml environment names.
 	Host string
-	dir  string
 }
 
 // SSHDOptions change what the server lets a session do.
 type SSHDOptions struct {
 	// NoDocker runs sessions with a PATH that has no docker command.
 	NoDocker bool
+	// UnknownHostKey leaves the server's host key out of the client's
+	// known_hosts.
+	UnknownHostKey bool
 }
 
 // StartSSHD starts sshd (Debian's openssh-server, from `make testbed`) on
 // a free loopback port with a new host key, authorizes a new client key
 // for root, and puts an ssh first on PATH that uses that key and trusts
-// only that host key. Both end with the test.
+// only that host key (the latest server's, when a test starts several).
+// Both end with the test.
 func StartSSHD(t *testing.T, o SSHDOptions) *SSHD {
 	t.Helper()
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
@@ -48,7 +51,11 @@ func StartSSHD(t *testing.T, o SSHDOptions) *SSHD {
 	pub, _ := os.ReadFile(filepath.Join(dir, "id_ed25519.pub"))
 	hostPub, _ := os.ReadFile(filepath.Join(dir, "host_key.pub"))
 	write(t, filepath.Join(dir, "authorized_keys"), string(pub), 0o600)
-	write(t, filepath.Join(dir, "known_hosts"), fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub), 0o600)
+	known := fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)
+	if o.UnknownHostKey {
+		known = ""
+	}
+	write(t, filepath.Join(dir, "known_hosts"), known, 0o600)
 	conf := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s/host_key
@@ -99,14 +106,7 @@ PidFile %s/sshd.pid
 			t.Fatalf("sshd did not listen on %s: %s", addr, log.String())
 		}
 	}
-	return &SSHD{Host: fmt.Sprintf("ssh://root@127.0.0.1:%d", port), dir: dir}
-}
-
-// ForgetHostKey empties the client's known_hosts: the next connection
-// meets an unknown host key.
-func (s *SSHD) ForgetHostKey(t *testing.T) {
-	t.Helper()
-	write(t, filepath.Join(s.dir, "known_hosts"), "", 0o600)
+	return &SSHD{Host: fmt.Sprintf("ssh://root@127.0.0.1:%d", port)}
 }
 
 func write(t *testing.T, path, content string, mode os.FileMode) {
