@@ -45,7 +45,7 @@ type WatchError struct {
 }
 
 func (e *WatchError) Error() string {
-	msg := fmt.Sprintf("the new release failed %s, over the limit of %.1f%%", e.Result, 100*e.Limit)
+	msg := fmt.Sprintf("the new release's error rate passed the limit of %.1f%%: %s", 100*e.Limit, e.Result)
 	switch {
 	case e.RolledBack != "":
 		return msg + "; rolled back to " + e.Previous + " (" + e.RolledBack + ")"

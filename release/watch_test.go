@@ -25,14 +25,15 @@ func TestWatchRollsBack(t *testing.T) {
 		t.Fatalf("releasing v1: %v", err)
 	}
 	l := loadgen.Start(f.base+"/", 100, version)
-	defer l.Finish()
 	time.Sleep(500 * time.Millisecond)
 	// v1 again, now under load: its watch sees every request answered.
 	good, err := f.release(t, f.v1)
 	if err != nil {
+		l.Finish()
 		t.Fatalf("releasing v1 again: %v", err)
 	}
 	if good.Watch == nil || good.Watch.Requests < 50 || good.Watch.Errors != 0 || good.Result != "ok" {
+		l.Finish()
 		t.Fatalf("v1's watch: %+v (%s), want 50+ requests, none failed", good.Watch, good.Result)
 	}
 	t.Logf("v1 watched: %s", good.Watch)
@@ -41,6 +42,7 @@ func TestWatchRollsBack(t *testing.T) {
 	bad, err := f.release(t, f.v2)
 	var we *release.WatchError
 	if !errors.As(err, &we) || we.RolledBack == "" || we.Previous != good.ID {
+		l.Finish()
 		t.Fatalf("releasing the broken v2: %v, want it rolled back to %s", err, good.ID)
 	}
 	t.Logf("the broken release: %v (%s)", err, bad.Duration)
@@ -49,6 +51,7 @@ func TestWatchRollsBack(t *testing.T) {
 	}
 	for i := 0; i < 20; i++ {
 		if _, body, _ := get(f.base + "/"); version(body) != "v1" {
+			l.Finish()
 			t.Fatalf("after the automatic rollback the proxy answers %q, want v1", body)
 		}
 	}
