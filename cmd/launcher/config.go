@@ -28,11 +28,12 @@ const (
 	maxChildren = 64
 
 	// workersPerCPU bounds the pool by CPU as well as memory: a PHP request
-	// spends part of its time waiting on a database or an API, so a few
-	// workers per CPU keep the CPU busy, while more only queue for it and
+	// spends much of its time waiting on a database or an API, so several
+	// workers per CPU keep the CPU busy and leave a free worker for the
+	// health check under load, while many more only queue for the CPU and
 	// make a graceful stop wait on every one of them (64 idle workers took
 	// 6.5 s to stop, 2 took 0.5 s).
-	workersPerCPU = 4
+	workersPerCPU = 8
 
 	// defaultPHPMemoryLimit is PHP's own default, so sizing matches what a
 	// worker may really use when the image does not set memory_limit.
@@ -191,7 +192,7 @@ func parsePHPSize(v string) (int64, error) {
 // memory_limit without the container being OOM-killed, and no more than
 // workersPerCPU per CPU the container may use:
 //
-//	min((memory - 64 MiB) / memory_limit, ceil(CPUs × 4)), within 2…64
+//	min((memory - 64 MiB) / memory_limit, ceil(CPUs × 8)), within 2…64
 func sizeWorkers(override, phpLimit string, sys system) (workerSizing, error) {
 	if override != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(override))

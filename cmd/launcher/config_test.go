@@ -143,19 +143,21 @@ func TestSizeWorkersCPUAndMemory(t *testing.T) {
 		{name: "v2 256M 4cpu", v2: mem256, cpus: 8, cpuMax: "400000 100000", phpLimit: "128M", want: 2},
 		{name: "v2 512M 4cpu", v2: mem512, cpus: 8, cpuMax: "400000 100000", phpLimit: "128M", want: 3},
 		{name: "v1 512M 2cpu", v1: mem512, cpus: 8, quota: "200000", phpLimit: "128M", want: 3},
-		// CPU decides: ceil(CPUs × 4).
-		{name: "v2 2G 1cpu", v2: mem2G, cpus: 8, cpuMax: "100000 100000", phpLimit: "128M", want: 4},
-		{name: "v2 2G 2cpu", v2: mem2G, cpus: 8, cpuMax: "200000 100000", phpLimit: "128M", want: 8},
-		{name: "v2 2G 4cpu", v2: mem2G, cpus: 8, cpuMax: "400000 100000", phpLimit: "128M", want: 15},
-		{name: "v1 2G 1cpu", v1: mem2G, cpus: 8, quota: "100000", phpLimit: "128M", want: 4},
-		{name: "v1 2G 2cpu", v1: mem2G, cpus: 8, quota: "200000", phpLimit: "128M", want: 8},
-		{name: "v1 2G 4cpu", v1: mem2G, cpus: 8, quota: "400000", phpLimit: "64M", want: 16},
-		{name: "v2 half a cpu", v2: mem2G, cpus: 8, cpuMax: "50000 100000", phpLimit: "128M", want: 2},
-		{name: "v2 1.5 cpus", v2: mem2G, cpus: 8, cpuMax: "150000 100000", phpLimit: "128M", want: 6},
+		// CPU decides: ceil(CPUs × 8).
+		{name: "v2 2G 1cpu", v2: mem2G, cpus: 8, cpuMax: "100000 100000", phpLimit: "128M", want: 8},
+		{name: "v2 2G 2cpu", v2: mem2G, cpus: 8, cpuMax: "200000 100000", phpLimit: "64M", want: 16},
+		{name: "v2 2G 4cpu", v2: mem2G, cpus: 8, cpuMax: "400000 100000", phpLimit: "32M", want: 32},
+		{name: "v1 2G 1cpu", v1: mem2G, cpus: 8, quota: "100000", phpLimit: "128M", want: 8},
+		{name: "v1 2G 2cpu", v1: mem2G, cpus: 8, quota: "200000", phpLimit: "64M", want: 16},
+		{name: "v1 2G 4cpu", v1: mem2G, cpus: 8, quota: "400000", phpLimit: "32M", want: 32},
+		// Memory decides again: 2 GiB of 128M workers is 15.
+		{name: "v2 2G 4cpu 128M", v2: mem2G, cpus: 8, cpuMax: "400000 100000", phpLimit: "128M", want: 15},
+		{name: "v2 a quarter cpu", v2: mem2G, cpus: 8, cpuMax: "25000 100000", phpLimit: "128M", want: 2},
+		{name: "v2 1.5 cpus", v2: mem2G, cpus: 8, cpuMax: "150000 100000", phpLimit: "128M", want: 12},
 		// No quota: the CPUs it may run on (a cpuset narrows them).
-		{name: "v2 no quota", v2: mem2G, cpus: 2, cpuMax: "max 100000", phpLimit: "128M", want: 8},
-		{name: "v1 no quota", v1: mem2G, cpus: 1, quota: "-1", phpLimit: "128M", want: 4},
-		{name: "quota above the cpus", v2: mem2G, cpus: 2, cpuMax: "800000 100000", phpLimit: "128M", want: 8},
+		{name: "v2 no quota", v2: mem2G, cpus: 2, cpuMax: "max 100000", phpLimit: "64M", want: 16},
+		{name: "v1 no quota", v1: mem2G, cpus: 1, quota: "-1", phpLimit: "128M", want: 8},
+		{name: "quota above the cpus", v2: mem2G, cpus: 2, cpuMax: "800000 100000", phpLimit: "64M", want: 16},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			period := ""

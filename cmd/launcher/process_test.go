@@ -262,8 +262,13 @@ func assertReaped(t *testing.T, r *launcherRun) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	pid := strings.TrimSpace(string(b))
-	if ppid := statField(t, pid, 3); ppid != strconv.Itoa(r.cmd.Process.Pid) {
-		t.Fatalf("orphan's parent = %s, want the launcher %d", ppid, r.cmd.Process.Pid)
+	// The subshell that wrote the file may not have exited yet: the orphan
+	// is the launcher's once it has.
+	for ppid := statField(t, pid, 3); ppid != strconv.Itoa(r.cmd.Process.Pid); ppid = statField(t, pid, 3) {
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan's parent = %s, want the launcher %d", ppid, r.cmd.Process.Pid)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	for statField(t, pid, 2) != "" {
 		if time.Now().After(deadline) {
