@@ -45,9 +45,11 @@ func newSupervisor(s settings, log io.Writer) *supervisor {
 }
 
 // php-fpm has fpmReadyTimeout to accept connections on its socket, which is
-// tried every fpmReadyPoll.
+// tried every fpmReadyPoll. It takes a fraction of a second, but on a
+// starved host (a deploy while the machine builds) tens of seconds: a
+// restart would only start that over.
 const (
-	fpmReadyTimeout = 10 * time.Second
+	fpmReadyTimeout = 30 * time.Second
 	fpmReadyPoll    = 20 * time.Millisecond
 )
 
