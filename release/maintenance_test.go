@@ -81,11 +81,7 @@ func TestMaintenance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kinds []string
-	for _, r := range hist {
-		kinds = append(kinds, r.Kind+":"+r.Result)
-	}
-	if got := strings.Join(kinds, " "); got != "release:ok maintenance:on release:ok maintenance:off" {
+	if got := kindsOf(hist); got != "release:ok maintenance:on release:ok maintenance:off" {
 		t.Errorf("the release log: %s", got)
 	}
 	// A rollback goes to the release before, never to a maintenance line.
@@ -105,4 +101,13 @@ func getResp(t *testing.T, url string) (*http.Response, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// kindsOf is the release log as KIND:RESULT words.
+func kindsOf(hist []release.Record) string {
+	var kinds []string
+	for _, r := range hist {
+		kinds = append(kinds, r.Kind+":"+r.Result)
+	}
+	return strings.Join(kinds, " ")
 }

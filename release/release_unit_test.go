@@ -29,10 +29,10 @@ func TestRunDocker(t *testing.T) {
 			wantCalls: []string{
 				"create shop-prod-ID", "start shop-prod-ID-id",
 				"exec shop-prod-ID /usr/local/bin/launcher health",
-				"exec phpbuild-shop-prod-proxy sh -c nginx -t -q -c /state/proxy/nginx.conf.new",
+				"exec phpbuild-shop-prod-proxy sh -c mkdir -p /srv/phpbuild-maintenance",
 				"stop old-id", "remove old-id",
 			},
-			wantSteps: []string{"drain", "health", "pull", "start", "switch"}, wantCur: "ID\n"},
+			wantSteps: []string{"drain", "health", "pull", "serving", "start", "switch"}, wantCur: "ID\n"},
 		{name: "never healthy", wantResult: "health-failed", wantErr: "never passed its health check",
 			wantCalls: []string{
 				"create shop-prod-ID", "start shop-prod-ID-id",

@@ -68,11 +68,7 @@ func TestWatchRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kinds []string
-	for _, r := range hist {
-		kinds = append(kinds, r.Kind+":"+r.Result)
-	}
-	if got := strings.Join(kinds, " "); got != "release:ok release:ok release:rolled-back rollback:ok" {
+	if got := kindsOf(hist); got != "release:ok release:ok release:rolled-back rollback:ok" {
 		t.Errorf("the release log: %s", got)
 	}
 	if last := hist[len(hist)-1]; last.Digest != good.Digest || last.Env != good.Env || !strings.Contains(last.Message, "automatic rollback of "+bad.ID) {
