@@ -75,7 +75,7 @@ func TestReleaseOverSSH(t *testing.T) {
 	}
 
 	// statusOf is GetStatus of the environment with host as its host.
-	statusOf := func(host string) error {
+	statusOf := func(t *testing.T, host string) error {
 		t.Helper()
 		f.writeProject(t, fmt.Sprintf("host = %q\n", host))
 		_, err := release.GetStatus(ctx, f.env(t))
@@ -88,21 +88,21 @@ func TestReleaseOverSSH(t *testing.T) {
 		return err
 	}
 	t.Run("a refused connection is transient", func(t *testing.T) {
-		err := statusOf(fmt.Sprintf("ssh://root@127.0.0.1:%d", testbed.FreePort(t)))
+		err := statusOf(t, fmt.Sprintf("ssh://root@127.0.0.1:%d", testbed.FreePort(t)))
 		if !transient.Is(err) || !strings.Contains(err.Error(), "refused") {
 			t.Errorf("err = %v, want a transient error saying the connection was refused", err)
 		}
 	})
 	t.Run("an unknown host key is bad input", func(t *testing.T) {
 		stranger := testbed.StartSSHD(t, testbed.SSHDOptions{UnknownHostKey: true})
-		err := statusOf(stranger.Host)
+		err := statusOf(t, stranger.Host)
 		if !badinput.Is(err) || !strings.Contains(err.Error(), "host key") || !strings.Contains(err.Error(), "environments.test.host") {
 			t.Errorf("err = %v, want bad input naming the host field and the host key", err)
 		}
 	})
 	t.Run("a host without docker is bad input", func(t *testing.T) {
 		bare := testbed.StartSSHD(t, testbed.SSHDOptions{NoDocker: true})
-		err := statusOf(bare.Host)
+		err := statusOf(t, bare.Host)
 		if !badinput.Is(err) || !strings.Contains(err.Error(), "no docker command") {
 			t.Errorf("err = %v, want bad input saying the host has no docker", err)
 		}

@@ -68,7 +68,7 @@ StrictModes no
 PidFile %s/sshd.pid
 `, port, dir, dir, dir)
 	if o.NoDocker {
-		conf += "SetEnv PATH=/usr/bin:/bin\n"
+		conf += "SetEnv PATH=/nonexistent\n"
 	}
 	write(t, filepath.Join(dir, "sshd_config"), conf, 0o600)
 	write(t, filepath.Join(dir, "ssh_config"), fmt.Sprintf(`Host 127.0.0.1
