@@ -182,7 +182,10 @@ func sshError(env *Environment, err error) error {
 	return transient(fmt.Errorf("%s: reaching docker over ssh: %s", env.Host, firstLine(msg)))
 }
 
-func (h *host) Close() error { return h.cli.Close() }
+func (h *host) Close() error {
+	h.state.close()
+	return h.cli.Close()
+}
 
 func (h *host) prefix() string           { return h.env.App + "-" + h.env.Name }
 func (h *host) network() string          { return "phpbuild-" + h.prefix() }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"path"
 	"strings"
 	"sync"
@@ -57,6 +58,17 @@ type fakeDocker struct {
 	attach func(id string, stdin io.Reader) io.Reader
 	// exitCode answers ContainerWait.
 	exitCode int64
+	// shell, when set, answers an exec of a lone sh (the proxy's state
+	// shell): a local sh whose scripts see stateDir where the proxy has
+	// /state, after prelude.
+	shell *localShell
+}
+
+// localShell runs the proxy's shell on this machine.
+type localShell struct {
+	stateDir, prelude string
+	// procs are the shells started, to end one as a restarted proxy would.
+	procs []*exec.Cmd
 }
 
 type createCall struct {
@@ -108,11 +120,47 @@ func (f *fakeDocker) run(id string) string {
 }
 
 func (f *fakeDocker) ContainerExecAttach(_ context.Context, id string, _ container.ExecAttachOptions) (types.HijackedResponse, error) {
+	f.mu.Lock()
+	cmd := f.execs[id]
+	f.mu.Unlock()
+	if f.shell != nil && len(cmd) == 2 && cmd[1] == "sh" {
+		return f.shell.start()
+	}
 	var b bytes.Buffer
 	stdcopy.NewStdWriter(&b, stdcopy.Stdout).Write([]byte(f.run(id)))
 	conn, peer := net.Pipe()
 	peer.Close()
 	return types.HijackedResponse{Conn: conn, Reader: bufio.NewReader(&b)}, nil
+}
+
+// start runs sh with the client's end of a pipe as its stdin, and its
+// output framed as docker frames an attached stream.
+func (l *localShell) start() (types.HijackedResponse, error) {
+	conn, peer := net.Pipe()
+	sh := exec.Command("sh")
+	stdin, err := sh.StdinPipe()
+	if err != nil {
+		return types.HijackedResponse{}, err
+	}
+	sh.Stdout = stdcopy.NewStdWriter(peer, stdcopy.Stdout)
+	sh.Stderr = stdcopy.NewStdWriter(peer, stdcopy.Stderr)
+	if err := sh.Start(); err != nil {
+		return types.HijackedResponse{}, err
+	}
+	l.procs = append(l.procs, sh)
+	io.WriteString(stdin, l.prelude+"\n")
+	go func() {
+		// What the client sends, with the proxy's /state where the
+		// test's dir is.
+		in := bufio.NewScanner(peer)
+		in.Buffer(nil, 1<<20)
+		for in.Scan() {
+			io.WriteString(stdin, strings.ReplaceAll(in.Text(), "/state", l.stateDir)+"\n")
+		}
+		stdin.Close()
+	}()
+	go func() { sh.Wait(); peer.Close() }()
+	return types.HijackedResponse{Conn: conn, Reader: bufio.NewReader(conn)}, nil
 }
 
 func (f *fakeDocker) ContainerExecInspect(_ context.Context, id string) (container.ExecInspect, error) {
@@ -201,6 +249,8 @@ func (f *fakeDocker) ServiceUpdate(_ context.Context, id string, _ swarm.Version
 type memState struct {
 	mu    sync.Mutex
 	files map[string][]byte
+	// proxy runs sh's scripts, as an exec of sh -c in the proxy would.
+	proxy func(ctx context.Context, script string) (string, int, error)
 }
 
 var _ stateStore = (*memState)(nil)
@@ -265,13 +315,26 @@ func (s *memState) remove(ctx context.Context, rel string) error {
 
 func (s *memState) mkdir(context.Context, string, int) error { return nil }
 
+func (s *memState) sh(ctx context.Context, script string) (string, int, error) {
+	if s.proxy == nil {
+		return "", 0, nil
+	}
+	return s.proxy(ctx, script)
+}
+
+func (s *memState) close() {}
+
 func (s *memState) hostPath(rel string) string { return path.Join("/state-of-test", rel) }
 
 // fakeHost is env on a fake daemon with a state dir in memory.
 func fakeHost(t *testing.T, env *Environment) (*host, *fakeDocker, *memState) {
 	t.Helper()
 	f, st := &fakeDocker{}, newMemState()
-	return &host{cli: f, env: env, state: st}, f, st
+	h := &host{cli: f, env: env, state: st}
+	st.proxy = func(ctx context.Context, script string) (string, int, error) {
+		return h.exec(ctx, h.proxyName(), nil, "sh", "-c", script)
+	}
+	return h, f, st
 }
 
 // testEnv is an environment as LoadEnvironment makes it, without a file.

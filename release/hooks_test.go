@@ -9,20 +9,16 @@ import (
 // TestBackupDirFailure: a state dir the backup cannot be made in says how
 // the command failed, instead of "making the backup dir: <nil>".
 func TestBackupDirFailure(t *testing.T) {
-	f := &fakeDocker{}
+	f := &fakeDocker{shell: &localShell{stateDir: t.TempDir(),
+		prelude: `chown() { echo "chown: $2: Read-only file system" >&2; return 1; }`}}
 	h := newHost(f, testEnv("docker"))
-	f.exec = func(ctr string, cmd []string) (string, int) {
-		if ctr != "phpbuild-shop-prod-proxy" {
-			t.Errorf("exec in %s, want the proxy", ctr)
-		}
-		return "chown: /state/backups/1: Read-only file system\n", 1
-	}
+	defer h.Close()
 	err := h.hook(context.Background(), &Record{ID: "1", Digest: "r@sha256:a"}, "backup", "pg_dump > /backup/db.sql", "/snap.env")
-	want := "making the backup dir: exit code 1: chown: /state/backups/1: Read-only file system"
-	if err == nil || err.Error() != want {
+	want := "making the backup dir: making backups/1 on the docker host: exit code 1: chown: /state/backups/1: Read-only file system"
+	if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), f.shell.stateDir, "/state"), want) {
 		t.Errorf("err = %v, want %q", err, want)
 	}
-	if len(f.calls) != 1 || !strings.Contains(f.calls[0], "mkdir -p /state/backups/1 && chown 1000:1000 /state/backups/1") {
-		t.Errorf("calls %q: want only the mkdir, no hook container", f.calls)
+	if len(f.calls) != 1 || f.calls[0] != "exec phpbuild-shop-prod-proxy sh" {
+		t.Errorf("calls %q: want only the proxy's shell, no hook container", f.calls)
 	}
 }

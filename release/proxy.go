@@ -116,7 +116,7 @@ exec nginx -c /state/proxy/nginx.conf -g 'daemon off;'`, copyMaintenancePages)
 	// Ready once the state dir is made and nginx answers its config test.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c", "test -d /state/snapshots && nginx -t -q -c /state/proxy/nginx.conf"); err == nil && code == 0 {
+		if _, code, err := h.state.sh(ctx, "test -d /state/snapshots && nginx -t -q -c /state/proxy/nginx.conf"); err == nil && code == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -138,7 +138,7 @@ func (h *host) reloadProxy(ctx context.Context, conf []byte) error {
 	if err := h.state.write(ctx, "proxy/nginx.conf.new", conf, 0o644, 0); err != nil {
 		return err
 	}
-	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c", copyMaintenancePages+
+	out, code, err := h.state.sh(ctx, copyMaintenancePages+
 		" && nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && nginx -s reload -c /state/proxy/nginx.conf")
 	if err != nil {
 		return err

@@ -62,7 +62,7 @@ const accessLog = "/tmp/phpbuild-access.log"
 // startWatch empties the proxy's access log: what follows is the new
 // release's.
 func (h *host) startWatch(ctx context.Context) error {
-	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c", ": > "+accessLog)
+	out, code, err := h.state.sh(ctx, ": > "+accessLog)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("%s", strings.TrimSpace(out))
 	}
@@ -106,7 +106,7 @@ func (h *host) proxyCounts(ctx context.Context) (requests, failed int, err error
 	// Only what reached the app, or tried to: not the proxy's own answers
 	// (maintenance mode's 503s).
 	script := `awk '$2 != "-" { n++; if ($1 >= 500) e++ } END { print n+0, e+0 }' ` + accessLog
-	out, code, err := h.exec(ctx, h.proxyName(), nil, "sh", "-c", script)
+	out, code, err := h.state.sh(ctx, script)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("%s", strings.TrimSpace(out))
 	}
