@@ -124,6 +124,11 @@ func TestBuildPlainApp(t *testing.T) {
 		if code := ctr.ExitCode(t); code != 0 {
 			t.Errorf("exit code after a graceful stop = %d, want 0\n%s", code, ctr.Logs(t))
 		}
+		// Once nginx has finished the request, php-fpm's status page
+		// shows it idle: no graceful worker shutdown to wait for.
+		if logs := ctr.Logs(t); !strings.Contains(logs, "php-fpm has no request in flight, stopping it at once") {
+			t.Errorf("php-fpm was not found idle after nginx stopped:\n%s", logs)
+		}
 	})
 
 	t.Run("same commit again is not rebuilt", func(t *testing.T) {

@@ -185,10 +185,10 @@ func exitCode(dead *child) int {
 // outlives it is killed. It reports whether both exited with code 0.
 func (s *supervisor) shutdown() bool {
 	deadline := time.Now().Add(s.stopTimeout)
-	for _, c := range []*child{s.nginx, s.fpm} {
-		c.signal(syscall.SIGQUIT)
-		s.waitUntil(deadline, func() bool { return !c.running() })
-	}
+	s.nginx.signal(syscall.SIGQUIT)
+	s.waitUntil(deadline, func() bool { return !s.nginx.running() })
+	s.fpm.signal(s.fpmStopSignal())
+	s.waitUntil(deadline, func() bool { return !s.fpm.running() })
 	for _, c := range []*child{s.nginx, s.fpm} {
 		if c.running() {
 			s.logf("%s did not stop within %v, killing it", c.name, s.stopTimeout)
@@ -206,6 +206,27 @@ func (s *supervisor) shutdown() bool {
 	}
 	return clean
 }
+
+// fpmStopSignal is SIGTERM, which ends php-fpm at once, when nginx has
+// stopped and php-fpm's status page shows no request in flight but its
+// own; else SIGQUIT, which lets each worker finish its request. A worker
+// stopped gracefully runs PHP's shutdown first, some 80 ms of CPU each:
+// seconds for a large pool on a small host, taken from the release that
+// is starting beside it.
+func (s *supervisor) fpmStopSignal() syscall.Signal {
+	if s.nginx.running() || !s.fpm.running() {
+		return syscall.SIGQUIT
+	}
+	active, err := fpmActive(s.fpmSocket, fpmStatusTimeout)
+	if err != nil || active > 1 {
+		return syscall.SIGQUIT
+	}
+	s.logf("php-fpm has no request in flight, stopping it at once")
+	return syscall.SIGTERM
+}
+
+// fpmStatusTimeout bounds asking php-fpm whether it is idle.
+const fpmStatusTimeout = 500 * time.Millisecond
 
 func (s *supervisor) waitUntil(deadline time.Time, cond func() bool) {
 	waitUntil(s.sigs, deadline, s.reap, cond)
