@@ -168,7 +168,14 @@ func (h *host) waitHealthy(ctx context.Context, name string) error {
 		began = time.Now()
 	}
 	for {
-		line, ok := h.check(ctx, name, []string{fmt.Sprintf("PHPBUILD_HEALTH_TIMEOUT=%s", hc.Timeout)}, "/usr/local/bin/launcher", "health")
+		env := []string{fmt.Sprintf("PHPBUILD_HEALTH_TIMEOUT=%s", hc.Timeout)}
+		quick := max(fastPollFor-time.Since(began), 0).Round(time.Millisecond)
+		if quick > 0 {
+			// The launcher tries every 50 ms within one exec; one that
+			// ignores this tries once, and this loop polls.
+			env = append(env, "PHPBUILD_HEALTH_WAIT="+quick.String())
+		}
+		line, ok := h.check(ctx, name, env, quick, "/usr/local/bin/launcher", "health")
 		if ok {
 			return nil
 		}
@@ -200,11 +207,11 @@ const (
 	fastPollFor = 5 * time.Second
 )
 
-// check runs a health command in a container, within the health timeout;
-// ok is its success, line its output (or why it could not run) on one
-// line.
-func (h *host) check(ctx context.Context, name string, env []string, cmd ...string) (line string, ok bool) {
-	cctx, cancel := context.WithTimeout(ctx, h.env.Health.Timeout+5*time.Second)
+// check runs a health command in a container, within the health timeout
+// and the wait it is given; ok is its success, line its output (or why it
+// could not run) on one line.
+func (h *host) check(ctx context.Context, name string, env []string, wait time.Duration, cmd ...string) (line string, ok bool) {
+	cctx, cancel := context.WithTimeout(ctx, wait+h.env.Health.Timeout+5*time.Second)
 	defer cancel()
 	out, code, err := h.execAs(cctx, name, "", env, cmd...)
 	if err == nil && code == 0 {

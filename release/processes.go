@@ -147,7 +147,7 @@ func (h *host) waitReady(ctx context.Context, name string, health []string, star
 		case health == nil && time.Since(began) >= startPeriod:
 			return nil
 		case health != nil && time.Since(began) >= min(startPeriod, time.Second):
-			line, ok := h.check(ctx, name, nil, append([]string{runtimes.LauncherPath, "exec"}, health...)...)
+			line, ok := h.check(ctx, name, nil, 0, append([]string{runtimes.LauncherPath, "exec"}, health...)...)
 			if ok {
 				return nil
 			}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHealth(t *testing.T) {
@@ -102,5 +103,53 @@ func TestPrepareRunDirRefusesARunningServer(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nginx.pid")); !os.IsNotExist(err) {
 		t.Errorf("stale nginx.pid left behind: %v", err)
+	}
+}
+
+// TestHealthWait: with PHPBUILD_HEALTH_WAIT one call waits for a server
+// that starts listening late, and tells only of its last try; a server
+// that never answers well fails once the wait is over.
+func TestHealthWait(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	l.Close() // refused until the server starts
+	started := make(chan *httptest.Server, 1)
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/health" {
+				http.Error(w, "starting", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprint(w, "ok")
+		}))
+		l, err := net.Listen("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Error(err)
+			started <- nil
+			return
+		}
+		srv.Listener = l
+		srv.Start()
+		started <- srv
+	}()
+	env := map[string]string{"PORT": port, "PHPBUILD_HEALTH_WAIT": "20s"}
+	var out bytes.Buffer
+	code := health(func(k string) string { return env[k] }, &out)
+	if srv := <-started; srv != nil {
+		defer srv.Close()
+	}
+	if code != 0 || out.String() != "health: GET /health → 200 ok\n" {
+		t.Errorf("health = %d %q, want 0 and only the try that succeeded", code, out.String())
+	}
+
+	env["PHPBUILD_HEALTH_PATH"], env["PHPBUILD_HEALTH_WAIT"] = "/none", "300ms"
+	out.Reset()
+	start := time.Now()
+	if code := health(func(k string) string { return env[k] }, &out); code != 1 || strings.Count(out.String(), "GET /none") != 1 || time.Since(start) < 200*time.Millisecond {
+		t.Errorf("a route that never answers 200 = %d %q after %s", code, out.String(), time.Since(start))
 	}
 }
