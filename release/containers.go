@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
 
 	"github.com/phpbuild/phpbuild/processes"
 )
@@ -183,7 +184,11 @@ func (h *host) waitHealthy(ctx context.Context, name string) error {
 		if len(checks) > 5 {
 			checks = checks[len(checks)-5:]
 		}
-		if ins, err := h.cli.ContainerInspect(ctx, name); err == nil && ins.State != nil && !ins.State.Running {
+		ins, err := h.cli.ContainerInspect(ctx, name)
+		if client.IsErrConnectionFailed(err) {
+			return transient(fmt.Errorf("waiting for %s to be healthy, the docker daemon stopped answering: %w", name, err))
+		}
+		if err == nil && ins.State != nil && !ins.State.Running {
 			checks = append(checks, fmt.Sprintf("the container exited with code %d", ins.State.ExitCode))
 			return &HealthError{Container: name, Checks: checks, Logs: h.logs(ctx, name, 30)}
 		}

@@ -86,6 +86,9 @@ func (f *fakeDocker) record(format string, args ...any) {
 
 func (f *fakeDocker) Close() error { return nil }
 
+// Ping answers: the fake daemon never goes away.
+func (f *fakeDocker) Ping(context.Context) (types.Ping, error) { return types.Ping{}, nil }
+
 func (f *fakeDocker) ContainerExecCreate(ctx context.Context, ctr string, o container.ExecOptions) (container.ExecCreateResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return container.ExecCreateResponse{}, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/processes"
+	tr "github.com/phpbuild/phpbuild/transient"
 )
 
 // Record is one line of an environment's release log.
@@ -284,6 +285,9 @@ type attempt struct {
 	// undo puts back what the release changed before a later step failed
 	// (a swarm's process services).
 	undo []func(context.Context)
+	// proxyStarted is when the front proxy container last started, as
+	// the release began: a later start means the daemon restarted.
+	proxyStarted string
 }
 
 // begin pulls ref, makes sure the environment's network (ensureNetwork) and
@@ -327,7 +331,44 @@ func (h *host) begin(ctx context.Context, o Options, kind, ref, envDigest string
 	if a.unlock, err = h.lock(ctx, o); err != nil {
 		return nil, err
 	}
+	a.proxyStarted = h.proxyStartedAt(ctx)
 	return a, nil
+}
+
+// proxyStartedAt is when the front proxy container last started; "" when
+// the daemon cannot say.
+func (h *host) proxyStartedAt(ctx context.Context) string {
+	c, err := h.cli.ContainerInspect(ctx, h.proxyName())
+	if err != nil || c.State == nil {
+		return ""
+	}
+	return c.State.StartedAt
+}
+
+// daemonTrouble says why a step failed when the docker daemon stopped
+// answering or restarted (its restart restarts the proxy) during the
+// release, "" when neither: a release that failed so may pass when tried
+// again, and what served before serves again once the daemon is back
+// (restart policies).
+func (a *attempt) daemonTrouble(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := a.h.cli.Ping(ctx); err != nil {
+		return "the docker daemon stopped answering during the release: " + firstLine(err.Error())
+	}
+	if a.proxyStarted == "" {
+		return ""
+	}
+	c, err := a.h.cli.ContainerInspect(ctx, a.h.proxyName())
+	switch {
+	case err != nil:
+		return "the docker daemon stopped answering during the release: " + firstLine(err.Error())
+	case c.State == nil || !c.State.Running:
+		return "the front proxy stopped during the release: is the docker daemon restarting?"
+	case c.State.StartedAt != a.proxyStarted:
+		return "the docker daemon restarted during the release"
+	}
+	return ""
 }
 
 // step records how long the step that began at t0 took.
@@ -339,6 +380,11 @@ func (a *attempt) step(name string, t0 time.Time) {
 func (a *attempt) finish(ctx context.Context, result string, cause error) (*Record, error) {
 	a.rec.Result = result
 	a.rec.Duration = time.Since(a.start).Round(time.Millisecond).String()
+	if cause != nil && result != "ok" && !tr.Is(cause) {
+		if why := a.daemonTrouble(ctx); why != "" {
+			cause = tr.Mark(fmt.Errorf("%w (%s)", cause, why))
+		}
+	}
 	if cause != nil {
 		a.rec.Error = firstLine(cause.Error())
 	}

@@ -1,0 +1,162 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	dockerclient "github.com/docker/docker/client"
+)
+
+// Dockerd is a docker daemon of its own for one test, beside the test
+// bed's, to be restarted in the middle of what the test does: its own
+// data root, exec root and socket, no default bridge and no iptables
+// rules (the test bed's daemon owns those), and a userland proxy for
+// published ports.
+type Dockerd struct {
+	// Host is the DOCKER_HOST of the daemon: unix:///run/....
+	Host string
+
+	args []string
+	log  *os.File
+	cmd  *exec.Cmd
+	exec string
+}
+
+// StartDockerd starts dockerd (Debian's docker.io, from `make testbed`)
+// and waits until it answers. It ends with the test, with every container
+// it ran.
+func StartDockerd(t *testing.T) *Dockerd {
+	t.Helper()
+	bin, err := exec.LookPath("dockerd")
+	if err != nil {
+		unavailable(t, "dockerd", "dockerd", err)
+	}
+	// The data root holds overlay mounts while the daemon runs: made and
+	// removed here rather than by t.TempDir. The exec root is short, as
+	// a unix socket's path must be.
+	data, err := os.MkdirTemp("", "phpbuild-dockerd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := os.MkdirTemp("/run", "phpbuild-d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(data, "daemon.json")
+	write(t, conf, "{}\n", 0o644)
+	d := &Dockerd{Host: "unix://" + filepath.Join(run, "d.sock"), exec: run}
+	d.args = []string{bin,
+		"--config-file", conf,
+		"--data-root", filepath.Join(data, "root"),
+		"--exec-root", run,
+		"--pidfile", filepath.Join(run, "d.pid"),
+		"--host", d.Host,
+		"--bridge", "none",
+		"--iptables=false",
+		"--ip-masq=false",
+		"--default-address-pool", "base=10.213.0.0/16,size=24",
+	}
+	if d.log, err = os.Create(filepath.Join(data, "dockerd.log")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cli, err := d.client(); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if cs, err := cli.ContainerList(ctx, container.ListOptions{All: true}); err == nil {
+				for _, c := range cs {
+					cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+				}
+			}
+			cancel()
+			cli.Close()
+		}
+		d.stop(t)
+		d.log.Close()
+		os.RemoveAll(data)
+		os.RemoveAll(run)
+	})
+	d.start(t)
+	return d
+}
+
+// Restart stops the daemon as a host's service manager does (SIGTERM: it
+// stops its containers, then exits) and starts it again, which restarts
+// the containers whose restart policy says so.
+func (d *Dockerd) Restart(t *testing.T) {
+	t.Helper()
+	d.stop(t)
+	d.start(t)
+}
+
+func (d *Dockerd) start(t *testing.T) {
+	t.Helper()
+	d.cmd = exec.Command(d.args[0], d.args[1:]...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("starting dockerd: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		cli, err := d.client()
+		if err == nil {
+			_, err = cli.Ping(context.Background())
+			cli.Close()
+			if err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(d.log.Name())
+			t.Fatalf("dockerd %s did not answer within a minute: %v\n%s", d.Host, err, tail(string(b), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (d *Dockerd) stop(t *testing.T) {
+	t.Helper()
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Errorf("dockerd did not stop within a minute of SIGTERM")
+	}
+	d.cmd = nil
+}
+
+// Client is a client of the daemon, closed with the test.
+func (d *Dockerd) Client(t *testing.T) *dockerclient.Client {
+	t.Helper()
+	cli, err := d.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+func (d *Dockerd) client() (*dockerclient.Client, error) {
+	return dockerclient.NewClientWithOpts(dockerclient.WithHost(d.Host), dockerclient.WithAPIVersionNegotiation())
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return fmt.Sprintf("...%s", s[len(s)-n:])
+	}
+	return s
+}
