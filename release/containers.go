@@ -76,6 +76,12 @@ func (t *dockerTarget) start(ctx context.Context, a *attempt, _ []byte, snapPath
 // route points the proxy at the container and reloads nginx gracefully:
 // new requests go to it, requests in flight finish where they are.
 func (t *dockerTarget) route(ctx context.Context, a *attempt, s *started) error {
+	// A daemon that restarted since the release began restarted the old
+	// container and the new one: what was checked may not be what runs.
+	if why := a.daemonTrouble(ctx); why != "" {
+		t.h.removeContainer(ctx, s.id)
+		return transient(fmt.Errorf("%s; nothing was switched", why))
+	}
 	if err := t.h.routeProxy(ctx, s.id); err != nil {
 		t.h.removeContainer(ctx, s.id)
 		return err
@@ -235,9 +241,10 @@ func (h *host) check(ctx context.Context, name string, env []string, wait time.D
 // SIGQUIT, so nginx and php-fpm finish what is in flight, within the drain
 // timeout; the proxy has already stopped sending them requests.
 func (h *host) drain(ctx context.Context, keep string) {
-	// nginx's old workers finish their requests after a reload; give the
-	// proxy a moment before the old container stops listening.
-	if sleep(ctx, 500*time.Millisecond) != nil {
+	// nginx's old workers finish their requests after a reload: the old
+	// container listens until they have.
+	h.waitOldWorkers(ctx, 500*time.Millisecond)
+	if ctx.Err() != nil {
 		return
 	}
 	cs, err := h.roleContainers(ctx, "app")

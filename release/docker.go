@@ -98,6 +98,9 @@ type host struct {
 	// fs is the filesystem layout of the image this command runs: set
 	// once its labels are read, before any container is made.
 	fs fsLayout
+	// oldWorkers are the PIDs of the proxy's nginx workers before its
+	// last reload, which drain waits for.
+	oldWorkers []string
 }
 
 // newHost is env on the daemon cli, its state kept through the proxy.

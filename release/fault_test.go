@@ -39,8 +39,8 @@ func TestDockerRestartMidRelease(t *testing.T) {
 	if _, err := f.release(t, f.v1); err != nil {
 		t.Fatalf("releasing v1: %v", err)
 	}
-	if _, body, _ := get(f.base + "/"); version(body) != "v1" {
-		t.Fatalf("after the first release the proxy answers %q", body)
+	if code, body, err := get(f.base + "/"); version(body) != "v1" {
+		t.Fatalf("after the first release the proxy answers %d %q %v", code, body, err)
 	}
 	l := loadgen.Start(f.base+"/", 50, version)
 	// The CLI, as a deploy runs it: its exit code, and its lock left

@@ -139,14 +139,40 @@ func (h *host) reloadProxy(ctx context.Context, conf []byte) error {
 		return err
 	}
 	out, code, err := h.state.sh(ctx, copyMaintenancePages+
-		" && nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && nginx -s reload -c /state/proxy/nginx.conf")
+		" && nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && "+
+		listWorkers+" && nginx -s reload -c /state/proxy/nginx.conf")
 	if err != nil {
 		return err
 	}
 	if code != 0 {
 		return fmt.Errorf("reloading the front proxy: %s", strings.TrimSpace(out))
 	}
+	h.oldWorkers = strings.Fields(out)
 	return nil
+}
+
+// listWorkers prints the PIDs of the proxy's nginx workers, from their
+// process titles; the brackets keep grep from finding itself.
+const listWorkers = `grep -l -a -s 'nginx: worke[r] process' /proc/[0-9]*/cmdline | cut -d/ -f3`
+
+// waitOldWorkers waits until the proxy's workers from before its last
+// reload have finished their requests and exited, for up to limit: any
+// request they still proxy to the old container must reach it before
+// it stops listening. Usually a few milliseconds, a long request aside.
+func (h *host) waitOldWorkers(ctx context.Context, limit time.Duration) {
+	if len(h.oldWorkers) == 0 {
+		return
+	}
+	script := "for p in " + strings.Join(h.oldWorkers, " ") + "; do [ -e /proc/$p ] && exit 1; done; exit 0"
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if _, code, err := h.state.sh(ctx, script); err != nil || code == 0 {
+			return
+		}
+		if sleep(ctx, 20*time.Millisecond) != nil {
+			return
+		}
+	}
 }
 
 // upstream is the container the proxy sends traffic to now.

@@ -61,11 +61,20 @@ func StartDockerd(t *testing.T) *Dockerd {
 		"--bridge", "none",
 		"--iptables=false",
 		"--ip-masq=false",
-		"--default-address-pool", "base=10.213.0.0/16,size=24",
+		"--default-address-pool", "base=" + addressPool + ",size=24",
 	}
 	if d.log, err = os.Create(filepath.Join(data, "dockerd.log")); err != nil {
 		t.Fatal(err)
 	}
+	// The test bed's daemon sets the FORWARD policy to DROP and accepts
+	// only its own bridges; with bridge-nf-call-iptables even traffic
+	// between two containers of one bridge passes FORWARD. Accept this
+	// daemon's address pool, for the test's life.
+	rule := []string{"FORWARD", "-s", addressPool, "-d", addressPool, "-j", "ACCEPT"}
+	if out, err := exec.Command("iptables", append([]string{"-I"}, rule...)...).CombinedOutput(); err != nil {
+		t.Fatalf("iptables -I %v: %v\n%s", rule, err, out)
+	}
+	t.Cleanup(func() { exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
 	t.Cleanup(func() {
 		if cli, err := d.client(); err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -85,6 +94,10 @@ func StartDockerd(t *testing.T) *Dockerd {
 	d.start(t)
 	return d
 }
+
+// addressPool is where the daemon's networks take their subnets, apart
+// from the test bed daemon's.
+const addressPool = "10.213.0.0/16"
 
 // Restart stops the daemon as a host's service manager does (SIGTERM: it
 // stops its containers, then exits) and starts it again, which restarts
