@@ -55,7 +55,7 @@ func TestDockerRestartMidRelease(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- cmd.Wait() }()
 	apps := filters.NewArgs(filters.Arg("label", "dev.phpbuild.app="+f.app), filters.Arg("label", "dev.phpbuild.role=app"))
-	waitUntil(t, 2*time.Minute, "the new container to start", func() bool {
+	waitFor(t, 2*time.Minute, "the new container to start", func() bool {
 		cs, err := cli.ContainerList(context.Background(), container.ListOptions{Filters: apps})
 		return err == nil && len(cs) == 2
 	})
@@ -73,7 +73,7 @@ func TestDockerRestartMidRelease(t *testing.T) {
 	} else {
 		t.Logf("the release failed as it should:\n%s", out.String())
 	}
-	waitUntil(t, 2*time.Minute, "v1 to serve again", func() bool {
+	waitFor(t, 2*time.Minute, "v1 to serve again", func() bool {
 		_, body, err := get(f.base + "/")
 		return err == nil && version(body) == "v1"
 	})
@@ -105,16 +105,5 @@ func TestDockerRestartMidRelease(t *testing.T) {
 	hist, err := release.History(ctx, f.env(t))
 	if err != nil || len(hist) == 0 || hist[len(hist)-1].ID != rec.ID || hist[len(hist)-1].Result != "ok" {
 		t.Errorf("the release log ends with %+v (%v), want %s ok", hist[len(hist)-1:], err, rec.ID)
-	}
-}
-
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
