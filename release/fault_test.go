@@ -34,7 +34,6 @@ func TestDockerRestartMidRelease(t *testing.T) {
 	// then, with the new container started and nothing switched.
 	p := filepath.Join(f.dir, "project.toml")
 	buildtest.Write(t, f.dir, "project.toml", strings.Replace(readFile(t, p), `deadline = "20s"`, "deadline = \"20s\"\nstart_period = \"4s\"", 1))
-	t.Cleanup(func() { cli.NetworkRemove(context.Background(), "phpbuild-"+f.app+"-test") })
 
 	if _, err := f.release(t, f.v1); err != nil {
 		t.Fatalf("releasing v1: %v", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	dockerclient "github.com/docker/docker/client"
 )
 
@@ -81,6 +82,14 @@ func StartDockerd(t *testing.T) *Dockerd {
 			if cs, err := cli.ContainerList(ctx, container.ListOptions{All: true}); err == nil {
 				for _, c := range cs {
 					cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+				}
+			}
+			// A network's bridge outlives the daemon unless removed.
+			if ns, err := cli.NetworkList(ctx, network.ListOptions{}); err == nil {
+				for _, n := range ns {
+					if n.Name != "none" && n.Name != "host" {
+						cli.NetworkRemove(ctx, n.ID)
+					}
 				}
 			}
 			cancel()
