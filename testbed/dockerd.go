@@ -17,9 +17,9 @@ import (
 
 // Dockerd is a docker daemon of its own for one test, beside the test
 // bed's, to be restarted in the middle of what the test does: its own
-// data root, exec root and socket, no default bridge and no iptables
-// rules (the test bed's daemon owns those), and a userland proxy for
-// published ports.
+// data root, exec root, socket and default bridge, no iptables rules (the
+// test bed's daemon owns those), and a userland proxy for published
+// ports.
 type Dockerd struct {
 	// Host is the DOCKER_HOST of the daemon: unix:///run/....
 	Host string
@@ -59,19 +59,41 @@ func StartDockerd(t *testing.T) *Dockerd {
 		"--exec-root", run,
 		"--pidfile", filepath.Join(run, "d.pid"),
 		"--host", d.Host,
-		"--bridge", "none",
 		"--iptables=false",
 		"--ip-masq=false",
-		"--default-address-pool", "base=" + addressPool + ",size=24",
 	}
 	if d.log, err = os.Create(filepath.Join(data, "dockerd.log")); err != nil {
 		t.Fatal(err)
 	}
+	// A default bridge of its own: with --bridge none, dockerd deletes the
+	// host's docker0, the test bed daemon's, and it does so at a restart
+	// too when given --default-address-pool. Its networks take subnets
+	// that no host route covers.
+	bridge := "phpbd" + filepath.Base(run)[len("phpbuild-d"):]
+	for _, args := range [][]string{
+		{"link", "add", bridge, "type", "bridge"},
+		{"addr", "add", bridgeAddr, "dev", bridge},
+		{"link", "set", bridge, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			exec.Command("ip", "link", "del", bridge).Run()
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	hadDocker0 := exec.Command("ip", "link", "show", "docker0").Run() == nil
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", bridge).Run()
+		if hadDocker0 && exec.Command("ip", "link", "show", "docker0").Run() != nil {
+			t.Errorf("the test's dockerd deleted the host's docker0: the test bed's containers are cut off (restart its dockerd)")
+		}
+	})
+	d.args = append(d.args, "--bridge", bridge)
 	// The test bed's daemon sets the FORWARD policy to DROP and accepts
 	// only its own bridges; with bridge-nf-call-iptables even traffic
-	// between two containers of one bridge passes FORWARD. Accept this
-	// daemon's address pool, for the test's life.
-	rule := []string{"FORWARD", "-s", addressPool, "-d", addressPool, "-j", "ACCEPT"}
+	// between two containers of one bridge passes FORWARD. Accept what
+	// stays within a bridge, as the test bed's daemon does for its own,
+	// for the test's life.
+	rule := []string{"FORWARD", "-m", "physdev", "--physdev-is-bridged", "-j", "ACCEPT"}
 	if out, err := exec.Command("iptables", append([]string{"-I"}, rule...)...).CombinedOutput(); err != nil {
 		t.Fatalf("iptables -I %v: %v\n%s", rule, err, out)
 	}
@@ -104,9 +126,8 @@ func StartDockerd(t *testing.T) *Dockerd {
 	return d
 }
 
-// addressPool is where the daemon's networks take their subnets, apart
-// from the test bed daemon's.
-const addressPool = "10.213.0.0/16"
+// bridgeAddr is the default bridge's address.
+const bridgeAddr = "10.213.0.1/24"
 
 // Restart stops the daemon as a host's service manager does (SIGTERM: it
 // stops its containers, then exits) and starts it again, which restarts
