@@ -140,7 +140,7 @@ func (h *host) reloadProxy(ctx context.Context, conf []byte) error {
 	}
 	out, code, err := h.state.sh(ctx, copyMaintenancePages+
 		" && nginx -t -q -c /state/proxy/nginx.conf.new && mv -f /state/proxy/nginx.conf.new /state/proxy/nginx.conf && "+
-		listWorkers+" && nginx -s reload -c /state/proxy/nginx.conf")
+		"old=$("+listWorkers+" | tr '\\n' ' ') && nginx -s reload -c /state/proxy/nginx.conf && "+awaitReload+" && echo $old")
 	if err != nil {
 		return err
 	}
@@ -154,6 +154,12 @@ func (h *host) reloadProxy(ctx context.Context, conf []byte) error {
 // listWorkers prints the PIDs of the proxy's nginx workers, from their
 // process titles; the brackets keep grep from finding itself.
 const listWorkers = `grep -l -a -s 'nginx: worke[r] process' /proc/[0-9]*/cmdline | cut -d/ -f3`
+
+// awaitReload waits, up to 5 s, until nginx has taken the reload: every
+// worker of before ($old) has exited or is shutting down, so none accepts
+// another request with the old config. `nginx -s reload` only signals the
+// master; the switch is done when this is.
+const awaitReload = `{ i=0; while [ $i -lt 100 ]; do w=0; for p in $old; do [ -e /proc/$p ] && ! grep -q -a -s 'shutting down' /proc/$p/cmdline && w=1; done; [ $w = 0 ] && break; i=$((i+1)); sleep 0.05; done; }`
 
 // waitOldWorkers waits until the proxy's workers from before its last
 // reload have finished their requests and exited, for up to limit: any
