@@ -16,6 +16,8 @@ import (
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/git"
+	"github.com/phpbuild/phpbuild/internal/classindex"
+	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/runtimes"
 	"github.com/phpbuild/phpbuild/transient"
@@ -66,11 +68,12 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	prev, err := o.cacheImage(ctx, commit)
-	if err != nil {
-		return nil, err
-	}
-	defer o.warmCLI(ctx, dir, commit, prev, rt)()
+	// The run image and the cache image are read while the layers are
+	// keyed.
+	baseF := par.Go(func() (v1.Image, error) { return o.runImage(ctx, rt) })
+	prevF := o.prev
+	defer o.warmCLI(ctx, dir, commit, prevF, rt)()
+	carried := carryIndex(ctx, app.Dir, commit, prevF)
 	ls, err := layers.ForApp(app, rt)
 	if err != nil {
 		return nil, err
@@ -79,11 +82,22 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	// layers are keyed, on the other core.
 	early := writeEarly(app, ls)
 	defer early.wait()
+	if s, _ := carried.Wait(); s != nil {
+		for _, l := range ls {
+			if al, ok := l.(*layers.Autoload); ok {
+				al.Carry(*s)
+			}
+		}
+	}
 	plan, err := newPlan(ctx, app, rt, ls)
 	if err != nil {
 		return nil, err
 	}
 	img := &Image{Commit: commit, Plan: plan, Tags: imageTags(commit)}
+	prev, err := prevF.Wait()
+	if err != nil {
+		return nil, err
+	}
 
 	keys := map[string]string{}
 	reuse := map[string]v1.Layer{}
@@ -133,15 +147,11 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	}
 	stepTime := time.Since(start)
 
-	runRef, err := name.ParseReference(rt.RunImage)
+	base, err := baseF.Wait()
 	if err != nil {
-		return nil, fmt.Errorf("runtime manifest: run image %q: %w", rt.RunImage, err)
+		return nil, err
 	}
-	base, err := remote.Image(runRef, o.remoteWith(ctx)...)
-	if err != nil {
-		return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", rt.RunImage, err))
-	}
-	var added []added
+	var addedLayers []added
 	for _, l := range onto {
 		ev := LayerEvent{Name: l.Name(), Key: keys[l.Name()]}
 		t0 := time.Now()
@@ -172,33 +182,59 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 		if o.onLayer != nil {
 			o.onLayer(ev)
 		}
-		added = append(added, struct {
-			layer v1.Layer
-			ev    LayerEvent
-		}{layer, ev})
+		a := added{layer: layer, ev: ev}
+		if al, ok := l.(*layers.Autoload); ok {
+			s, err := al.IndexSummary(ctx)
+			if err != nil {
+				return nil, err
+			}
+			a.index = &s
+		}
+		addedLayers = append(addedLayers, a)
 	}
 	for _, l := range ls {
 		if v, ok := l.(*layers.Volt); ok {
-			if err := checkVolt(v, added); err != nil {
+			if err := checkVolt(v, addedLayers); err != nil {
 				return nil, err
 			}
 		}
 	}
 	cfgLayer := configOf(ls)
-	if img.Image, err = assemble(base, added, imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage,
+	if img.Image, err = assemble(base, addedLayers, imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage,
 		processes: cfgLayer.Settings.Processes}); err != nil {
 		return nil, err
 	}
 	if img.Digest, err = img.Image.Digest(); err != nil {
 		return nil, err
 	}
+	if prev != nil && o.target != nil && prev.ref.Context().String() == o.target.String() {
+		// The push need not ask about blobs the target repo is known to hold.
+		img.Image = withKnownBlobs{Image: img.Image, known: prev.blobs()}
+	}
 	ok = true
 	return img, nil
+}
+
+// runImage reads the runtime's run image, manifest and config.
+func (o *options) runImage(ctx context.Context, rt *runtimes.Runtime) (v1.Image, error) {
+	runRef, err := name.ParseReference(rt.RunImage)
+	if err != nil {
+		return nil, fmt.Errorf("runtime manifest: run image %q: %w", rt.RunImage, err)
+	}
+	base, err := remote.Image(runRef, o.remoteWith(ctx)...)
+	if err == nil {
+		_, err = base.RawConfigFile()
+	}
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", rt.RunImage, err))
+	}
+	return base, nil
 }
 
 type added = struct {
 	layer v1.Layer
 	ev    LayerEvent
+	index *classindex.Summary // the autoload layer's
 }
 
 func configOf(ls []layers.Layer) *layers.Config {
@@ -212,6 +248,7 @@ func configOf(ls []layers.Layer) *layers.Config {
 
 // prepare reads git, detects the app and resolves its built runtime.
 func prepare(ctx context.Context, dir string, o *options) (*git.Commit, *detect.App, *runtimes.Runtime, error) {
+	o.prefetch(ctx)
 	commit := o.commit
 	if commit == nil {
 		var err error
@@ -223,6 +260,8 @@ func prepare(ctx context.Context, dir string, o *options) (*git.Commit, *detect.
 		return nil, nil, nil, badinput.New(dir, "the work tree has uncommitted changes (%s); commit them, or pass --allow-dirty for an image without a SHA tag",
 			strings.Join(commit.DirtyFiles, ", "))
 	}
+	// The cache image is read while the app is detected.
+	o.prev = par.Go(func() (*cacheImage, error) { return o.cacheImage(ctx, commit) })
 	// Detection sees what the commit holds, as the image does: ignored
 	// files and empty dirs in the work tree (caches, local builds) would
 	// make the same commit detect, and build, differently on other machines.
@@ -247,7 +286,7 @@ func prepare(ctx context.Context, dir string, o *options) (*git.Commit, *detect.
 	if o.runtimeRepo == nil {
 		return nil, nil, nil, &badinput.Error{Field: "--runtimes", Err: errors.New("no runtime repo: pass --runtimes REPO or set PHPBUILD_RUNTIME_REPO (see `phpbuild runtime build`)")}
 	}
-	entries, err := runtimes.ReadManifest(ctx, *o.runtimeRepo, o.remote...)
+	entries, err := o.entries.Wait()
 	if err != nil {
 		return nil, nil, nil, err
 	}

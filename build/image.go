@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/phpbuild/phpbuild/git"
+	"github.com/phpbuild/phpbuild/internal/classindex"
 	"github.com/phpbuild/phpbuild/internal/envlist"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/processes"
@@ -41,6 +43,8 @@ type cachedLayer struct {
 	Name   string `json:"name"`
 	Key    string `json:"key"`
 	Digest string `json:"digest"`
+	// Index is the autoload layer's class index summary (see carryIndex).
+	Index *classindex.Summary `json:"index,omitempty"`
 }
 
 // LayerNamed returns the layer img's LabelLayers names name ("app",
@@ -75,6 +79,24 @@ type cacheImage struct {
 	// revision is the commit the image was built from, "" when unknown
 	// or dirty.
 	revision string
+	// diff is what changed from revision to the commit being built, read
+	// once for all who ask (see changes).
+	diffOnce sync.Once
+	diff     []git.Change
+	diffErr  error
+}
+
+// changes lists what differs under dir from the cache image's commit to
+// sha (see git.Changed), read once.
+func (c *cacheImage) changes(ctx context.Context, dir, sha string) ([]git.Change, error) {
+	c.diffOnce.Do(func() {
+		if c.revision == "" {
+			c.diffErr = errors.New("the cache image names no commit")
+			return
+		}
+		c.diff, c.diffErr = git.Changed(ctx, dir, c.revision, sha)
+	})
+	return c.diff, c.diffErr
 }
 
 func (c *cacheImage) layer(name, key string) (v1.Layer, bool) {
@@ -93,6 +115,29 @@ func (c *cacheImage) layer(name, key string) (v1.Layer, bool) {
 	return l, true
 }
 
+// blobs are the digests of the cache image's layers and config: blobs its
+// repo holds.
+func (c *cacheImage) blobs() []v1.Hash {
+	m, err := c.img.Manifest()
+	if err != nil {
+		return nil
+	}
+	hs := []v1.Hash{m.Config.Digest}
+	for _, l := range m.Layers {
+		hs = append(hs, l.Digest)
+	}
+	return hs
+}
+
+// withKnownBlobs is an image that says which of its blobs a repo already
+// holds (see Push).
+type withKnownBlobs struct {
+	v1.Image
+	known []v1.Hash
+}
+
+func (i withKnownBlobs) KnownBlobs() []v1.Hash { return i.known }
+
 // cacheImage finds the image to reuse layers from: the one named by
 // WithCacheFrom, or else the image of the nearest ancestor commit that has
 // a SHA tag in the target repo. Neither existing is not an error: every
@@ -103,7 +148,8 @@ func (o *options) cacheImage(ctx context.Context, commit *git.Commit) (*cacheIma
 	}
 	ref := o.cacheFrom
 	if ref == nil && o.target != nil {
-		tags, err := remote.List(*o.target, o.remoteWith(ctx)...)
+		o.prefetch(ctx)
+		tags, err := o.targetTags.Wait()
 		if err != nil {
 			if notFound(err) {
 				return nil, nil // a new repo
@@ -194,7 +240,7 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 		if err != nil {
 			return nil, err
 		}
-		cached = append(cached, cachedLayer{Name: a.ev.Name, Key: a.ev.Key, Digest: a.ev.Digest})
+		cached = append(cached, cachedLayer{Name: a.ev.Name, Key: a.ev.Key, Digest: a.ev.Digest, Index: a.index})
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/phpbuild/phpbuild/git"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/moby/buildkit/client"
 
 	"github.com/phpbuild/phpbuild/internal/buildkit"
+	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -31,6 +33,15 @@ type options struct {
 	skipExisting bool
 	// commit is dir's commit when Publish has read it already.
 	commit *git.Commit
+	// The registry reads that need no commit, started while git is read
+	// (see prefetch).
+	entries    *par.Future[[]runtimes.Entry]
+	targetTags *par.Future[[]string]
+	// prev is the cache image being read, started by prepare.
+	prev *par.Future[*cacheImage]
+	// puller reads for the whole build: one ping and one token per repo,
+	// not one per request.
+	puller *remote.Puller
 }
 
 // Option configures planning and building.
@@ -53,6 +64,14 @@ func newOptions(opts []Option) (*options, error) {
 	if len(o.remote) == 0 {
 		o.remote = DefaultRemote()
 	}
+	if o.puller == nil {
+		p, err := remote.NewPuller(o.remote...)
+		if err != nil {
+			return nil, err
+		}
+		o.puller = p
+	}
+	o.remote = append(slices.Clone(o.remote), remote.Reuse(o.puller))
 	if o.skipExisting && o.target == nil {
 		return nil, errors.New("skipping an existing image needs a target repo (WithTarget)")
 	}
@@ -68,6 +87,26 @@ func DefaultRemote() []remote.Option {
 		remote.WithRetryBackoff(remote.Backoff{Duration: 500e6, Factor: 2, Jitter: 0.1, Steps: 5}),
 		remote.WithRetryStatusCodes(500, 502, 503, 504, 429, 408),
 	}
+}
+
+// prefetch starts reading the runtime manifest and the target repo's tags,
+// which need no commit, unless started already.
+func (o *options) prefetch(ctx context.Context) {
+	if o.entries == nil && o.runtimeRepo != nil {
+		repo := *o.runtimeRepo
+		o.entries = par.Go(func() ([]runtimes.Entry, error) { return runtimes.ReadManifest(ctx, repo, o.remoteWith(ctx)...) })
+	}
+	if o.targetTags == nil && o.target != nil && o.cacheFrom == nil && !o.noCache {
+		repo := *o.target
+		o.targetTags = par.Go(func() ([]string, error) { return remote.List(repo, o.remoteWith(ctx)...) })
+	}
+}
+
+// prefetched passes the reads prefetch started, and the puller, on to
+// another options.
+func (o *options) prefetched(to *options) error {
+	to.entries, to.targetTags, to.puller = o.entries, o.targetTags, o.puller
+	return nil
 }
 
 func (o *options) remoteWith(ctx context.Context) []remote.Option {

@@ -38,6 +38,7 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 		return nil, err
 	}
 	if o.skipExisting {
+		o.prefetch(ctx)
 		commit, err := git.ReadCommit(ctx, dir)
 		if err != nil {
 			return nil, err
@@ -46,7 +47,7 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 			return res, err
 		}
 		// Read once: Assemble builds this commit.
-		opts = append(slices.Clone(opts), func(o *options) error { o.commit = commit; return nil })
+		opts = append(slices.Clone(opts), func(n *options) error { n.commit = commit; return o.prefetched(n) })
 	}
 	img, err := Assemble(ctx, dir, opts...)
 	if err != nil {
@@ -79,6 +80,13 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 func (o *options) existing(ctx context.Context, commit *git.Commit) (*Result, error) {
 	if commit.Dirty {
 		return nil, nil
+	}
+	if o.targetTags != nil {
+		// The tags are read already: a commit without its SHA tag, the
+		// usual case, costs no request.
+		if tags, err := o.targetTags.Wait(); err == nil && !slices.Contains(tags, commit.SHA) {
+			return nil, nil
+		}
 	}
 	tag := o.target.Tag(commit.SHA)
 	desc, err := remote.Head(tag, o.remoteWith(ctx)...)

@@ -180,15 +180,11 @@ func newPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime, ls []la
 		note := ""
 		switch l := l.(type) {
 		case *layers.Autoload:
-			ix, err := l.ClassIndex(ctx)
+			ix, err := l.IndexSummary(ctx)
 			if err != nil {
 				return nil, err
 			}
-			classes := 0
-			for _, f := range ix.Files {
-				classes += len(f.Classes)
-			}
-			note = fmt.Sprintf("%s in %s; rebuilt when a class is added, removed, renamed or moved, or composer's files change, not for a code change", count(classes, "class", "classes"), count(len(ix.Files), "file", "files"))
+			note = fmt.Sprintf("%s in %s; rebuilt when a class is added, removed, renamed or moved, or composer's files change, not for a code change", count(ix.Classes, "class", "classes"), count(ix.Files, "file", "files"))
 		case *layers.App:
 			if l.Vendor != nil {
 				note = fmt.Sprintf("carries composer's autoloader: composer.json's %s scripts run with its dump and may write anywhere in the app, so every code change runs composer", strings.Join(l.Scripts, ", "))

@@ -7,14 +7,20 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/phpbuild/phpbuild/badinput"
@@ -74,34 +80,88 @@ func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []st
 }
 
 // Push uploads img's missing blobs (progress, when not nil, receives
-// updates and is never closed) (mounting those already in another repo
-// of the registry), puts the manifest by digest, then each tag, the SHA
-// last: a build whose push failed has no SHA tag and is built again.
+// updates and is never closed), mounting those already in another repo
+// of the registry, then puts the manifest under each tag, the SHA last: a
+// build whose push failed has no SHA tag and is built again. Blobs that
+// img says the repo holds (see KnownBlobs) are not even checked; should
+// the registry have lost one, the push starts again checking all.
 func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, progress chan<- v1.Update, opts ...remote.Option) ([]string, error) {
+	known := map[v1.Hash]bool{}
+	if k, ok := img.(interface{ KnownBlobs() []v1.Hash }); ok {
+		for _, h := range k.KnownBlobs() {
+			known[h] = true
+		}
+	}
+	refs, err := push(ctx, img, repo, tags, progress, known, opts)
+	if len(known) > 0 && blobUnknown(err) {
+		refs, err = push(ctx, img, repo, tags, progress, nil, opts)
+	}
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("pushing to %s: %w", repo, err))
+	}
+	return refs, nil
+}
+
+func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, progress chan<- v1.Update, known map[v1.Hash]bool, opts []remote.Option) ([]string, error) {
 	d, err := img.Digest()
 	if err != nil {
 		return nil, err
 	}
-	ro := append(append([]remote.Option{}, opts...), remote.WithContext(ctx), remote.WithJobs(4))
-	var forwarded chan struct{}
-	if progress != nil {
-		// remote.Write closes its progress channel; the caller's stays open.
-		updates := make(chan v1.Update, 16)
-		forwarded = make(chan struct{})
-		go func() {
-			defer close(forwarded)
-			for u := range updates {
-				progress <- u
-			}
-		}()
-		ro = append(ro, remote.WithProgress(updates))
-	}
-	err = remote.Write(repo.Digest(d.String()), img, ro...)
-	if forwarded != nil {
-		<-forwarded
-	}
+	// One pusher: one ping and one token for the whole push.
+	pusher, err := remote.NewPusher(append(append([]remote.Option{}, opts...), remote.WithContext(ctx))...)
 	if err != nil {
-		return nil, transient.Classify(fmt.Errorf("pushing to %s: %w", repo, err))
+		return nil, err
+	}
+	blobs, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := partial.ConfigLayer(img)
+	if err != nil {
+		return nil, err
+	}
+	blobs = append(slices.Clone(blobs), cfg)
+	var total, done atomic.Int64
+	var missing []v1.Layer
+	sent := map[v1.Hash]bool{}
+	for _, l := range blobs {
+		h, err := l.Digest()
+		if err != nil {
+			return nil, err
+		}
+		size, err := l.Size()
+		if err != nil {
+			return nil, err
+		}
+		total.Add(size)
+		if known[h] || sent[h] {
+			done.Add(size)
+			continue
+		}
+		sent[h] = true // a layer listed twice is sent once
+		missing = append(missing, l)
+	}
+	report := func() {
+		if progress != nil {
+			progress <- v1.Update{Complete: done.Load(), Total: total.Load()}
+		}
+	}
+	report()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, l := range missing {
+		g.Go(func() error {
+			if err := pusher.Upload(gctx, repo, l); err != nil {
+				return err
+			}
+			size, _ := l.Size()
+			done.Add(size)
+			report()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	ordered := append([]string{}, tags...)
 	// SHA tags go last.
@@ -111,16 +171,32 @@ func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 			break
 		}
 	}
+	if len(ordered) == 0 {
+		return nil, pusher.Put(ctx, repo.Digest(d.String()), img)
+	}
 	var refs []string
-	tagOpts := append(append([]remote.Option{}, opts...), remote.WithContext(ctx))
 	for _, t := range ordered {
 		tag := repo.Tag(t)
-		if err := remote.Tag(tag, img, tagOpts...); err != nil {
-			return nil, transient.Classify(fmt.Errorf("tagging %s: %w", tag, err))
+		if err := pusher.Put(ctx, tag, img); err != nil {
+			return nil, fmt.Errorf("tagging %s: %w", tag, err)
 		}
 		refs = append(refs, tag.String()+"@"+d.String())
 	}
 	return refs, nil
+}
+
+// blobUnknown is a registry's refusal of a manifest whose blob it lacks.
+func blobUnknown(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	for _, e := range terr.Errors {
+		if e.Code == transport.ManifestBlobUnknownErrorCode || e.Code == transport.BlobUnknownErrorCode {
+			return true
+		}
+	}
+	return false
 }
 
 func isSHA(s string) bool {

@@ -1,14 +1,19 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,9 +21,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/transient"
@@ -296,5 +304,131 @@ func TestParseOutput(t *testing.T) {
 				t.Errorf("got %T %+v, want %s named %s:TAG", got, got, tc.wantDest, tc.wantRepo)
 			}
 		})
+	}
+}
+
+// checkingRegistry is ggcr's registry, which takes any manifest, made to
+// refuse one naming a blob it lacks, as distribution does, and to record
+// the requests it gets.
+type checkingRegistry struct {
+	inner http.Handler
+	mu    sync.Mutex
+	reqs  []string
+}
+
+func (r *checkingRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req.Method+" "+req.URL.Path)
+	r.mu.Unlock()
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		m, err := v1.ParseManifest(bytes.NewReader(body))
+		if err == nil {
+			repo := req.URL.Path[len("/v2/"):strings.Index(req.URL.Path, "/manifests/")]
+			for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+				rec := httptest.NewRecorder()
+				r.inner.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/v2/"+repo+"/blobs/"+d.Digest.String(), nil))
+				if rec.Code != http.StatusOK {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusBadRequest)
+					fmt.Fprintf(w, `{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":%q}]}`, d.Digest.String())
+					return
+				}
+			}
+		}
+	}
+	r.inner.ServeHTTP(w, req)
+}
+
+func (r *checkingRegistry) requests(prefix string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, q := range r.reqs {
+		if strings.HasPrefix(q, prefix) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// TestPushKnownBlobs: the blobs an image says its repo holds are not even
+// asked about, the new ones are sent; and when the registry lost one of
+// them, the push starts again asking about every blob, and succeeds.
+func TestPushKnownBlobs(t *testing.T) {
+	reg := &checkingRegistry{inner: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
+	prev, _ := testImage(t)
+	if _, err := Push(context.Background(), prev, repo, []string{"1.0.0"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := prev.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := []v1.Hash{m.Config.Digest}
+	for _, l := range m.Layers {
+		known = append(known, l.Digest)
+	}
+	added, err := random.Layer(512, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := mutate.AppendLayers(prev, added)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.reqs = nil
+	progress := make(chan v1.Update, 64)
+	refs, err := Push(context.Background(), withKnownBlobs{Image: next, known: known}, repo, []string{testSHA, "1.0.1"}, progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := next.Digest()
+	if want := []string{repo.Tag("1.0.1").String() + "@" + d.String(), repo.Tag(testSHA).String() + "@" + d.String()}; !slices.Equal(refs, want) {
+		t.Errorf("refs = %v, want %v", refs, want)
+	}
+	for _, h := range known {
+		for _, q := range reg.requests("HEAD") {
+			if strings.HasSuffix(q, h.String()) {
+				t.Errorf("%s: a blob the repo is known to hold was asked about", q)
+			}
+		}
+	}
+	if got := reg.requests("PUT /v2/team/app/blobs/"); len(got) != 2 {
+		t.Errorf("blob uploads = %v, want 2: the new layer and the config", got)
+	}
+	if got := reg.requests("PUT /v2/team/app/manifests/"); !slices.Equal(got, []string{"PUT /v2/team/app/manifests/1.0.1", "PUT /v2/team/app/manifests/" + testSHA}) {
+		t.Errorf("manifest puts = %v, want the version, then the SHA", got)
+	}
+	var last v1.Update
+	for len(progress) > 0 {
+		last = <-progress
+	}
+	if last.Total == 0 || last.Complete != last.Total {
+		t.Errorf("last progress %+v, want complete", last)
+	}
+
+	// A registry that lost the blobs the image calls known (a new one):
+	// refused, then pushed again asking about every blob.
+	lost := &checkingRegistry{inner: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv2 := httptest.NewServer(lost)
+	t.Cleanup(srv2.Close)
+	other := testRepo(t, strings.TrimPrefix(srv2.URL, "http://")+"/team/app")
+	if _, err := Push(context.Background(), withKnownBlobs{Image: next, known: known}, other, []string{"2.0.0"}, nil); err != nil {
+		t.Fatalf("push with a lost blob: %v", err)
+	}
+	if got := lost.requests("PUT /v2/team/app/manifests/"); len(got) != 2 {
+		t.Errorf("manifest puts = %v, want one refused and one accepted", got)
+	}
+	got, err := remote.Image(other.Tag("2.0.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Errorf("the image pushed after the refusal: %v", err)
 	}
 }

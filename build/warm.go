@@ -9,6 +9,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/internal/buildkit"
+	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
@@ -18,15 +19,20 @@ import (
 // pull is the longest wait of a class added or a lock change, and the
 // keying of a large app takes a second or two. The step then finds the
 // image unpacked. Whatever goes wrong here, the step pulls the image
-// itself. The returned func stops the warming and waits for it.
-func (o *options) warmCLI(ctx context.Context, dir string, commit *git.Commit, prev *cacheImage, rt *runtimes.Runtime) func() {
-	if rt.CLIImage == "" || !composerStepLikely(ctx, dir, commit, prev) {
+// itself. The cache image is being read (prev); the decision waits for it
+// off the build's path. The returned func stops the warming and waits for
+// it.
+func (o *options) warmCLI(ctx context.Context, dir string, commit *git.Commit, prev *par.Future[*cacheImage], rt *runtimes.Runtime) func() {
+	if rt.CLIImage == "" {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		if p, err := prev.Wait(); err != nil || !composerStepLikely(ctx, dir, commit, p) {
+			return
+		}
 		bk, err := buildkit.Connect(ctx, o.buildkitHost)
 		if err != nil {
 			return
@@ -59,7 +65,7 @@ func composerStepLikely(ctx context.Context, dir string, commit *git.Commit, pre
 	if prev.revision == "" || prev.revision == commit.SHA {
 		return false
 	}
-	changes, err := git.Changed(ctx, dir, prev.revision, commit.SHA)
+	changes, err := prev.changes(ctx, dir, commit.SHA)
 	if err != nil {
 		return false
 	}

@@ -31,9 +31,32 @@ func TestChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Change{{'M', "src/A.php"}, {'A', "src/B.php"}, {'A', "src/New.php"}, {'D', "src/Old.php"}}
-	if !slices.Equal(got, want) {
-		t.Errorf("Changed = %q, want %q", got, want)
+	type short struct {
+		Status           byte
+		Path             string
+		OldMode, NewMode string
+	}
+	var paths []short
+	for _, c := range got {
+		paths = append(paths, short{c.Status, c.Path, c.OldMode, c.NewMode})
+	}
+	want := []short{{'M', "src/A.php", "100644", "100644"}, {'A', "src/B.php", "000000", "100644"},
+		{'A', "src/New.php", "000000", "100644"}, {'D', "src/Old.php", "100644", "000000"}}
+	if !slices.Equal(paths, want) {
+		t.Errorf("Changed = %q, want %q", paths, want)
+	}
+	// The blobs on each side are what the files held.
+	blobs, err := Blobs(context.Background(), repo, []string{got[0].OldBlob, got[0].NewBlob, got[3].OldBlob, got[3].OldBlob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, body := range map[string]string{got[0].OldBlob: "<?php class A {}", got[0].NewBlob: "<?php class A { function f() {} }", got[3].OldBlob: "<?php class Old {}"} {
+		if string(blobs[id]) != body {
+			t.Errorf("blob %s = %q, want %q", id, blobs[id], body)
+		}
+	}
+	if _, err := Blobs(context.Background(), repo, []string{"0123456789012345678901234567890123456789"}); err == nil {
+		t.Error("a missing blob: no error")
 	}
 	if _, err := Changed(context.Background(), repo, "0123456789012345678901234567890123456789", to); err == nil {
 		t.Error("an unknown commit: no error")

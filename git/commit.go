@@ -2,6 +2,7 @@ package git
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,59 +74,48 @@ func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
 	}
 	g := gitCLI{dir: dir}
 
-	// One rev-parse answers three questions; it fails first when dir is not
-	// in a repository at all.
-	out, err := g.run(ctx, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", "--show-prefix")
-	if err != nil {
-		return nil, repoError(dir, err)
-	}
+	// One rev-parse answers five questions: whether dir is in a work tree,
+	// a shallow clone, dir's path in it, HEAD's sha and the ref HEAD names
+	// ("HEAD" when detached); headError says why when it cannot.
+	out, err := g.run(ctx, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", "--show-prefix", "HEAD", "--symbolic-full-name", "HEAD", "--")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) < 2 || lines[0] != "true" {
-		// Inside .git or a bare repository: there is no work tree to build.
-		return nil, notRepo(dir)
+	if err != nil || len(lines) != 6 || lines[0] != "true" {
+		return nil, g.headError(ctx, out, err)
 	}
 	c := &Commit{Shallow: lines[1] == "true"}
-	prefix := ""
-	if len(lines) > 2 {
-		prefix = lines[2]
-	}
-
-	// Exit code 1 means an unborn HEAD only without ^{commit}: with it, a
-	// missing commit object would pass for "no commits" too.
-	sha, err := g.run(ctx, "rev-parse", "-q", "--verify", "HEAD")
-	if exitCode(err) == 1 {
-		return nil, badinput.New(dir, "git repository has no commits yet: commit the app first, phpbuild builds one image per commit")
-	} else if err != nil {
-		return nil, err
-	}
+	prefix := lines[2]
 	// Everything below reads this sha, not HEAD, so a commit made meanwhile
 	// cannot mix two commits into one Commit.
-	c.SHA = strings.TrimSpace(sha)
+	c.SHA = lines[3]
+	// Not --short: it turns main into "heads/main" when a tag is named main.
+	c.Branch, _ = strings.CutPrefix(lines[4], "refs/heads/")
+	if lines[4] == "HEAD" {
+		c.Branch = "" // detached
+	}
 
 	// The rest reads c.SHA alone: ask git all at once.
 	var eg errgroup.Group
 	eg.Go(func() error {
-		// log.showSignature would add gpg output to stdout.
-		ct, err := g.run(ctx, "show", "-s", "--no-show-signature", "--format=%ct", c.SHA)
+		// The committer time and the first-parent history in one: rev-list
+		// --timestamp prints "TIME SHA", HEAD's first.
+		out, err := g.run(ctx, "rev-list", "--first-parent", "--timestamp", fmt.Sprintf("--max-count=%d", maxAncestors+1), c.SHA)
 		if err != nil {
 			return err
 		}
-		secs, err := strconv.ParseInt(strings.TrimSpace(ct), 10, 64)
-		if err != nil {
-			return fmt.Errorf("parsing committer time %q: %w", strings.TrimSpace(ct), err)
-		}
-		c.Time = time.Unix(secs, 0).UTC()
-		return nil
-	})
-	eg.Go(func() error {
-		// Not --short: it turns main into "heads/main" when a tag is named main.
-		ref, err := g.run(ctx, "symbolic-ref", "-q", "HEAD")
-		switch {
-		case exitCode(err) == 1: // detached
-		case err != nil:
-			return err
-		default:
-			c.Branch = strings.TrimPrefix(strings.TrimSpace(ref), "refs/heads/")
+		for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			ct, sha, ok := strings.Cut(line, " ")
+			if !ok {
+				return fmt.Errorf("git rev-list --timestamp: unexpected line %q", line)
+			}
+			if i > 0 {
+				c.Ancestors = append(c.Ancestors, sha)
+				continue
+			}
+			secs, err := strconv.ParseInt(ct, 10, 64)
+			if err != nil || sha != c.SHA {
+				return fmt.Errorf("git rev-list --timestamp: unexpected first line %q", line)
+			}
+			c.Time = time.Unix(secs, 0).UTC()
 		}
 		return nil
 	})
@@ -134,29 +124,25 @@ func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
 		return err
 	})
 	eg.Go(func() (err error) {
-		c.Files, err = g.files(ctx)
+		// Tracked files only: a clean tree has no untracked file to list.
+		c.Files, err = g.files(ctx, false)
 		return err
 	})
-	eg.Go(func() error {
-		anc, err := g.run(ctx, "rev-list", "--first-parent", fmt.Sprintf("--max-count=%d", maxAncestors), c.SHA+"~1")
-		if err == nil { // a root commit has no parents, which rev-list calls an error
-			c.Ancestors = strings.Fields(anc)
-		}
-		return nil
-	})
 	eg.Go(func() (err error) {
-		if c.Tag, err = g.releaseTagAt(ctx, c.SHA); err != nil {
-			return err
-		}
-		if c.Tag != "" {
-			c.Version = strings.TrimPrefix(c.Tag, "v")
-			return nil
-		}
-		c.Version, err = g.devVersion(ctx, c.SHA)
+		c.Tag, c.Version, err = g.version(ctx, c.SHA)
 		return err
 	})
 	if err := eg.Wait(); err != nil {
 		return nil, err
+	}
+	if c.Dirty {
+		// Only a dirty tree has untracked files, or misses tracked ones.
+		if c.Files, err = g.files(ctx, true); err != nil {
+			return nil, err
+		}
+		if c.Files, err = g.dropDeleted(ctx, c.Files); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := semver.StrictNewVersion(c.Version); err != nil || !ociTag.MatchString(c.Version) {
 		// Only a tag near the 128-character limit gets here.
@@ -167,6 +153,28 @@ func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
 
 func notRepo(dir string) error {
 	return badinput.New(dir, "not a git repository; phpbuild builds one image per commit: run `git init` and commit, or point phpbuild at the app inside a repository")
+}
+
+// headError explains why the first rev-parse failed or answered oddly
+// (out, err): dir is not in a work tree, the repository has no commits
+// yet, or git would not open it.
+func (g gitCLI) headError(ctx context.Context, out string, err error) error {
+	// Exit code 1 means an unborn HEAD only without ^{commit}: with it, a
+	// missing commit object would pass for "no commits" too.
+	verified, verr := g.run(ctx, "rev-parse", "--is-inside-work-tree", "--verify", "-q", "HEAD")
+	inside := strings.HasPrefix(verified, "true\n")
+	switch {
+	case inside && exitCode(verr) == 1:
+		return badinput.New(g.dir, "git repository has no commits yet: commit the app first, phpbuild builds one image per commit")
+	case verr != nil:
+		return repoError(g.dir, verr)
+	case !inside:
+		// Inside .git or a bare repository: there is no work tree to build.
+		return notRepo(g.dir)
+	case err != nil:
+		return repoError(g.dir, err)
+	}
+	return fmt.Errorf("git rev-parse: unexpected output %q", out)
 }
 
 // repoError explains why git would not open dir's repository.
@@ -212,28 +220,21 @@ func (g gitCLI) status(ctx context.Context, prefix string) (bool, []string, erro
 	return len(names) > 0, names, nil
 }
 
-// files lists what the build may read; see Commit.Files.
-func (g gitCLI) files(ctx context.Context) ([]string, error) {
-	var out, deleted string
-	var eg errgroup.Group
-	eg.Go(func() (err error) {
-		out, err = g.run(ctx, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
-		return err
-	})
-	eg.Go(func() (err error) {
-		deleted, err = g.run(ctx, "ls-files", "--deleted", "-z")
-		return err
-	})
-	if err := eg.Wait(); err != nil {
-		return nil, err
+// files lists what the build may read (see Commit.Files), tracked files
+// deleted from disk included (see dropDeleted); untracked, non-ignored
+// files only with others.
+func (g gitCLI) files(ctx context.Context, others bool) ([]string, error) {
+	args := []string{"ls-files", "--cached", "-z"}
+	if others {
+		args = append(args, "--others", "--exclude-standard")
 	}
-	gone := map[string]bool{}
-	for _, p := range splitZ(deleted) {
-		gone[p] = true
+	out, err := g.run(ctx, args...)
+	if err != nil {
+		return nil, err
 	}
 	var files []string
 	for _, p := range splitZ(out) {
-		if !gone[p] && !strings.HasSuffix(p, "/") {
+		if !strings.HasSuffix(p, "/") {
 			files = append(files, p)
 		}
 	}
@@ -242,17 +243,81 @@ func (g gitCLI) files(ctx context.Context) ([]string, error) {
 	return slices.Compact(files), nil
 }
 
-// releaseTagAt returns the highest release tag (see parseReleaseTag) on
-// commit, or "".
-func (g gitCLI) releaseTagAt(ctx context.Context, commit string) (string, error) {
+// dropDeleted leaves out of files the tracked files deleted from disk.
+func (g gitCLI) dropDeleted(ctx context.Context, files []string) ([]string, error) {
+	deleted, err := g.run(ctx, "ls-files", "--deleted", "-z")
+	if err != nil {
+		return nil, err
+	}
+	gone := map[string]bool{}
+	for _, p := range splitZ(deleted) {
+		gone[p] = true
+	}
+	return slices.DeleteFunc(files, func(p string) bool { return gone[p] }), nil
+}
+
+// version returns the highest release tag (see parseReleaseTag) on commit,
+// "" when there is none, and the image version: the tag without its "v",
+// or devVersion's.
+func (g gitCLI) version(ctx context.Context, commit string) (tag, version string, err error) {
+	// The tags and describe's answer at once: describe is wasted only when
+	// a release tag sits on the commit itself.
+	var tags releaseTags
+	var described string
+	var describeErr error
+	var eg errgroup.Group
+	eg.Go(func() (err error) {
+		tags, err = g.releaseTags(ctx)
+		return err
+	})
+	eg.Go(func() error {
+		described, describeErr = g.run(ctx, "describe", "--tags", "--match", "v[0-9]*", "--abbrev=12", "--long", commit)
+		return nil
+	})
+	if err := eg.Wait(); err != nil {
+		return "", "", err
+	}
+	if tag, _ := highestRelease(tags.at(commit)); tag != "" {
+		return tag, strings.TrimPrefix(tag, "v"), nil
+	}
+	nearest, n, err := g.nearestRelease(ctx, commit, tags, described, describeErr)
+	if err != nil {
+		return "", "", err
+	}
+	return "", devVersion(commit, nearest, n), nil
+}
+
+// releaseTags maps each v* tag to the commit it names (annotated tags
+// peeled).
+type releaseTags map[string]string
+
+// at lists the tags on commit.
+func (t releaseTags) at(commit string) []string {
+	var names []string
+	for name, c := range t {
+		if c == commit {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func (g gitCLI) releaseTags(ctx context.Context) (releaseTags, error) {
 	// for-each-ref rather than `git tag`: column.ui and tag.sort do not
 	// apply, and refname:strip=2 is never disambiguated into "tags/…".
-	out, err := g.run(ctx, "for-each-ref", "--points-at="+commit, "--format=%(refname:strip=2)", "refs/tags/v*")
+	out, err := g.run(ctx, "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", "refs/tags/v*")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	name, _ := highestRelease(strings.Fields(out))
-	return name, nil
+	tags := releaseTags{}
+	for line := range strings.Lines(out) {
+		f := strings.Split(strings.TrimSuffix(line, "\n"), "\x00")
+		if len(f) != 3 {
+			return nil, fmt.Errorf("git for-each-ref: unexpected line %q", line)
+		}
+		tags[f[0]] = cmp.Or(f[2], f[1])
+	}
+	return tags, nil
 }
 
 // devVersion is the version of a commit without a release tag: one patch
@@ -261,39 +326,33 @@ func (g gitCLI) releaseTagAt(ctx context.Context, commit string) (string, error)
 // X.Y.Z-rc.1.dev.N.g<sha12>. Both sort above the tag and below the next
 // release. Without any release tag it is 0.0.0-dev.N.g<sha12>, N counting
 // all commits — in a shallow clone only those fetched.
-func (g gitCLI) devVersion(ctx context.Context, commit string) (string, error) {
-	tag, n, err := g.nearestRelease(ctx, commit)
-	if err != nil {
-		return "", err
-	}
+func devVersion(commit string, tag *semver.Version, n int) string {
 	dev := fmt.Sprintf("dev.%d.g%s", n, commit[:12])
 	switch {
 	case tag == nil:
-		return "0.0.0-" + dev, nil
+		return "0.0.0-" + dev
 	case tag.Prerelease() != "":
-		return fmt.Sprintf("%d.%d.%d-%s.%s", tag.Major(), tag.Minor(), tag.Patch(), tag.Prerelease(), dev), nil
+		return fmt.Sprintf("%d.%d.%d-%s.%s", tag.Major(), tag.Minor(), tag.Patch(), tag.Prerelease(), dev)
 	default:
-		return fmt.Sprintf("%d.%d.%d-%s", tag.Major(), tag.Minor(), tag.Patch()+1, dev), nil
+		return fmt.Sprintf("%d.%d.%d-%s", tag.Major(), tag.Minor(), tag.Patch()+1, dev)
 	}
 }
 
 // nearestRelease finds the release tag a dev version counts from and the
 // number of commits since it; nil and the count of all commits when there is
-// none.
-func (g gitCLI) nearestRelease(ctx context.Context, commit string) (*semver.Version, int, error) {
+// none. described is `git describe`'s answer for commit.
+func (g gitCLI) nearestRelease(ctx context.Context, commit string, tags releaseTags, described string, describeErr error) (*semver.Version, int, error) {
 	// describe fails when no tag matches, in a shallow clone too; the
 	// listing below then has the last word.
-	if out, err := g.run(ctx, "describe", "--tags", "--match", "v[0-9]*", "--abbrev=12", "--long", commit); err == nil {
-		if name, n, ok := parseDescribe(strings.TrimSpace(out)); ok {
+	if describeErr == nil {
+		if name, n, ok := parseDescribe(strings.TrimSpace(described)); ok {
 			// describe picks one tag per commit, preferring annotated ones,
 			// so v1.2.3 may hide a lightweight v1.3.0 or a valid tag may
 			// sit beside the invalid one it found: look at all of them.
-			tags, err := g.run(ctx, "for-each-ref", "--points-at=refs/tags/"+name+"^{commit}", "--format=%(refname:strip=2)", "refs/tags/v*")
-			if err != nil {
-				return nil, 0, err
-			}
-			if _, v := highestRelease(strings.Fields(tags)); v != nil {
-				return v, n, nil
+			if at, ok := tags[name]; ok {
+				if _, v := highestRelease(tags.at(at)); v != nil {
+					return v, n, nil
+				}
 			}
 		}
 	}
@@ -412,18 +471,24 @@ func exitCode(err error) int {
 // or `git rebase --exec`, they would make phpbuild read that one.
 var envDropped = []string{"GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=", "GIT_COMMON_DIR=", "GIT_PREFIX="}
 
-func (g gitCLI) run(ctx context.Context, args ...string) (string, error) {
-	// The -c settings keep the user's config from changing what is parsed.
-	full := append([]string{"-C", g.dir, "-c", "core.quotepath=off", "-c", "color.ui=never"}, args...)
-	cmd := exec.CommandContext(ctx, "git", full...)
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+// gitEnv is the environment git runs in: the user's, without what would
+// point it elsewhere, and with what keeps it from asking or locking.
+func gitEnv() []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return slices.ContainsFunc(envDropped, func(p string) bool { return strings.HasPrefix(kv, p) })
 	})
-	cmd.Env = append(cmd.Env,
+	return append(env,
 		"LC_ALL=C",              // messages repoError matches on
 		"GIT_TERMINAL_PROMPT=0", // never wait for a password
 		"GIT_OPTIONAL_LOCKS=0",  // status need not take index.lock from the user's own git
 	)
+}
+
+func (g gitCLI) run(ctx context.Context, args ...string) (string, error) {
+	// The -c settings keep the user's config from changing what is parsed.
+	full := append([]string{"-C", g.dir, "-c", "core.quotepath=off", "-c", "color.ui=never"}, args...)
+	cmd := exec.CommandContext(ctx, "git", full...)
+	cmd.Env = gitEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

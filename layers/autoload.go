@@ -29,6 +29,9 @@ type Autoload struct {
 	Scan []string
 	// index is the app's class index, read once (see ClassIndex).
 	index *classindex.Index
+	// summary is the index's Summary: read, or carried from an earlier
+	// build (see Carry).
+	summary *classindex.Summary
 	// Flags are dump-autoload's flags beyond --no-dev --optimize.
 	Flags []string
 	// Files are what the dump may read of the app layer's files,
@@ -56,13 +59,31 @@ func (l *Autoload) Key(ctx context.Context) (v1.Hash, error) {
 	}
 	k.str("vendor", vk.String())
 	k.json("flags", l.Flags)
-	ix, err := l.ClassIndex(ctx)
+	ix, err := l.IndexSummary(ctx)
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	k.str("classIndex", ix.Digest())
+	k.str("classIndex", ix.Digest)
 	return k.sum(), nil
 }
+
+// IndexSummary is the class index's Summary: carried (see Carry), or
+// read.
+func (l *Autoload) IndexSummary(ctx context.Context) (classindex.Summary, error) {
+	if l.summary == nil {
+		ix, err := l.ClassIndex(ctx)
+		if err != nil {
+			return classindex.Summary{}, err
+		}
+		s := ix.Summary()
+		l.summary = &s
+	}
+	return *l.summary, nil
+}
+
+// Carry takes s, an earlier build's Summary that classindex.Same found
+// unchanged, as this index's: the files are then not read.
+func (l *Autoload) Carry(s classindex.Summary) { l.summary = &s }
 
 // autoloadStep names how the layer is made; it changes when the step's
 // image or command does.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/internal/filecache"
+	"github.com/phpbuild/phpbuild/internal/par"
 )
 
 // Layer is one layer of an app image.
@@ -69,47 +70,70 @@ func (k *keyBuilder) json(name string, v any) {
 // symlink, and its content or link target. Other metadata never ships
 // (layers are written with fixed owners and times), so it is left out.
 func (k *keyBuilder) file(ctx context.Context, root, rel string) error {
-	if err := ctx.Err(); err != nil {
+	f, err := readKeyFile(ctx, root, rel)
+	if err != nil {
 		return err
+	}
+	k.keyFile(f)
+	return nil
+}
+
+// keyFile is what file adds of one file.
+type keyFile struct {
+	kind, rel string // kind: "symlink", "file" or "exec"
+	target    string
+	sum       [sha256.Size]byte
+}
+
+func readKeyFile(ctx context.Context, root, rel string) (keyFile, error) {
+	if err := ctx.Err(); err != nil {
+		return keyFile{}, err
 	}
 	p := filepath.Join(root, filepath.FromSlash(rel))
 	fi, err := os.Lstat(p)
 	if err != nil {
-		return badinput.New(p, "reading: %v", badinput.PathCause(err))
+		return keyFile{}, badinput.New(p, "reading: %v", badinput.PathCause(err))
 	}
 	switch {
 	case fi.Mode()&os.ModeSymlink != 0:
 		target, err := os.Readlink(p)
 		if err != nil {
-			return badinput.New(p, "reading link: %v", badinput.PathCause(err))
+			return keyFile{}, badinput.New(p, "reading link: %v", badinput.PathCause(err))
 		}
-		k.str("symlink", rel)
-		k.str("target", target)
-		return nil
+		return keyFile{kind: "symlink", rel: rel, target: target}, nil
 	case !fi.Mode().IsRegular():
-		return badinput.New(p, "not a regular file, directory or symlink; it cannot go into an image")
+		return keyFile{}, badinput.New(p, "not a regular file, directory or symlink; it cannot go into an image")
 	}
-	data, err := filecache.Read(p, fi)
+	_, sum, err := filecache.Sum(p, fi)
 	if err != nil {
-		return badinput.New(p, "reading: %v", badinput.PathCause(err))
+		return keyFile{}, badinput.New(p, "reading: %v", badinput.PathCause(err))
 	}
-	d := sha256.New()
-	d.Write(data)
-	mode := "file"
+	f := keyFile{kind: "file", rel: rel, sum: sum}
 	if fi.Mode()&0o111 != 0 {
-		mode = "exec"
+		f.kind = "exec"
 	}
-	k.str(mode, rel)
-	k.bytes("sha256", d.Sum(nil))
-	return nil
+	return f, nil
 }
 
+func (k *keyBuilder) keyFile(f keyFile) {
+	if f.kind == "symlink" {
+		k.str("symlink", f.rel)
+		k.str("target", f.target)
+		return
+	}
+	k.str(f.kind, f.rel)
+	k.bytes("sha256", f.sum[:])
+}
+
+// files adds rels with file, in their order, read on every core.
 func (k *keyBuilder) files(ctx context.Context, root string, rels []string) error {
 	k.json("count", len(rels))
-	for _, rel := range rels {
-		if err := k.file(ctx, root, rel); err != nil {
-			return err
-		}
+	fs, err := par.Map(ctx, rels, func(rel string) (keyFile, error) { return readKeyFile(ctx, root, rel) })
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		k.keyFile(f)
 	}
 	return nil
 }

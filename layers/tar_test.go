@@ -152,3 +152,17 @@ func TestTarFileEntries(t *testing.T) {
 		t.Errorf("from the tar: %d entries, layer %s; from the dir: %d entries, layer %s\n%+v\n%+v", len(got), g, len(want), w, got, want)
 	}
 }
+
+// TestLessPath: paths order as if each "/" were "\x00", parents before
+// their children, "a/b" before "a-b" and "a.b".
+func TestLessPath(t *testing.T) {
+	paths := []string{"/app", "/app/a", "/app/a/b", "/app/a-b", "/app/a.b", "/app/a0", "/app/a/", "/app/ab", "/app/a b", "/", ""}
+	for _, a := range paths {
+		for _, b := range paths {
+			want := strings.ReplaceAll(a, "/", "\x00") < strings.ReplaceAll(b, "/", "\x00")
+			if got := lessPath(a, b); got != want {
+				t.Errorf("lessPath(%q, %q) = %v, want %v", a, b, got, want)
+			}
+		}
+	}
+}

@@ -205,8 +205,14 @@ func excludeRegexp(p string) *regexp.Regexp {
 // class-map-generator skips other extensions there; reading them is sound).
 // Finder's skipping of dot files is not followed: reading them is sound.
 func (a *autoload) scans(p string) bool {
+	return a.covers(p, Scannable(p))
+}
+
+// Scannable reports whether composer's classmap scan reads a file named
+// p in an autoload dir: by its extension.
+func Scannable(p string) bool {
 	ext := strings.ToLower(path.Ext(p))
-	return a.covers(p, ext == ".php" || ext == ".inc" || ext == ".hh")
+	return ext == ".php" || ext == ".inc" || ext == ".hh"
 }
 
 // covers reports whether p is a classmap entry or, when inDirs, under an

@@ -32,6 +32,8 @@ type Index struct {
 	// Path. A file declaring nothing adds nothing to the classmap, so it is
 	// left out: adding or editing one keeps the Digest.
 	Files []File `json:"files"`
+	// Links is set when a symlink is among Files (see Summary).
+	Links bool `json:"-"`
 }
 
 // File is one scanned file and what it declares.
@@ -71,7 +73,10 @@ func Read(ctx context.Context, dir string, files []string) (*Index, error) {
 		if !al.covers(p, true) {
 			continue
 		}
-		fi, err := root.Lstat(p)
+		// A commit's path runs through no symlinked dir (git lists none
+		// below one): a plain lstat, which costs one call where root's
+		// walks every dir of the path, is as safe.
+		fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(p)))
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", p, err)
 		}
@@ -83,6 +88,7 @@ func Read(ctx context.Context, dir string, files []string) (*Index, error) {
 			return nil, fmt.Errorf("reading %s: %w", p, err)
 		}
 		links[p] = true
+		ix.Links = true
 		ix.Files = append(ix.Files, File{Path: p, Classes: []string{}, Hash: digest([]byte(target))})
 		if t, ok := inApp(path.Join(path.Dir(p), target)); ok && !path.IsAbs(target) {
 			al.files = append(al.files, t)
@@ -165,7 +171,8 @@ func Reads(dir string, files []string) ([]string, error) {
 		case al == nil:
 			continue
 		case al.holds(p, true) || slices.Contains(al.included, p):
-			fi, err := root.Lstat(p)
+			// A commit's path, as in Read.
+			fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(p)))
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", p, err)
 			}

@@ -240,52 +240,63 @@ func TestReadCanceled(t *testing.T) {
 	}
 }
 
-func TestDigest(t *testing.T) {
-	base := map[string]string{
-		"composer.json":     `{"autoload": {"psr-4": {"App\\": "src/"}}}`,
-		"src/User.php":      "<?php\nnamespace App;\n\nclass User\n{\n    public function name(): string { return 'a'; }\n}\n",
-		"src/Order.php":     class("App", "Order"),
-		"public/index.php":  "<?php\nrequire 'vendor/autoload.php';\n",
-		"src/functions.php": "<?php\nfunction helper() {}\n",
-	}
-	with := func(changes map[string]string) map[string]string {
-		m := maps.Clone(base)
-		for p, c := range changes {
-			if c == "" {
-				delete(m, p)
-			} else {
-				m[p] = c
-			}
+// digestCase is a commit after digestBase: the files changed ("" deletes
+// one), whether the Digest changes, and whether Same can tell it does not
+// (a composer.json change is never carried).
+type digestCase struct {
+	name    string
+	changes map[string]string
+	changed bool
+	carried bool
+}
+
+var digestBase = map[string]string{
+	"composer.json":     `{"autoload": {"psr-4": {"App\\": "src/"}}}`,
+	"src/User.php":      "<?php\nnamespace App;\n\nclass User\n{\n    public function name(): string { return 'a'; }\n}\n",
+	"src/Order.php":     class("App", "Order"),
+	"public/index.php":  "<?php\nrequire 'vendor/autoload.php';\n",
+	"src/functions.php": "<?php\nfunction helper() {}\n",
+}
+
+var digestCases = []digestCase{
+	{name: "method body", changes: map[string]string{"src/User.php": "<?php\nnamespace App;\n\nclass User\n{\n    public function name(): string { return 'b' . \"class Nope {}\"; }\n    // class Nope2 {}\n}\n"}, carried: true},
+	{name: "file outside autoload paths", changes: map[string]string{"public/extra.php": "<?php\nclass Extra {}\n"}, carried: true},
+	{name: "file declaring nothing", changes: map[string]string{"src/more.php": "<?php\nreturn 1;\n"}, carried: true},
+	{name: "edit of a file declaring nothing", changes: map[string]string{"src/functions.php": "<?php\nfunction helper2() {}\n"}, carried: true},
+	{name: "non-PHP file in autoload dir", changes: map[string]string{"src/schema.graphql": "type Query"}, carried: true},
+	{name: "class rename", changes: map[string]string{"src/User.php": class("App", "Person")}, changed: true},
+	{name: "class added to a file", changes: map[string]string{"src/Order.php": class("App", "Order") + "class Line {}\n"}, changed: true},
+	{name: "class file added", changes: map[string]string{"src/Line.php": class("App", "Line")}, changed: true},
+	{name: "class removed", changes: map[string]string{"src/Order.php": ""}, changed: true},
+	{name: "class moved to another file", changes: map[string]string{"src/Order.php": "", "src/Orders.php": class("App", "Order")}, changed: true},
+	{name: "class kind changed", changes: map[string]string{"src/Order.php": "<?php\nnamespace App;\ninterface Order {}\n"}, carried: true},
+	{name: "namespace changed", changes: map[string]string{"src/Order.php": class(`App\Sales`, "Order")}, changed: true},
+	{name: "autoload changed", changes: map[string]string{"composer.json": `{"autoload": {"psr-4": {"App\\": "src/", "Lib\\": "lib/"}}}`}, changed: true},
+	{name: "composer.json outside autoload changed", changes: map[string]string{"composer.json": `{"require": {"php": "^8.4"}, "autoload": {"psr-4": {"App\\": "src/"}}}`}},
+	{name: "composer.json reformatted", changes: map[string]string{"composer.json": "{\n  \"autoload\": {\n    \"psr-4\": {\n      \"App\\\\\": \"src/\"\n    }\n  }\n}\n"}},
+	{name: "body change in a hashed file", changes: map[string]string{"src/Order.php": class("App", "Order") + "__halt_compiler();"}, changed: true},
+}
+
+// files is digestBase after the case's changes.
+func (tc digestCase) files() map[string]string {
+	m := maps.Clone(digestBase)
+	for p, c := range tc.changes {
+		if c == "" {
+			delete(m, p)
+		} else {
+			m[p] = c
 		}
-		return m
 	}
-	want := read(t, base).Digest()
-	for _, tc := range []struct {
-		name    string
-		files   map[string]string
-		changes bool
-	}{
-		{name: "method body", files: with(map[string]string{"src/User.php": "<?php\nnamespace App;\n\nclass User\n{\n    public function name(): string { return 'b' . \"class Nope {}\"; }\n    // class Nope2 {}\n}\n"}), changes: false},
-		{name: "file outside autoload paths", files: with(map[string]string{"public/extra.php": "<?php\nclass Extra {}\n"}), changes: false},
-		{name: "file declaring nothing", files: with(map[string]string{"src/more.php": "<?php\nreturn 1;\n"}), changes: false},
-		{name: "edit of a file declaring nothing", files: with(map[string]string{"src/functions.php": "<?php\nfunction helper2() {}\n"}), changes: false},
-		{name: "non-PHP file in autoload dir", files: with(map[string]string{"src/schema.graphql": "type Query"}), changes: false},
-		{name: "class rename", files: with(map[string]string{"src/User.php": class("App", "Person")}), changes: true},
-		{name: "class added to a file", files: with(map[string]string{"src/Order.php": class("App", "Order") + "class Line {}\n"}), changes: true},
-		{name: "class file added", files: with(map[string]string{"src/Line.php": class("App", "Line")}), changes: true},
-		{name: "class removed", files: with(map[string]string{"src/Order.php": ""}), changes: true},
-		{name: "class moved to another file", files: with(map[string]string{"src/Order.php": "", "src/Orders.php": class("App", "Order")}), changes: true},
-		{name: "class kind changed", files: with(map[string]string{"src/Order.php": "<?php\nnamespace App;\ninterface Order {}\n"}), changes: false},
-		{name: "namespace changed", files: with(map[string]string{"src/Order.php": class(`App\Sales`, "Order")}), changes: true},
-		{name: "autoload changed", files: with(map[string]string{"composer.json": `{"autoload": {"psr-4": {"App\\": "src/", "Lib\\": "lib/"}}}`}), changes: true},
-		{name: "composer.json outside autoload changed", files: with(map[string]string{"composer.json": `{"require": {"php": "^8.4"}, "autoload": {"psr-4": {"App\\": "src/"}}}`}), changes: false},
-		{name: "composer.json reformatted", files: with(map[string]string{"composer.json": "{\n  \"autoload\": {\n    \"psr-4\": {\n      \"App\\\\\": \"src/\"\n    }\n  }\n}\n"}), changes: false},
-		{name: "body change in a hashed file", files: with(map[string]string{"src/Order.php": class("App", "Order") + "__halt_compiler();"}), changes: true},
-	} {
+	return m
+}
+
+func TestDigest(t *testing.T) {
+	want := read(t, digestBase).Digest()
+	for _, tc := range digestCases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := read(t, tc.files).Digest()
-			if (got != want) != tc.changes {
-				t.Errorf("Digest changed: %v, want %v", got != want, tc.changes)
+			got := read(t, tc.files()).Digest()
+			if (got != want) != tc.changed {
+				t.Errorf("Digest changed: %v, want %v", got != want, tc.changed)
 			}
 		})
 	}

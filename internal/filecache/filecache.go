@@ -5,6 +5,7 @@
 package filecache
 
 import (
+	"crypto/sha256"
 	"io/fs"
 	"os"
 	"sync"
@@ -20,6 +21,9 @@ const (
 type entry struct {
 	fi   fs.FileInfo
 	data []byte
+	// sum is data's sha256, once a caller asked (see Sum).
+	sum    [sha256.Size]byte
+	summed bool
 }
 
 var (
@@ -48,7 +52,7 @@ func Read(path string, fi fs.FileInfo) ([]byte, error) {
 	if ok && same(e.fi, fi) {
 		return e.data, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, fi.Size())
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +64,7 @@ func Read(path string, fi fs.FileInfo) ([]byte, error) {
 			total -= int64(len(old.data))
 		}
 		if total+n <= maxTotal {
-			files[path] = entry{fi, data}
+			files[path] = entry{fi: fi, data: data}
 			total += n
 		} else {
 			delete(files, path)
@@ -68,6 +72,39 @@ func Read(path string, fi fs.FileInfo) ([]byte, error) {
 		mu.Unlock()
 	}
 	return data, nil
+}
+
+// SumFile is ReadFile with the sha256 of the bytes (see Sum).
+func SumFile(path string) ([]byte, [sha256.Size]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, [sha256.Size]byte{}, err
+	}
+	return Sum(path, fi)
+}
+
+// Sum is Read with the sha256 of the bytes, computed once per file for
+// all who ask: the layer keys and the layer tars both hash every file.
+func Sum(path string, fi fs.FileInfo) ([]byte, [sha256.Size]byte, error) {
+	mu.Lock()
+	e, ok := files[path]
+	mu.Unlock()
+	if ok && e.summed && same(e.fi, fi) {
+		return e.data, e.sum, nil
+	}
+	data, err := Read(path, fi)
+	if err != nil {
+		return nil, [sha256.Size]byte{}, err
+	}
+	sum := sha256.Sum256(data)
+	mu.Lock()
+	// Kept only on the entry holding these very bytes.
+	if e, ok := files[path]; ok && len(e.data) == len(data) && (len(data) == 0 || &e.data[0] == &data[0]) {
+		e.sum, e.summed = sum, true
+		files[path] = e
+	}
+	mu.Unlock()
+	return data, sum, nil
 }
 
 func same(a, b fs.FileInfo) bool {

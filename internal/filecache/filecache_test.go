@@ -1,8 +1,13 @@
 package filecache
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,5 +61,69 @@ func TestReadFile(t *testing.T) {
 
 	if _, err := ReadFile(filepath.Join(dir, "missing.php")); !os.IsNotExist(err) {
 		t.Errorf("a missing file: %v, want not-exist", err)
+	}
+}
+
+// TestReadFileRaw: readFile returns the file's bytes whatever the size it
+// was told (an empty file, one grown since its stat, one shrunk), and
+// os.ReadFile's errors.
+func TestReadFileRaw(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("<?php class A {}\n"), 10000)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		hint int64
+	}{
+		{"empty", nil, 0},
+		{"exact", big, int64(len(big))},
+		{"grown", big, 10},
+		{"shrunk", []byte("x"), 4096},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, tc.body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readFile(p, tc.hint)
+		if err != nil || !bytes.Equal(got, tc.body) {
+			t.Errorf("%s: readFile = %d bytes, %v; want %d bytes", tc.name, len(got), err, len(tc.body))
+		}
+	}
+	if _, err := readFile(filepath.Join(dir, "missing"), 0); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing file: %v, want a not-exist error naming it", err)
+	}
+	if _, err := readFile(dir, 0); err == nil {
+		t.Error("a directory: no error")
+	}
+}
+
+// TestSum: the sum is the bytes' sha256, computed once, and a changed file
+// gets its own.
+func TestSum(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.php")
+	if err := os.WriteFile(p, []byte("<?php // one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, sum, err := Sum(p, fi)
+	if err != nil || string(data) != "<?php // one" || sum != sha256.Sum256(data) {
+		t.Fatalf("Sum = %q, %x, %v", data, sum, err)
+	}
+	mu.Lock()
+	summed := files[p].summed
+	mu.Unlock()
+	if !summed {
+		t.Error("the sum was not kept")
+	}
+	if err := os.WriteFile(p, []byte("<?php // two, longer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ = os.Lstat(p)
+	data, sum, err = Sum(p, fi)
+	if err != nil || string(data) != "<?php // two, longer" || sum != sha256.Sum256(data) {
+		t.Errorf("after a change: Sum = %q, %x, %v", data, sum, err)
 	}
 }

@@ -43,3 +43,26 @@ func Map[T, R any](ctx context.Context, items []T, f func(T) (R, error)) ([]R, e
 	}
 	return out, nil
 }
+
+// Future is a value being computed on its own goroutine.
+type Future[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+// Go starts f and returns its future.
+func Go[T any](f func() (T, error)) *Future[T] {
+	fu := &Future[T]{done: make(chan struct{})}
+	go func() {
+		defer close(fu.done)
+		fu.v, fu.err = f()
+	}()
+	return fu
+}
+
+// Wait returns f's result once it is there.
+func (fu *Future[T]) Wait() (T, error) {
+	<-fu.done
+	return fu.v, fu.err
+}

@@ -42,3 +42,23 @@ func TestMap(t *testing.T) {
 		t.Errorf("no items: %v, %v", out, err)
 	}
 }
+
+func TestFuture(t *testing.T) {
+	release := make(chan struct{})
+	fu := Go(func() (int, error) { <-release; return 42, nil })
+	select {
+	case <-fu.done:
+		t.Fatal("the future finished before its function returned")
+	default:
+	}
+	close(release)
+	for range 2 { // Wait may be called again
+		if v, err := fu.Wait(); v != 42 || err != nil {
+			t.Fatalf("Wait() = %d, %v; want 42, nil", v, err)
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := Go(func() (string, error) { return "", boom }).Wait(); !errors.Is(err, boom) {
+		t.Fatalf("Wait() error = %v, want %v", err, boom)
+	}
+}
