@@ -150,7 +150,8 @@ func TestFastPathEveryApp(t *testing.T) {
 // TestAutoloadLayer walks commits of the plain app: a classmap dir added,
 // method bodies changed under psr-4, in the classmap dir and outside any
 // autoload path (fast path, same bytes as from scratch), then a class
-// added (the autoload layer is dumped again, vendor is not).
+// added (the autoload layer is dumped again, vendor is not), another body
+// change and a class renamed in its own file.
 func TestAutoloadLayer(t *testing.T) {
 	rt := testRuntimes(t)
 	ctx := ctxT(t)
@@ -200,6 +201,22 @@ func TestAutoloadLayer(t *testing.T) {
 	ctr, _ = runImage(t, repo.Digest(res.Digest).String())
 	if out, code := ctr.Exec(t, "php", "-r", "require '/app/vendor/autoload.php'; echo class_exists('App\\\\Invoice') ? 'invoice' : 'none';"); code != 0 || strings.TrimSpace(out) != "invoice" {
 		t.Errorf("the added class: %d %q", code, out)
+	}
+
+	// The index carried from the last build: a body change keeps it, a
+	// class renamed inside its file (the same path, a modification) does
+	// not.
+	edit(t, dir, "src/Page.php", "'the world'", "'the whole world'")
+	commit(t, dir, "a method body again", "2026-01-06T00:00:00Z")
+	fastThenFull(t, dir, rt, repo)
+	edit(t, dir, "src/Invoice.php", "final class Invoice", "final class Bill")
+	commit(t, dir, "a class renamed in its file", "2026-01-07T00:00:00Z")
+	rec = recorder{}
+	if _, err = push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if got, want := rec.built(), []string{"autoload", "app"}; !slices.Equal(got, want) {
+		t.Errorf("after a class was renamed built %q, want %q", got, want)
 	}
 }
 
