@@ -73,70 +73,25 @@ func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
 		return nil, badinput.New(dir, "not a directory")
 	}
 	g := gitCLI{dir: dir}
-
-	// One rev-parse answers five questions: whether dir is in a work tree,
-	// a shallow clone, dir's path in it, HEAD's sha and the ref HEAD names
-	// ("HEAD" when detached); headError says why when it cannot.
-	out, err := g.run(ctx, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", "--show-prefix", "HEAD", "--symbolic-full-name", "HEAD", "--")
-	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if err != nil || len(lines) != 6 || lines[0] != "true" {
-		return nil, g.headError(ctx, out, err)
-	}
-	c := &Commit{Shallow: lines[1] == "true"}
-	prefix := lines[2]
-	// Everything below reads this sha, not HEAD, so a commit made meanwhile
-	// cannot mix two commits into one Commit.
-	c.SHA = lines[3]
-	// Not --short: it turns main into "heads/main" when a tag is named main.
-	c.Branch, _ = strings.CutPrefix(lines[4], "refs/heads/")
-	if lines[4] == "HEAD" {
-		c.Branch = "" // detached
-	}
-
-	// The rest reads c.SHA alone: ask git all at once.
-	var eg errgroup.Group
-	eg.Go(func() error {
-		// The committer time and the first-parent history in one: rev-list
-		// --timestamp prints "TIME SHA", HEAD's first.
-		out, err := g.run(ctx, "rev-list", "--first-parent", "--timestamp", fmt.Sprintf("--max-count=%d", maxAncestors+1), c.SHA)
-		if err != nil {
-			return err
+	// HEAD may move while git is asked (a commit made meanwhile): then
+	// the answers name two commits, and are asked again.
+	var c *Commit
+	for try := 1; ; try++ {
+		var err error
+		c, err = g.read(ctx)
+		if err != errHeadMoved {
+			if err != nil {
+				return nil, err
+			}
+			break
 		}
-		for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			ct, sha, ok := strings.Cut(line, " ")
-			if !ok {
-				return fmt.Errorf("git rev-list --timestamp: unexpected line %q", line)
-			}
-			if i > 0 {
-				c.Ancestors = append(c.Ancestors, sha)
-				continue
-			}
-			secs, err := strconv.ParseInt(ct, 10, 64)
-			if err != nil || sha != c.SHA {
-				return fmt.Errorf("git rev-list --timestamp: unexpected first line %q", line)
-			}
-			c.Time = time.Unix(secs, 0).UTC()
+		if try == 3 {
+			return nil, badinput.New(dir, "HEAD kept moving while phpbuild read it; build once the repository is still")
 		}
-		return nil
-	})
-	eg.Go(func() (err error) {
-		c.Dirty, c.DirtyFiles, err = g.status(ctx, prefix)
-		return err
-	})
-	eg.Go(func() (err error) {
-		// Tracked files only: a clean tree has no untracked file to list.
-		c.Files, err = g.files(ctx, false)
-		return err
-	})
-	eg.Go(func() (err error) {
-		c.Tag, c.Version, err = g.version(ctx, c.SHA)
-		return err
-	})
-	if err := eg.Wait(); err != nil {
-		return nil, err
 	}
 	if c.Dirty {
 		// Only a dirty tree has untracked files, or misses tracked ones.
+		var err error
 		if c.Files, err = g.files(ctx, true); err != nil {
 			return nil, err
 		}
@@ -148,6 +103,109 @@ func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
 		// Only a tag near the 128-character limit gets here.
 		return nil, badinput.New(dir, "version %q made from the git tags is not a valid image tag: use a shorter tag", c.Version)
 	}
+	return c, nil
+}
+
+// errHeadMoved: HEAD moved while read was asking git.
+var errHeadMoved = errors.New("HEAD moved")
+
+// read asks git everything ReadCommit reads, all at once: HEAD is named
+// by its sha only once rev-parse answers, so the commands that read HEAD
+// ask for "HEAD" and their answers are checked against that sha
+// (errHeadMoved when they differ).
+func (g gitCLI) read(ctx context.Context) (*Commit, error) {
+	var eg errgroup.Group
+	// One rev-parse answers five questions: whether dir is in a work tree,
+	// a shallow clone, dir's path in it, HEAD's sha and the ref HEAD names
+	// ("HEAD" when detached); headError says why when it cannot.
+	var head string
+	var headErr error
+	eg.Go(func() error {
+		head, headErr = g.run(ctx, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", "--show-prefix", "HEAD", "--symbolic-full-name", "HEAD", "--")
+		return nil
+	})
+	// The committer time and the first-parent history in one: rev-list
+	// --timestamp prints "TIME SHA", HEAD's first.
+	var history string
+	eg.Go(func() (err error) {
+		history, err = g.run(ctx, "rev-list", "--first-parent", "--timestamp", fmt.Sprintf("--max-count=%d", maxAncestors+1), "HEAD", "--")
+		return err
+	})
+	var status string
+	eg.Go(func() (err error) {
+		// --untracked-files: status.showUntrackedFiles=no must not hide them.
+		status, err = g.run(ctx, "status", "--porcelain", "-z", "--untracked-files=normal", "--", ".")
+		return err
+	})
+	var files []string
+	eg.Go(func() (err error) {
+		// Tracked files only: a clean tree has no untracked file to list.
+		files, err = g.files(ctx, false)
+		return err
+	})
+	var tags releaseTags
+	eg.Go(func() (err error) {
+		tags, err = g.releaseTags(ctx)
+		return err
+	})
+	// describe fails when no tag matches, in a shallow clone too: nearestRelease
+	// then looks further.
+	var described string
+	var describeErr error
+	eg.Go(func() error {
+		described, describeErr = g.run(ctx, "describe", "--tags", "--match", "v[0-9]*", "--abbrev=12", "--long", "HEAD")
+		return nil
+	})
+	err := eg.Wait()
+	lines := strings.Split(strings.TrimSuffix(head, "\n"), "\n")
+	if headErr != nil || len(lines) != 6 || lines[0] != "true" {
+		return nil, g.headError(ctx, head, headErr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Commit{Shallow: lines[1] == "true", Files: files}
+	// Everything else is checked against this sha, so a commit made
+	// meanwhile cannot mix two commits into one Commit.
+	c.SHA = lines[3]
+	// Not --short: it turns main into "heads/main" when a tag is named main.
+	c.Branch, _ = strings.CutPrefix(lines[4], "refs/heads/")
+	if lines[4] == "HEAD" {
+		c.Branch = "" // detached
+	}
+	for i, line := range strings.Split(strings.TrimSpace(history), "\n") {
+		ct, sha, ok := strings.Cut(line, " ")
+		if !ok {
+			return nil, fmt.Errorf("git rev-list --timestamp: unexpected line %q", line)
+		}
+		if i > 0 {
+			c.Ancestors = append(c.Ancestors, sha)
+			continue
+		}
+		if sha != c.SHA {
+			return nil, errHeadMoved
+		}
+		secs, err := strconv.ParseInt(ct, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("git rev-list --timestamp: unexpected first line %q", line)
+		}
+		c.Time = time.Unix(secs, 0).UTC()
+	}
+	if describeErr == nil {
+		if _, _, at, ok := parseDescribe(strings.TrimSpace(described)); ok && !strings.HasPrefix(c.SHA, at) {
+			return nil, errHeadMoved
+		}
+	}
+	c.Dirty, c.DirtyFiles = parseStatus(status, lines[2])
+	if tag, _ := highestRelease(tags.at(c.SHA)); tag != "" {
+		c.Tag, c.Version = tag, strings.TrimPrefix(tag, "v")
+		return c, nil
+	}
+	nearest, n, err := g.nearestRelease(ctx, c.SHA, tags, described, describeErr)
+	if err != nil {
+		return nil, err
+	}
+	c.Version = devVersion(c.SHA, nearest, n)
 	return c, nil
 }
 
@@ -194,15 +252,11 @@ func repoError(dir string, err error) error {
 	return err
 }
 
-// status reports whether anything under the dir differs from HEAD, and names
-// the first changes relative to the dir; prefix is the dir's path in the
-// repository, which porcelain paths start with.
-func (g gitCLI) status(ctx context.Context, prefix string) (bool, []string, error) {
-	// --untracked-files: status.showUntrackedFiles=no must not hide them.
-	out, err := g.run(ctx, "status", "--porcelain", "-z", "--untracked-files=normal", "--", ".")
-	if err != nil {
-		return false, nil, err
-	}
+// parseStatus reads `git status --porcelain -z`: whether anything under
+// the dir differs from HEAD, and the first changes named relative to the
+// dir; prefix is the dir's path in the repository, which porcelain paths
+// start with.
+func parseStatus(out, prefix string) (bool, []string) {
 	var names []string
 	entries := strings.Split(out, "\x00")
 	for i := 0; i < len(entries); i++ {
@@ -217,7 +271,7 @@ func (g gitCLI) status(ctx context.Context, prefix string) (bool, []string, erro
 			names = append(names, strings.TrimPrefix(e[3:], prefix))
 		}
 	}
-	return len(names) > 0, names, nil
+	return len(names) > 0, names
 }
 
 // files lists what the build may read (see Commit.Files), tracked files
@@ -254,37 +308,6 @@ func (g gitCLI) dropDeleted(ctx context.Context, files []string) ([]string, erro
 		gone[p] = true
 	}
 	return slices.DeleteFunc(files, func(p string) bool { return gone[p] }), nil
-}
-
-// version returns the highest release tag (see parseReleaseTag) on commit,
-// "" when there is none, and the image version: the tag without its "v",
-// or devVersion's.
-func (g gitCLI) version(ctx context.Context, commit string) (tag, version string, err error) {
-	// The tags and describe's answer at once: describe is wasted only when
-	// a release tag sits on the commit itself.
-	var tags releaseTags
-	var described string
-	var describeErr error
-	var eg errgroup.Group
-	eg.Go(func() (err error) {
-		tags, err = g.releaseTags(ctx)
-		return err
-	})
-	eg.Go(func() error {
-		described, describeErr = g.run(ctx, "describe", "--tags", "--match", "v[0-9]*", "--abbrev=12", "--long", commit)
-		return nil
-	})
-	if err := eg.Wait(); err != nil {
-		return "", "", err
-	}
-	if tag, _ := highestRelease(tags.at(commit)); tag != "" {
-		return tag, strings.TrimPrefix(tag, "v"), nil
-	}
-	nearest, n, err := g.nearestRelease(ctx, commit, tags, described, describeErr)
-	if err != nil {
-		return "", "", err
-	}
-	return "", devVersion(commit, nearest, n), nil
 }
 
 // releaseTags maps each v* tag to the commit it names (annotated tags
@@ -345,7 +368,7 @@ func (g gitCLI) nearestRelease(ctx context.Context, commit string, tags releaseT
 	// describe fails when no tag matches, in a shallow clone too; the
 	// listing below then has the last word.
 	if describeErr == nil {
-		if name, n, ok := parseDescribe(strings.TrimSpace(described)); ok {
+		if name, n, _, ok := parseDescribe(strings.TrimSpace(described)); ok {
 			// describe picks one tag per commit, preferring annotated ones,
 			// so v1.2.3 may hide a lightweight v1.3.0 or a valid tag may
 			// sit beside the invalid one it found: look at all of them.
@@ -379,22 +402,23 @@ func (g gitCLI) nearestRelease(ctx context.Context, commit string, tags releaseT
 	return v, n, nil
 }
 
-// parseDescribe splits `git describe --long` output, TAG-N-gHEX; the tag
-// itself may contain dashes.
-func parseDescribe(s string) (tag string, n int, ok bool) {
+// parseDescribe splits `git describe --long` output, TAG-N-gHEX, into the
+// tag (which may itself contain dashes), N and HEX, the commit's
+// abbreviated sha.
+func parseDescribe(s string) (tag string, n int, abbrev string, ok bool) {
 	i := strings.LastIndex(s, "-g")
 	if i < 0 {
-		return "", 0, false
+		return "", 0, "", false
 	}
 	j := strings.LastIndex(s[:i], "-")
 	if j < 0 {
-		return "", 0, false
+		return "", 0, "", false
 	}
 	n, err := strconv.Atoi(s[j+1 : i])
 	if err != nil {
-		return "", 0, false
+		return "", 0, "", false
 	}
-	return s[:j], n, true
+	return s[:j], n, s[i+2:], true
 }
 
 // parseReleaseTag accepts vX.Y.Z and vX.Y.Z-pre. Build metadata is refused:

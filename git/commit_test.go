@@ -623,20 +623,21 @@ func TestGitErrorLine(t *testing.T) {
 
 func TestGitParseDescribe(t *testing.T) {
 	tests := []struct {
-		in   string
-		tag  string
-		n    int
-		isOK bool
+		in     string
+		tag    string
+		n      int
+		abbrev string
+		isOK   bool
 	}{
-		{"v1.2.3-4-g0123456789ab", "v1.2.3", 4, true},
-		{"v2.0.0-rc.1-0-g0123456789ab", "v2.0.0-rc.1", 0, true},
-		{"v1-g-x-12-gabcdef", "v1-g-x", 12, true},
-		{"0123456789ab", "", 0, false},
+		{"v1.2.3-4-g0123456789ab", "v1.2.3", 4, "0123456789ab", true},
+		{"v2.0.0-rc.1-0-g0123456789ab", "v2.0.0-rc.1", 0, "0123456789ab", true},
+		{"v1-g-x-12-gabcdef", "v1-g-x", 12, "abcdef", true},
+		{"0123456789ab", "", 0, "", false},
 	}
 	for _, tc := range tests {
-		tag, n, ok := parseDescribe(tc.in)
-		if tag != tc.tag || n != tc.n || ok != tc.isOK {
-			t.Errorf("parseDescribe(%q) = %q, %d, %v; want %q, %d, %v", tc.in, tag, n, ok, tc.tag, tc.n, tc.isOK)
+		tag, n, abbrev, ok := parseDescribe(tc.in)
+		if tag != tc.tag || n != tc.n || abbrev != tc.abbrev || ok != tc.isOK {
+			t.Errorf("parseDescribe(%q) = %q, %d, %q, %v; want %q, %d, %q, %v", tc.in, tag, n, abbrev, ok, tc.tag, tc.n, tc.abbrev, tc.isOK)
 		}
 	}
 }

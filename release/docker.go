@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -101,6 +102,9 @@ type host struct {
 	// oldWorkers are the PIDs of the proxy's nginx workers before its
 	// last reload, which drain waits for.
 	oldWorkers []string
+	// direct is set when this process can reach the containers'
+	// addresses: a local daemon (see probe).
+	direct bool
 }
 
 // newHost is env on the daemon cli, its state kept through the proxy.
@@ -140,7 +144,9 @@ func connect(ctx context.Context, env *Environment) (*host, error) {
 			return nil, sshError(env, err)
 		}
 	}
-	return newHost(cli, env), nil
+	h := newHost(cli, env)
+	h.direct = !viaSSH && strings.HasPrefix(cli.DaemonHost(), "unix://") && runtime.GOOS == "linux"
+	return h, nil
 }
 
 // sshMultiplex makes every connection to an ssh host share one ssh
@@ -204,21 +210,26 @@ func (h *host) labels(role, id string) map[string]string {
 }
 
 // ensureImage makes ref present on the host, pulling it when it is not,
-// and returns its repo digest and how long the pull took.
-func (h *host) ensureImage(ctx context.Context, ref string) (time.Duration, error) {
-	if _, err := h.cli.ImageInspect(ctx, ref); err == nil {
-		return 0, nil
+// and returns what the daemon says of it and how long the pull took.
+func (h *host) ensureImage(ctx context.Context, ref string) (image.InspectResponse, time.Duration, error) {
+	if ins, err := h.cli.ImageInspect(ctx, ref); err == nil {
+		return ins, 0, nil
 	}
 	start := time.Now()
 	rc, err := h.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
-		return 0, transient(fmt.Errorf("pulling %s: %w", ref, err))
+		return image.InspectResponse{}, 0, transient(fmt.Errorf("pulling %s: %w", ref, err))
 	}
 	defer rc.Close()
 	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
-		return 0, transient(fmt.Errorf("pulling %s: %w", ref, err))
+		return image.InspectResponse{}, 0, transient(fmt.Errorf("pulling %s: %w", ref, err))
 	}
-	return time.Since(start), nil
+	took := time.Since(start)
+	ins, err := h.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return image.InspectResponse{}, 0, fmt.Errorf("inspecting %s: %w", ref, err)
+	}
+	return ins, took, nil
 }
 
 // ensureNetwork creates the environment's private network.

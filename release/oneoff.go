@@ -87,7 +87,7 @@ func (h *host) runOneOff(ctx context.Context, o RunOptions) (int, error) {
 	} else if err != nil {
 		return 0, err
 	}
-	if _, err := h.ensureImage(ctx, ref); err != nil {
+	if _, _, err := h.ensureImage(ctx, ref); err != nil {
 		return 0, err
 	}
 	ins, err := h.cli.ImageInspect(ctx, ref)

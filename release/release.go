@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/processes"
@@ -297,7 +298,7 @@ func (h *host) begin(ctx context.Context, o Options, kind, ref, envDigest string
 	a := &attempt{h: h, o: o, start: start, rec: &Record{ID: newID(start), Kind: kind, Image: ref, Env: envDigest, User: currentUser(),
 		Started: start.UTC().Format(time.RFC3339), Message: o.Message, Version: o.Version, SHA: o.SHA, Steps: map[string]string{}}}
 	t0 := time.Now()
-	pulled, err := h.ensureImage(ctx, ref)
+	ins, pulled, err := h.ensureImage(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -305,10 +306,6 @@ func (h *host) begin(ctx context.Context, o Options, kind, ref, envDigest string
 		o.logf("pulled %s in %s", ref, pulled.Round(time.Millisecond))
 	}
 	a.step("pull", t0)
-	ins, err := h.cli.ImageInspect(ctx, ref)
-	if err != nil {
-		return nil, fmt.Errorf("inspecting %s: %w", ref, err)
-	}
 	// By digest, so that neither a moved tag nor a registry changes what
 	// runs or what a rollback restores.
 	a.rec.Digest = repoDigest(ref, ins.RepoDigests)
@@ -353,17 +350,18 @@ func (h *host) proxyStartedAt(ctx context.Context) string {
 func (a *attempt) daemonTrouble(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := a.h.cli.Ping(ctx); err != nil {
-		return "the docker daemon stopped answering during the release: " + firstLine(err.Error())
-	}
 	if a.proxyStarted == "" {
+		if _, err := a.h.cli.Ping(ctx); err != nil {
+			return "the docker daemon stopped answering during the release: " + firstLine(err.Error())
+		}
 		return ""
 	}
+	// One call on the switch's path: a daemon that answers it is up.
 	c, err := a.h.cli.ContainerInspect(ctx, a.h.proxyName())
 	switch {
-	case err != nil:
+	case err != nil && !client.IsErrNotFound(err):
 		return "the docker daemon stopped answering during the release: " + firstLine(err.Error())
-	case c.State == nil || !c.State.Running:
+	case err != nil || c.State == nil || !c.State.Running:
 		return "the front proxy stopped during the release: is the docker daemon restarting?"
 	case c.State.StartedAt != a.proxyStarted:
 		return "the docker daemon restarted during the release"

@@ -3,11 +3,19 @@ package release
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -106,3 +114,86 @@ func TestRunDocker(t *testing.T) {
 		})
 	}
 }
+
+// TestProbe: from this process, the health route answers a pass once it
+// gives the expected status (a redirect, an error or a refused connection
+// before that are tries); an address that cannot be reached, a remote
+// daemon or a container that stopped give up at once, and leave the
+// verdict to the exec'ed check.
+func TestProbe(t *testing.T) {
+	var tries atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ready" || r.Header.Get("User-Agent") != "phpbuild-health" {
+			http.Error(w, "wrong request "+r.URL.Path, http.StatusBadRequest)
+			return
+		}
+		switch tries.Add(1) {
+		case 1:
+			http.Error(w, "starting", http.StatusBadGateway)
+		case 2:
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		default:
+			w.Write([]byte("ok"))
+		}
+	}))
+	defer srv.Close()
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	env := testEnv("docker")
+	h, f, _ := fakeHost(t, env)
+	running := true
+	addr := host
+	f.inspect = func(id string) (container.InspectResponse, error) {
+		return container.InspectResponse{
+			ContainerJSONBase: &container.ContainerJSONBase{State: &container.State{Running: running}},
+			Config:            &container.Config{Env: []string{"PORT=" + port, "PHPBUILD_HEALTH_PATH=/ready"}},
+			NetworkSettings:   &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{h.network(): {IPAddress: addr}}},
+		}, nil
+	}
+	ctx := context.Background()
+	if h.probe(ctx, "shop-1", time.Now().Add(5*time.Second)) {
+		t.Error("a host whose containers are not reachable from here: probe passed")
+	}
+	h.direct = true
+	if !h.probe(ctx, "shop-1", time.Now().Add(5*time.Second)) || tries.Load() != 3 {
+		t.Errorf("probe did not pass on the third try (tries: %d)", tries.Load())
+	}
+	// The environment's own path wins over the image's.
+	env.Health.Path = "/other"
+	if h.probe(ctx, "shop-1", time.Now().Add(300*time.Millisecond)) {
+		t.Error("a path answering 400: probe passed")
+	}
+	env.Health.Path = ""
+	// A stopped container: given up within ten tries, not at the end.
+	running = false
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) })
+	start := time.Now()
+	if h.probe(ctx, "shop-1", time.Now().Add(10*time.Second)) || time.Since(start) > 3*time.Second {
+		t.Errorf("a stopped container: probe gave up after %s", time.Since(start))
+	}
+	// An address that cannot be reached gives up at the dial; a refused
+	// connection is a container not listening yet.
+	dial := func(err error) error {
+		return &url.Error{Op: "Get", URL: "http://10.0.0.2:8080/health", Err: &net.OpError{Op: "dial", Net: "tcp", Err: err}}
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{dial(&os.SyscallError{Syscall: "connect", Err: syscall.EHOSTUNREACH}), true},
+		{dial(&os.SyscallError{Syscall: "connect", Err: syscall.ENETUNREACH}), true},
+		{dial(dialTimeout{}), true},
+		{dial(&os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}), false},
+		{&url.Error{Op: "Get", URL: "http://10.0.0.2:8080/health", Err: &net.OpError{Op: "read", Net: "tcp", Err: dialTimeout{}}}, false},
+	} {
+		if got := unreachable(tc.err); got != tc.want {
+			t.Errorf("unreachable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// dialTimeout is a dial that found no answer in time.
+type dialTimeout struct{}
+
+func (dialTimeout) Error() string   { return "i/o timeout" }
+func (dialTimeout) Timeout() bool   { return true }
+func (dialTimeout) Temporary() bool { return true }
