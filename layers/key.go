@@ -66,19 +66,9 @@ func (k *keyBuilder) json(name string, v any) {
 	k.bytes(name, b)
 }
 
-// file adds one file of the app: its path, whether it is executable or a
-// symlink, and its content or link target. Other metadata never ships
-// (layers are written with fixed owners and times), so it is left out.
-func (k *keyBuilder) file(ctx context.Context, root, rel string) error {
-	f, err := readKeyFile(ctx, root, rel)
-	if err != nil {
-		return err
-	}
-	k.keyFile(f)
-	return nil
-}
-
-// keyFile is what file adds of one file.
+// keyFile is what the key takes of one file of the app: its path, whether
+// it is executable or a symlink, and its content or link target. Other
+// metadata never ships (layers are written with fixed owners and times).
 type keyFile struct {
 	kind, rel string // kind: "symlink", "file" or "exec"
 	target    string

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/processes"
@@ -359,7 +359,7 @@ func (a *attempt) daemonTrouble(ctx context.Context) string {
 	// One call on the switch's path: a daemon that answers it is up.
 	c, err := a.h.cli.ContainerInspect(ctx, a.h.proxyName())
 	switch {
-	case err != nil && !client.IsErrNotFound(err):
+	case err != nil && !cerrdefs.IsNotFound(err):
 		return "the docker daemon stopped answering during the release: " + firstLine(err.Error())
 	case err != nil || c.State == nil || !c.State.Running:
 		return "the front proxy stopped during the release: is the docker daemon restarting?"
