@@ -261,7 +261,7 @@ func prepare(ctx context.Context, dir string, o *options) (*git.Commit, *detect.
 			strings.Join(commit.DirtyFiles, ", "))
 	}
 	// The cache image is read while the app is detected.
-	o.prev = par.Go(func() (*cacheImage, error) { return o.cacheImage(ctx, commit) })
+	o.prev = par.Go(func() (*cacheImage, error) { return o.cacheImage(ctx, dir, commit) })
 	// Detection sees what the commit holds, as the image does: ignored
 	// files and empty dirs in the work tree (caches, local builds) would
 	// make the same commit detect, and build, differently on other machines.

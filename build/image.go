@@ -23,6 +23,7 @@ import (
 	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/internal/classindex"
 	"github.com/phpbuild/phpbuild/internal/envlist"
+	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/layers"
 	"github.com/phpbuild/phpbuild/processes"
 	"github.com/phpbuild/phpbuild/runtimes"
@@ -45,7 +46,19 @@ type cachedLayer struct {
 	Digest string `json:"digest"`
 	// Index is the autoload layer's class index summary (see carryIndex).
 	Index *classindex.Summary `json:"index,omitempty"`
+	// DiffID is the uncompressed layer's digest, which the config lists:
+	// the next build reuses the layer without reading this image's
+	// config for it.
+	DiffID string `json:"diffID,omitempty"`
 }
+
+// knownDiffID is a reused layer whose uncompressed digest is known.
+type knownDiffID struct {
+	v1.Layer
+	diffID v1.Hash
+}
+
+func (l knownDiffID) DiffID() (v1.Hash, error) { return l.diffID, nil }
 
 // LayerNamed returns the layer img's LabelLayers names name ("app",
 // "volt", …): how tools read one layer of a phpbuild image back.
@@ -84,17 +97,24 @@ type cacheImage struct {
 	diffOnce sync.Once
 	diff     []git.Change
 	diffErr  error
+	// early is that diff started from the commit the image's tag names,
+	// while the image was read; earlyFrom is that commit.
+	early     *par.Future[[]git.Change]
+	earlyFrom string
 }
 
 // changes lists what differs under dir from the cache image's commit to
 // sha (see git.Changed), read once.
 func (c *cacheImage) changes(ctx context.Context, dir, sha string) ([]git.Change, error) {
 	c.diffOnce.Do(func() {
-		if c.revision == "" {
+		switch {
+		case c.revision == "":
 			c.diffErr = errors.New("the cache image names no commit")
-			return
+		case c.early != nil && c.earlyFrom == c.revision:
+			c.diff, c.diffErr = c.early.Wait()
+		default:
+			c.diff, c.diffErr = git.Changed(ctx, dir, c.revision, sha)
 		}
-		c.diff, c.diffErr = git.Changed(ctx, dir, c.revision, sha)
 	})
 	return c.diff, c.diffErr
 }
@@ -111,6 +131,9 @@ func (c *cacheImage) layer(name, key string) (v1.Layer, bool) {
 	l, err := c.img.LayerByDigest(h)
 	if err != nil {
 		return nil, false
+	}
+	if d, err := v1.NewHash(cl.DiffID); err == nil {
+		return knownDiffID{Layer: l, diffID: d}, true
 	}
 	return l, true
 }
@@ -142,7 +165,9 @@ func (i withKnownBlobs) KnownBlobs() []v1.Hash { return i.known }
 // WithCacheFrom, or else the image of the nearest ancestor commit that has
 // a SHA tag in the target repo. Neither existing is not an error: every
 // layer is built.
-func (o *options) cacheImage(ctx context.Context, commit *git.Commit) (*cacheImage, error) {
+func (o *options) cacheImage(ctx context.Context, dir string, commit *git.Commit) (*cacheImage, error) {
+	var early *par.Future[[]git.Change]
+	earlyFrom := ""
 	if o.noCache {
 		return nil, nil
 	}
@@ -163,6 +188,12 @@ func (o *options) cacheImage(ctx context.Context, commit *git.Commit) (*cacheIma
 		for _, sha := range commit.Ancestors {
 			if have[sha] {
 				ref = o.target.Tag(sha)
+				// Its image was built from sha: what changed since is
+				// read while the image is.
+				if !commit.Dirty {
+					earlyFrom = sha
+					early = par.Go(func() ([]git.Change, error) { return git.Changed(ctx, dir, sha, commit.SHA) })
+				}
 				break
 			}
 		}
@@ -181,22 +212,36 @@ func (o *options) cacheImage(ctx context.Context, commit *git.Commit) (*cacheIma
 	if err != nil {
 		return nil, fmt.Errorf("reading cache image %s: %w", ref, err)
 	}
-	cf, err := img.ConfigFile()
+	labels, err := buildLabels(img)
 	if err != nil {
 		return nil, transient.Classify(fmt.Errorf("reading cache image %s config: %w", ref, err))
 	}
-	c := &cacheImage{ref: ref.Context().Digest(desc.Digest.String()), img: img, layers: map[string]cachedLayer{}}
-	if rev := cf.Config.Labels[labelRevision]; isSHA(rev) {
+	c := &cacheImage{ref: ref.Context().Digest(desc.Digest.String()), img: img, layers: map[string]cachedLayer{}, early: early, earlyFrom: earlyFrom}
+	if rev := labels[labelRevision]; isSHA(rev) {
 		c.revision = rev
 	}
 	var cls []cachedLayer
-	if err := json.Unmarshal([]byte(cf.Config.Labels[LabelLayers]), &cls); err != nil {
+	if err := json.Unmarshal([]byte(labels[LabelLayers]), &cls); err != nil {
 		return nil, nil // not a phpbuild image: nothing to reuse
 	}
 	for _, cl := range cls {
 		c.layers[cl.Name] = cl
 	}
 	return c, nil
+}
+
+// buildLabels are what a cache image says about its build: the revision
+// and the layers. The manifest's annotations say it, with no request more,
+// in images built since they do; the config's labels say it in all.
+func buildLabels(img v1.Image) (map[string]string, error) {
+	if m, err := img.Manifest(); err == nil && m.Annotations[LabelLayers] != "" {
+		return m.Annotations, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	return cf.Config.Labels, nil
 }
 
 // labelRevision is the OCI annotation, and label, naming the commit.
@@ -240,7 +285,11 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 		if err != nil {
 			return nil, err
 		}
-		cached = append(cached, cachedLayer{Name: a.ev.Name, Key: a.ev.Key, Digest: a.ev.Digest, Index: a.index})
+		diffID, err := a.layer.DiffID()
+		if err != nil {
+			return nil, err
+		}
+		cached = append(cached, cachedLayer{Name: a.ev.Name, Key: a.ev.Key, Digest: a.ev.Digest, Index: a.index, DiffID: diffID.String()})
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -299,6 +348,9 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 	if img, err = mutate.CreatedAt(img, created); err != nil {
 		return nil, err
 	}
+	// The layers as an annotation too: the next build reads them from the
+	// manifest, without fetching the config (see buildLabels).
+	oci[LabelLayers] = string(keys)
 	annotated, ok := mutate.Annotations(img, oci).(v1.Image)
 	if !ok {
 		return nil, errors.New("annotating the manifest")

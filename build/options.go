@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/phpbuild/phpbuild/git"
@@ -79,13 +80,18 @@ func newOptions(opts []Option) (*options, error) {
 }
 
 // DefaultRemote is how phpbuild talks to registries unless told otherwise:
-// credentials from the docker config and its helpers, and retries with
-// backoff on server errors and broken connections.
-func DefaultRemote() []remote.Option {
+// credentials from the docker config and its helpers, retries with backoff
+// on server errors and broken connections, and each registry pinged once
+// (see pingCache).
+func DefaultRemote() []remote.Option { return remoteVia(registryTransport) }
+
+// remoteVia is DefaultRemote over transport t.
+func remoteVia(t http.RoundTripper) []remote.Option {
 	return []remote.Option{
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 500e6, Factor: 2, Jitter: 0.1, Steps: 5}),
 		remote.WithRetryStatusCodes(500, 502, 503, 504, 429, 408),
+		remote.WithTransport(t),
 	}
 }
 

@@ -54,23 +54,27 @@ var (
 type registryPublisher struct {
 	repo     name.Repository
 	progress chan<- v1.Update
-	remote   []remote.Option
+	remote   []remote.Option // nil: DefaultRemote
 }
 
 // NewRegistry pushes to repo (see Push); progress, when not nil, receives
 // the upload's updates and is never closed. Without opts, DefaultRemote.
 func NewRegistry(repo name.Repository, progress chan<- v1.Update, opts ...remote.Option) Publisher {
-	if len(opts) == 0 {
-		opts = DefaultRemote()
-	}
 	return &registryPublisher{repo: repo, progress: progress, remote: opts}
 }
 
 func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
-	counter := newUploadCounter(remote.DefaultTransport)
-	// The counter goes first: a transport in the caller's options (a
-	// test's) replaces it, and the push then counts nothing.
-	opts := append([]remote.Option{remote.WithTransport(counter)}, p.remote...)
+	var counter *uploadCounter
+	var opts []remote.Option
+	if len(p.remote) == 0 {
+		counter = newUploadCounter(registryTransport)
+		opts = remoteVia(counter)
+	} else {
+		counter = newUploadCounter(remote.DefaultTransport)
+		// The counter goes first: a transport in the caller's options (a
+		// test's) replaces it, and the push then counts nothing.
+		opts = append([]remote.Option{remote.WithTransport(counter)}, p.remote...)
+	}
 	refs, err := Push(ctx, img, p.repo, tags, p.progress, opts...)
 	if err != nil {
 		return Published{}, err
