@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,9 +34,22 @@ func fastThenFull(t *testing.T, dir string, rt, repo name.Repository) {
 	t.Helper()
 	ctx := ctxT(t)
 	var rec recorder
-	fast, err := push(ctx, dir, repo, append(buildOpts(t, rt), build.WithBuildkitHost(noBuildkit), build.WithLayerEvents(rec.add))...)
+	reads := &blobReads{inner: remote.DefaultTransport, repo: "/v2/" + repo.RepositoryStr() + "/blobs/"}
+	fast, err := push(ctx, dir, repo, append(buildOpts(t, rt), build.WithBuildkitHost(noBuildkit), build.WithLayerEvents(rec.add),
+		build.WithRemoteOptions(remote.WithTransport(reads)))...)
 	if err != nil {
 		t.Fatalf("fast path (no buildkitd): %v", err)
+	}
+	// What the cache image, the parent's, says of its layers, digests and
+	// diffIDs included, is in its manifest: its config is not fetched.
+	if prev, err := remote.Image(repo.Tag(buildtest.Git(t, dir, "rev-parse", "HEAD^"))); err == nil {
+		cfg, err := prev.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(reads.paths(), reads.repo+cfg.String()) {
+			t.Errorf("fast path read the cache image's config %s", cfg)
+		}
 	}
 	if got := rec.built(); !slices.Equal(got, []string{"app"}) {
 		t.Errorf("fast path built %q, want only app", got)
@@ -57,6 +72,29 @@ func fastThenFull(t *testing.T, dir string, rt, repo name.Repository) {
 	if fast.Digest != full.Digest {
 		t.Errorf("fast path gave %s, --no-cache %s: the same commit must give the same image\n%s", fast.Digest, full.Digest, imageDiff(t, repo.Digest(fast.Digest), full.Refs[0]))
 	}
+}
+
+// blobReads records the blobs read from one repo.
+type blobReads struct {
+	inner http.RoundTripper
+	repo  string // "/v2/REPO/blobs/"
+	mu    sync.Mutex
+	read  []string
+}
+
+func (b *blobReads) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, b.repo) {
+		b.mu.Lock()
+		b.read = append(b.read, r.URL.Path)
+		b.mu.Unlock()
+	}
+	return b.inner.RoundTrip(r)
+}
+
+func (b *blobReads) paths() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.read)
 }
 
 // imageDiff names the layers, and the config, that differ between two
