@@ -9,7 +9,7 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 
 include Makefile.testbed
 
-.PHONY: all build test lint unit demo clean bench
+.PHONY: all build test lint unit demo clean bench bench-serving
 
 all: build
 
@@ -59,6 +59,13 @@ bench: testbed
 	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_BENCH=1 PHPBUILD_BENCH_RUNS=$(BENCH_RUNS) \
 	  $(GO) test -run '^$$' -bench BenchmarkVsDockerfile -benchtime 1x -timeout 100m -v ./bench
 	@cat bench/results.md
+	$(MAKE) bench-serving
 	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_RELEASE_CYCLES=$${PHPBUILD_RELEASE_CYCLES:-20} \
 	  $(GO) test -count=1 -run '^TestReleaseAndRollbackUnderLoad$$' -timeout 100m -v ./release
 
+# The serving half of `make bench` alone: both images of the bench app
+# under load (bench/serving_test.go).
+bench-serving: testbed
+	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_BENCH=1 PHPBUILD_BENCH_RUNS=$(BENCH_RUNS) \
+	  $(GO) test -run '^$$' -bench BenchmarkServing -benchtime 1x -timeout 60m -v ./bench
+	@cat bench/serving.md

@@ -20,6 +20,11 @@ const (
 	Seconds  Unit = "s"
 	Bytes    Unit = "bytes"
 	Requests Unit = "requests"
+	// PerSecond is requests per second, Millis milliseconds of latency,
+	// Count a number of things.
+	PerSecond Unit = "requests/s"
+	Millis    Unit = "ms"
+	Count     Unit = "count"
 )
 
 // Figure is one quantity measured for both contenders, one sample per run.
@@ -202,6 +207,10 @@ func (u Unit) format(x float64) string {
 		return fmt.Sprintf("%.1f s", x)
 	case Bytes:
 		return humanBytes(x)
+	case PerSecond:
+		return fmt.Sprintf("%.0f/s", x)
+	case Millis:
+		return fmt.Sprintf("%.2f ms", x)
 	}
 	return fmt.Sprintf("%.0f", x)
 }

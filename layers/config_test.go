@@ -119,7 +119,7 @@ func TestConfigDefaults(t *testing.T) {
 		nginxConf: {
 			"pid {{RUN_DIR}}/nginx.pid;",
 			"error_log /dev/stderr;",
-			"access_log /dev/stdout;",
+			"access_log /dev/stdout combined buffer=32k flush=1s;",
 			"client_body_temp_path {{RUN_DIR}}/nginx/client_body;",
 			"proxy_temp_path {{RUN_DIR}}/nginx/proxy;",
 			"fastcgi_temp_path {{RUN_DIR}}/nginx/fastcgi;",
@@ -155,7 +155,7 @@ func TestConfigDefaults(t *testing.T) {
 			"[app]\nlisten = {{RUN_DIR}}/php-fpm.sock\n",
 			"pm = static\n",
 			"pm.max_children = {{FPM_MAX_CHILDREN}}\n",
-			"pm.max_requests = 1000\n",
+			"pm.max_requests = 10000\n",
 			"clear_env = no\n",
 			"catch_workers_output = yes\n",
 			"decorate_workers_output = no\n",

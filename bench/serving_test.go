@@ -1,0 +1,287 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/phpbuild/phpbuild/internal/buildtest"
+	"github.com/phpbuild/phpbuild/internal/loadgen"
+	"github.com/phpbuild/phpbuild/testbed"
+)
+
+// The serving figures: both images of one commit run side by side, each
+// limited to servingCPUs and servingMemory, loaded from this machine over
+// the bridge network (no docker-proxy in between).
+const (
+	servingCPUs   = 1
+	servingMemory = 512 << 20
+	servingFor    = 5 * time.Second
+	// figStart is from ContainerCreate to the first 200 of "/".
+	figStart     = "cold start: docker run to the first 200 of /"
+	figFirst20   = "cold start: median latency of the first 20 requests"
+	figFirst20Hi = "cold start: slowest of the first 20 requests"
+	figWorkers   = "php-fpm workers"
+)
+
+// servingLevels are the concurrencies each page is loaded at.
+var servingLevels = []int{1, 8, 32}
+
+// BenchmarkServing measures how fast the bench app's phpbuild image and
+// its bench/Dockerfile image serve: requests/s, p50 and p99 at each
+// concurrency for the front controller and a static file, errors, cold
+// start, and the php-fpm workers each runs. It writes
+// bench/serving.{md,json} and README.md's serving table.
+func BenchmarkServing(b *testing.B) {
+	if os.Getenv("PHPBUILD_BENCH") == "" {
+		b.Skip("run by `make bench` (PHPBUILD_BENCH=1)")
+	}
+	runs := 3
+	if n, err := strconv.Atoi(os.Getenv("PHPBUILD_BENCH_RUNS")); err == nil && n > 0 {
+		runs = n
+	}
+	s := newSuite(b)
+	dir := benchApp(b)
+	c := newContenders(fmt.Sprintf("bench/%d-serve", s.stamp))
+	sha := buildtest.Git(b, dir, "rev-parse", "HEAD")
+	pbd, dfd := testbed.StartBuildkitd(b, "", s.proxy.Addr()), testbed.StartBuildkitd(b, "", s.proxy.Addr())
+	s.phpbuild(b, pbd, dir, c.pb)
+	s.dockerfile(b, dfd, dir, c.df, c.dfCache, sha)
+	pbd.Remove()
+	dfd.Remove()
+	imgs := c.images(b, dir)
+	s.pull(b, imgs.phpbuild, imgs.dockerfile)
+
+	sv := &serving{suite: s, figures: map[string]*Figure{}}
+	for i := 0; i < runs; i++ {
+		b.Logf("serving, run %d of %d", i+1, runs)
+		// Each run starts the images in the other order.
+		order := []string{imgs.phpbuild, imgs.dockerfile}
+		if i%2 == 1 {
+			slices.Reverse(order)
+		}
+		urls, colds := map[string]string{}, map[string]coldStart{}
+		for _, img := range order {
+			urls[img], colds[img] = sv.start(b, img)
+		}
+		pb, df := colds[imgs.phpbuild], colds[imgs.dockerfile]
+		sv.add(b, figStart, Seconds, pb.first, df.first)
+		sv.add(b, figFirst20, Millis, pb.next.Median, df.next.Median)
+		sv.add(b, figFirst20Hi, Millis, pb.next.Max, df.next.Max)
+		pages := []string{"/", sv.staticPath(b, urls[imgs.phpbuild])}
+		for _, page := range pages {
+			for _, n := range servingLevels {
+				res := map[string]loadgen.Result{}
+				for _, img := range order {
+					res[img] = loadgen.Closed(context.Background(), urls[img]+page, n, servingFor, 5*time.Second, 0)
+					progress(b, "%-8s %-40s %v", page, img, res[img])
+				}
+				sv.addLoad(b, page, n, res[imgs.phpbuild], res[imgs.dockerfile])
+			}
+		}
+		sv.add(b, figWorkers, Count, float64(sv.workers(b, imgs.phpbuild)), float64(sv.workers(b, imgs.dockerfile)))
+		sv.stopAll(b)
+	}
+	rep := &Report{
+		Date:    time.Now().Format("2006-01-02"),
+		Machine: machine(),
+		Runs:    runs,
+		App:     "testdata/apps/assets plus a composer path package, built by phpbuild and by bench/Dockerfile from the same commit",
+		Notes: []string{
+			fmt.Sprintf("Each image runs with --cpus %d --memory %dm on dockerd's bridge, with the same commit's code; the load comes from this machine to the container's address (no docker-proxy), each level for %s over keep-alive connections, a worker sending its next GET when the last is answered (internal/loadgen.Closed). A request unanswered after 5 s counts as an error.", servingCPUs, servingMemory>>20, servingFor),
+			"The static file is the app's fingerprinted CSS under /build/. The Dockerfile image runs Debian's nginx and php-fpm settings (pm = dynamic, at most 5 workers; access log to a file); phpbuild's, the config layer's (README: The config layer).",
+			"Cold start: from ContainerCreate to the first 200 of / (polled every 5 ms), then 20 GETs one after another.",
+			"php-fpm workers: phpbuild's as its launcher printed them; the Dockerfile's as `docker top` counts its pool processes after the load.",
+			"Ratios are of the medians; for latencies and the cold start, lower is better.",
+		},
+	}
+	for _, n := range sv.order {
+		rep.Figures = append(rep.Figures, *sv.figures[n])
+	}
+	md := rep.Markdown()
+	js, err := rep.JSON()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("\n%s", md)
+	write(b, "serving.md", []byte(md))
+	write(b, "serving.json", append(js, '\n'))
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if out, ok := Splice(string(readme), "<!-- serving:begin -->", "<!-- serving:end -->", md); ok {
+		write(b, "../README.md", []byte(out))
+	} else {
+		b.Log("README.md has no serving markers; the table is in bench/serving.md")
+	}
+}
+
+// serving holds the serving benchmark's figures, in the order first
+// added, and the containers of the current run.
+type serving struct {
+	*suite
+	figures    map[string]*Figure
+	order      []string
+	containers map[string]string // image → container ID
+}
+
+func (sv *serving) add(b *testing.B, name string, u Unit, phpbuild, dockerfile float64) {
+	f, ok := sv.figures[name]
+	if !ok {
+		f = &Figure{Name: name, Unit: u}
+		sv.figures[name] = f
+		sv.order = append(sv.order, name)
+	}
+	f.Phpbuild = append(f.Phpbuild, phpbuild)
+	f.Dockerfile = append(f.Dockerfile, dockerfile)
+	progress(b, "%-58s phpbuild %-12s Dockerfile %s", name+":", u.format(phpbuild), u.format(dockerfile))
+}
+
+// addLoad records one page's load at n concurrent requests.
+func (sv *serving) addLoad(b *testing.B, page string, n int, pb, df loadgen.Result) {
+	what := "front controller /"
+	if page != "/" {
+		what = "static file"
+	}
+	name := fmt.Sprintf("%s, %d concurrent", what, n)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	sv.add(b, name+": requests/s", PerSecond, pb.RPS(), df.RPS())
+	sv.add(b, name+": p50", Millis, ms(pb.Percentile(0.5)), ms(df.Percentile(0.5)))
+	sv.add(b, name+": p99", Millis, ms(pb.Percentile(0.99)), ms(df.Percentile(0.99)))
+	sv.add(b, name+": errors", Requests, float64(pb.Errors), float64(df.Errors))
+	if pb.Errors > 0 || df.Errors > 0 {
+		b.Logf("errors: phpbuild %q, Dockerfile %q", pb.FirstErr, df.FirstErr)
+	}
+}
+
+// coldStart is how a container started: seconds to its first 200, and
+// the milliseconds of the 20 GETs after it.
+type coldStart struct {
+	first float64
+	next  Stats
+}
+
+// start runs img as the bench runs it and returns its base URL once it
+// answered / and 20 more GETs.
+func (sv *serving) start(b *testing.B, img string) (string, coldStart) {
+	cli := testbed.Docker(b)
+	ctx := context.Background()
+	begin := time.Now()
+	created, err := cli.ContainerCreate(ctx,
+		&container.Config{Image: sv.reg + "/" + img, Labels: map[string]string{"dev.phpbuild.bench": sv.appName}},
+		&container.HostConfig{Resources: container.Resources{NanoCPUs: servingCPUs * 1e9, Memory: servingMemory}},
+		nil, nil, "")
+	if err != nil {
+		b.Fatalf("docker run %s: %v", img, err)
+	}
+	if sv.containers == nil {
+		sv.containers = map[string]string{}
+	}
+	sv.containers[img] = created.ID
+	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		b.Fatalf("docker run %s: %v", img, err)
+	}
+	info, err := cli.ContainerInspect(ctx, created.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := "http://" + info.NetworkSettings.IPAddress + ":8080"
+	c := &http.Client{Timeout: time.Second}
+	var last string
+	for {
+		code, err := getStatus(c, url+"/")
+		if code == http.StatusOK {
+			break
+		}
+		last = fmt.Sprint(code, err)
+		if time.Since(begin) > time.Minute {
+			b.Fatalf("%s never answered / with 200; last: %s", img, last)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cold := time.Since(begin).Seconds()
+	var first []float64
+	for range 20 {
+		t0 := time.Now()
+		if code, err := getStatus(c, url+"/"); code != http.StatusOK {
+			b.Fatalf("%s: GET / after its first 200: %d %v", img, code, err)
+		}
+		first = append(first, float64(time.Since(t0).Microseconds())/1000)
+	}
+	return url, coldStart{first: cold, next: Summarize(first)}
+}
+
+func getStatus(c *http.Client, url string) (int, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// staticPath is the fingerprinted CSS file the page at url links to.
+func (sv *serving) staticPath(b *testing.B, url string) string {
+	resp, err := http.Get(url + "/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`href="(/build/[^"]+\.css)"`).FindStringSubmatch(string(body))
+	if m == nil {
+		b.Fatalf("no stylesheet link in %s/: %.300s", url, body)
+	}
+	return m[1]
+}
+
+// workers is the php-fpm workers img's container runs: as phpbuild's
+// launcher printed them, or as `docker top` counts the pool's processes.
+func (sv *serving) workers(b *testing.B, img string) int {
+	cli := testbed.Docker(b)
+	ctx := context.Background()
+	id := sv.containers[img]
+	logs, err := cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := io.ReadAll(logs)
+	logs.Close()
+	if m := regexp.MustCompile(`→ (\d+) php-fpm workers`).FindSubmatch(raw); m != nil {
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+	top, err := cli.ContainerTop(ctx, id, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, p := range top.Processes {
+		if strings.Contains(strings.Join(p, " "), "php-fpm: pool") {
+			n++
+		}
+	}
+	return n
+}
+
+func (sv *serving) stopAll(b *testing.B) {
+	cli := testbed.Docker(b)
+	for img, id := range sv.containers {
+		if err := cli.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true}); err != nil {
+			b.Errorf("removing %s's container: %v", img, err)
+		}
+	}
+	sv.containers = nil
+}
