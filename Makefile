@@ -63,9 +63,10 @@ bench: testbed
 	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_RELEASE_CYCLES=$${PHPBUILD_RELEASE_CYCLES:-20} \
 	  $(GO) test -count=1 -run '^TestReleaseAndRollbackUnderLoad$$' -timeout 100m -v ./release
 
-# The serving half of `make bench` alone: both images of the bench app
-# under load (bench/serving_test.go).
+# The serving half of `make bench` alone: both images of the small app
+# and of the Phalcon shop under load (bench/serving_test.go).
 bench-serving: testbed
 	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_BENCH=1 PHPBUILD_BENCH_RUNS=$(BENCH_RUNS) \
+	  PHPBUILD_PHALCON_SOURCE="$${PHPBUILD_PHALCON_SOURCE:-$(PHALCON_SOURCE)}" \
 	  $(GO) test -run '^$$' -bench BenchmarkServing -benchtime 1x -timeout 60m -v ./bench
 	@cat bench/serving.md

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -500,17 +502,28 @@ func (s *suite) phpbuild(b *testing.B, bk *testbed.Buildkitd, dir, repo string) 
 // dockerfile builds bench/Dockerfile on dir with buildctl and bk, pushing
 // repo:tag and the registry cache, and returns the seconds it took.
 func (s *suite) dockerfile(b *testing.B, bk *testbed.Buildkitd, dir, repo, cache, tag string) float64 {
+	return s.buildctl(b, bk, dir, "Dockerfile", repo+":"+tag, cache, map[string]string{
+		// The base through the proxy too, so that its pulls are counted.
+		"BASE": s.proxy.Addr() + "/library/debian:trixie-slim",
+	})
+}
+
+// buildctl builds bench/file on dir with buildctl, bk and args, pushing
+// ref and the registry cache repo cache, and returns the seconds it took.
+func (s *suite) buildctl(b *testing.B, bk *testbed.Buildkitd, dir, file, ref, cache string, args map[string]string) float64 {
 	here, _ := os.Getwd()
 	cacheRef := s.proxy.Addr() + "/" + cache + ":buildcache"
-	cmd := exec.Command(testbed.Buildctl(), "--addr", bk.Host, "build",
-		"--frontend", "dockerfile.v0", "--local", "context="+dir, "--local", "dockerfile="+here,
-		// The base through the proxy too, so that its pulls are counted.
-		"--opt", "build-arg:BASE="+s.proxy.Addr()+"/library/debian:trixie-slim",
-		"--output", "type=image,name="+s.proxy.Addr()+"/"+repo+":"+tag+",push=true",
-		"--export-cache", "type=registry,ref="+cacheRef+",mode=max",
-		"--import-cache", "type=registry,ref="+cacheRef,
-		"--progress", "plain")
-	return s.timed(b, cmd)
+	argv := []string{"--addr", bk.Host, "build",
+		"--frontend", "dockerfile.v0", "--local", "context=" + dir, "--local", "dockerfile=" + here,
+		"--opt", "filename=" + file,
+		"--output", "type=image,name=" + s.proxy.Addr() + "/" + ref + ",push=true",
+		"--export-cache", "type=registry,ref=" + cacheRef + ",mode=max",
+		"--import-cache", "type=registry,ref=" + cacheRef,
+		"--progress", "plain"}
+	for _, k := range slices.Sorted(maps.Keys(args)) {
+		argv = append(argv, "--opt", "build-arg:"+k+"="+args[k])
+	}
+	return s.timed(b, exec.Command(testbed.Buildctl(), argv...))
 }
 
 // timed runs cmd and returns its wall time in seconds; a failure ends the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -37,11 +38,22 @@ const (
 // servingLevels are the concurrencies each page is loaded at.
 var servingLevels = []int{1, 8, 32}
 
-// BenchmarkServing measures how fast the bench app's phpbuild image and
-// its bench/Dockerfile image serve: requests/s, p50 and p99 at each
-// concurrency for the front controller and a static file, errors, cold
-// start, and the php-fpm workers each runs. It writes
-// bench/serving.{md,json} and README.md's serving table.
+// servingApp is one app both images of which are served side by side.
+type servingApp struct {
+	label string // what its figures start with
+	imgs  images
+	env   []string
+	// pages are loaded at each level: paths, or "static" for the
+	// stylesheet the front page links to.
+	pages []string
+}
+
+// BenchmarkServing measures how fast the phpbuild image and the
+// hand-written Dockerfile's image of one commit serve: requests/s, p50 and
+// p99 at each concurrency for the front controller, a static file and, on
+// the Phalcon app, pages that render Volt templates over the ORM on
+// MariaDB; errors, cold start, and the php-fpm workers each runs. It
+// writes bench/serving.{md,json} and README.md's serving table.
 func BenchmarkServing(b *testing.B) {
 	if os.Getenv("PHPBUILD_BENCH") == "" {
 		b.Skip("run by `make bench` (PHPBUILD_BENCH=1)")
@@ -51,56 +63,27 @@ func BenchmarkServing(b *testing.B) {
 		runs = n
 	}
 	s := newSuite(b)
-	dir := benchApp(b)
-	c := newContenders(fmt.Sprintf("bench/%d-serve", s.stamp))
-	sha := buildtest.Git(b, dir, "rev-parse", "HEAD")
-	pbd, dfd := testbed.StartBuildkitd(b, "", s.proxy.Addr()), testbed.StartBuildkitd(b, "", s.proxy.Addr())
-	s.phpbuild(b, pbd, dir, c.pb)
-	s.dockerfile(b, dfd, dir, c.df, c.dfCache, sha)
-	pbd.Remove()
-	dfd.Remove()
-	imgs := c.images(b, dir)
-	s.pull(b, imgs.phpbuild, imgs.dockerfile)
-
 	sv := &serving{suite: s, figures: map[string]*Figure{}}
+	apps := []servingApp{sv.smallApp(b)}
+	if shop, ok := sv.shopApp(b); ok {
+		apps = append(apps, shop)
+	}
 	for i := 0; i < runs; i++ {
-		b.Logf("serving, run %d of %d", i+1, runs)
-		// Each run starts the images in the other order.
-		order := []string{imgs.phpbuild, imgs.dockerfile}
-		if i%2 == 1 {
-			slices.Reverse(order)
+		for _, a := range apps {
+			b.Logf("serving %s, run %d of %d", a.label, i+1, runs)
+			sv.measure(b, a, i)
 		}
-		urls, colds := map[string]string{}, map[string]coldStart{}
-		for _, img := range order {
-			urls[img], colds[img] = sv.start(b, img)
-		}
-		pb, df := colds[imgs.phpbuild], colds[imgs.dockerfile]
-		sv.add(b, figStart, Seconds, pb.first, df.first)
-		sv.add(b, figFirst20, Millis, pb.next.Median, df.next.Median)
-		sv.add(b, figFirst20Hi, Millis, pb.next.Max, df.next.Max)
-		pages := []string{"/", sv.staticPath(b, urls[imgs.phpbuild])}
-		for _, page := range pages {
-			for _, n := range servingLevels {
-				res := map[string]loadgen.Result{}
-				for _, img := range order {
-					res[img] = loadgen.Closed(context.Background(), urls[img]+page, n, servingFor, 5*time.Second, 0)
-					progress(b, "%-8s %-40s %v", page, img, res[img])
-				}
-				sv.addLoad(b, page, n, res[imgs.phpbuild], res[imgs.dockerfile])
-			}
-		}
-		sv.add(b, figWorkers, Count, float64(sv.workers(b, imgs.phpbuild)), float64(sv.workers(b, imgs.dockerfile)))
-		sv.stopAll(b)
 	}
 	rep := &Report{
 		Date:    time.Now().Format("2006-01-02"),
 		Machine: machine(),
 		Runs:    runs,
-		App:     "testdata/apps/assets plus a composer path package, built by phpbuild and by bench/Dockerfile from the same commit",
+		App:     "the small app (testdata/apps/assets plus a composer path package) and the Phalcon shop (testdata/apps/phalcon-shop), each built by phpbuild and by a hand-written Dockerfile (bench/Dockerfile, bench/phalcon.Dockerfile) from the same commit",
 		Notes: []string{
 			fmt.Sprintf("Each image runs with --cpus %d --memory %dm on dockerd's bridge, with the same commit's code; the load comes from this machine to the container's address (no docker-proxy), each level for %s over keep-alive connections, a worker sending its next GET when the last is answered (internal/loadgen.Closed). A request unanswered after 5 s counts as an error.", servingCPUs, servingMemory>>20, servingFor),
-			"The static file is the app's fingerprinted CSS under /build/. The Dockerfile image runs Debian's nginx and php-fpm settings (pm = dynamic, at most 5 workers; access log to a file); phpbuild's, the config layer's (README: The config layer).",
-			"Cold start: from ContainerCreate to the first 200 of / (polled every 5 ms), then 20 GETs one after another.",
+			"The static file is the stylesheet the front page links to. The Dockerfile images run Debian's nginx and php-fpm settings (pm = dynamic, at most 5 workers; access log to a file); phpbuild's, the config layer's (README: The config layer).",
+			"The Phalcon shop's pages render Volt templates with data from MariaDB (the test bed's, shared by both images); its Dockerfile image compiles the templates at run time, phpbuild's ships them compiled. Its Dockerfile copies the phalcon.so of phpbuild's runtime (the same compile of the same source).",
+			"Cold start: from ContainerCreate to the first 200 of / (polled every 5 ms), then 20 GETs one after another. Each run starts the images in the other order.",
 			"php-fpm workers: phpbuild's as its launcher printed them; the Dockerfile's as `docker top` counts its pool processes after the load.",
 			"Ratios are of the medians; for latencies and the cold start, lower is better.",
 		},
@@ -127,6 +110,90 @@ func BenchmarkServing(b *testing.B) {
 	}
 }
 
+// smallApp builds the bench app with both contenders.
+func (sv *serving) smallApp(b *testing.B) servingApp {
+	dir := benchApp(b)
+	c := newContenders(fmt.Sprintf("bench/%d-serve", sv.stamp))
+	sha := buildtest.Git(b, dir, "rev-parse", "HEAD")
+	pbd, dfd := testbed.StartBuildkitd(b, "", sv.proxy.Addr()), testbed.StartBuildkitd(b, "", sv.proxy.Addr())
+	sv.phpbuild(b, pbd, dir, c.pb)
+	sv.dockerfile(b, dfd, dir, c.df, c.dfCache, sha)
+	pbd.Remove()
+	dfd.Remove()
+	imgs := c.images(b, dir)
+	sv.pull(b, imgs.phpbuild, imgs.dockerfile)
+	return servingApp{label: "small app", imgs: imgs, pages: []string{"/", "static"}}
+}
+
+// shopApp builds the Phalcon shop with both contenders and migrates its
+// database; without a Phalcon source (PHPBUILD_PHALCON_SOURCE) it is left
+// out, saying so.
+func (sv *serving) shopApp(b *testing.B) (servingApp, bool) {
+	if os.Getenv("PHPBUILD_PHALCON_SOURCE") == "" {
+		b.Log("SKIPPED: no PHPBUILD_PHALCON_SOURCE, so no Phalcon runtime: the Phalcon shop's serving figures are left out")
+		return servingApp{}, false
+	}
+	rt, _ := buildtest.PhalconRuntimes(b)
+	db := testbed.MariaDB(b)
+	dir := buildtest.GitApp(b, "phalcon-shop")
+	c := newContenders(fmt.Sprintf("bench/%d-shop", sv.stamp))
+	sha := buildtest.Git(b, dir, "rev-parse", "HEAD")
+	bk := testbed.StartBuildkitd(b, "", sv.proxy.Addr())
+	defer bk.Remove()
+	cmd := exec.Command(sv.bin, "build", dir, "--image", sv.proxy.Addr()+"/"+c.pb, "--runtimes", rt.String(), "--progress", "plain")
+	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+bk.Host)
+	sv.timed(b, cmd)
+	imgs := c.images(b, dir)
+	sv.buildctl(b, bk, dir, "phalcon.Dockerfile", c.df+":"+sha, c.dfCache, map[string]string{
+		"BASE":         sv.proxy.Addr() + "/library/debian:bookworm-slim",
+		"PHALCON_FROM": sv.proxy.Addr() + "/" + imgs.phpbuild,
+	})
+	sv.pull(b, imgs.phpbuild, imgs.dockerfile)
+	env := append(db.Env(), "APP_NAME=Phalcon Shop")
+	args := []string{"run", "--rm"}
+	for _, e := range env {
+		args = append(args, "-e", e)
+	}
+	migrate := exec.Command("docker", append(args, sv.reg+"/"+imgs.phpbuild, "exec", "php", "app/cli.php", "migrate")...)
+	if out, err := migrate.CombinedOutput(); err != nil {
+		b.Fatalf("php app/cli.php migrate: %v\n%s", err, out)
+	}
+	return servingApp{label: "Phalcon shop", imgs: imgs, env: env, pages: []string{"/", "/products", "static"}}, true
+}
+
+// measure runs a's two images once, side by side, and records their
+// figures.
+func (sv *serving) measure(b *testing.B, a servingApp, run int) {
+	order := []string{a.imgs.phpbuild, a.imgs.dockerfile}
+	if run%2 == 1 {
+		slices.Reverse(order)
+	}
+	urls, colds := map[string]string{}, map[string]coldStart{}
+	for _, img := range order {
+		urls[img], colds[img] = sv.start(b, img, a.env)
+	}
+	pb, df := colds[a.imgs.phpbuild], colds[a.imgs.dockerfile]
+	sv.add(b, a.label+": "+figStart, Seconds, pb.first, df.first)
+	sv.add(b, a.label+": "+figFirst20, Millis, pb.next.Median, df.next.Median)
+	sv.add(b, a.label+": "+figFirst20Hi, Millis, pb.next.Max, df.next.Max)
+	for _, page := range a.pages {
+		what := page
+		if page == "static" {
+			what, page = "static file", sv.staticPath(b, urls[a.imgs.phpbuild])
+		}
+		for _, n := range servingLevels {
+			res := map[string]loadgen.Result{}
+			for _, img := range order {
+				res[img] = loadgen.Closed(context.Background(), urls[img]+page, n, servingFor, 5*time.Second, 0)
+				progress(b, "%-10s %-44s %v", page, img, res[img])
+			}
+			sv.addLoad(b, fmt.Sprintf("%s: %s, %d concurrent", a.label, what, n), res[a.imgs.phpbuild], res[a.imgs.dockerfile])
+		}
+	}
+	sv.add(b, a.label+": "+figWorkers, Count, float64(sv.workers(b, a.imgs.phpbuild)), float64(sv.workers(b, a.imgs.dockerfile)))
+	sv.stopAll(b)
+}
+
 // serving holds the serving benchmark's figures, in the order first
 // added, and the containers of the current run.
 type serving struct {
@@ -148,20 +215,15 @@ func (sv *serving) add(b *testing.B, name string, u Unit, phpbuild, dockerfile f
 	progress(b, "%-58s phpbuild %-12s Dockerfile %s", name+":", u.format(phpbuild), u.format(dockerfile))
 }
 
-// addLoad records one page's load at n concurrent requests.
-func (sv *serving) addLoad(b *testing.B, page string, n int, pb, df loadgen.Result) {
-	what := "front controller /"
-	if page != "/" {
-		what = "static file"
-	}
-	name := fmt.Sprintf("%s, %d concurrent", what, n)
+// addLoad records one page's load, named name, for both images.
+func (sv *serving) addLoad(b *testing.B, name string, pb, df loadgen.Result) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	sv.add(b, name+": requests/s", PerSecond, pb.RPS(), df.RPS())
 	sv.add(b, name+": p50", Millis, ms(pb.Percentile(0.5)), ms(df.Percentile(0.5)))
 	sv.add(b, name+": p99", Millis, ms(pb.Percentile(0.99)), ms(df.Percentile(0.99)))
 	sv.add(b, name+": errors", Requests, float64(pb.Errors), float64(df.Errors))
 	if pb.Errors > 0 || df.Errors > 0 {
-		b.Logf("errors: phpbuild %q, Dockerfile %q", pb.FirstErr, df.FirstErr)
+		b.Logf("%s errors: phpbuild %q, Dockerfile %q", name, pb.FirstErr, df.FirstErr)
 	}
 }
 
@@ -172,14 +234,14 @@ type coldStart struct {
 	next  Stats
 }
 
-// start runs img as the bench runs it and returns its base URL once it
-// answered / and 20 more GETs.
-func (sv *serving) start(b *testing.B, img string) (string, coldStart) {
+// start runs img with env as the bench runs it and returns its base URL
+// once it answered / and 20 more GETs.
+func (sv *serving) start(b *testing.B, img string, env []string) (string, coldStart) {
 	cli := testbed.Docker(b)
 	ctx := context.Background()
 	begin := time.Now()
 	created, err := cli.ContainerCreate(ctx,
-		&container.Config{Image: sv.reg + "/" + img, Labels: map[string]string{"dev.phpbuild.bench": sv.appName}},
+		&container.Config{Image: sv.reg + "/" + img, Env: env, Labels: map[string]string{"dev.phpbuild.bench": sv.appName}},
 		&container.HostConfig{Resources: container.Resources{NanoCPUs: servingCPUs * 1e9, Memory: servingMemory}},
 		nil, nil, "")
 	if err != nil {
