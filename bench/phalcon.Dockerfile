@@ -26,9 +26,8 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
  && sed -i -e 's|^listen = .*|listen = /run/php/php-fpm.sock|' \
            -e 's|^;clear_env = no|clear_env = no|' /etc/php/${PHP}/fpm/pool.d/www.conf \
  && rm -f /etc/nginx/sites-enabled/default
-COPY --from=phalcon /usr/lib/php/ /tmp/phalcon/
-RUN so=$(find /tmp/phalcon -name phalcon.so | head -1) && test -n "$so" \
- && cp "$so" "$(php -r 'echo ini_get("extension_dir");')/" && rm -rf /tmp/phalcon \
+COPY --from=phalcon /usr/local/lib/phpbuild/ext/phalcon.so /tmp/phalcon.so
+RUN mv /tmp/phalcon.so "$(php -r 'echo ini_get("extension_dir");')/" \
  && printf '; priority=30\nextension=phalcon.so\n' >/etc/php/${PHP}/mods-available/phalcon.ini \
  && phpenmod phalcon && php -m | grep -qx phalcon
 
@@ -71,7 +70,8 @@ EOF
 WORKDIR /var/www/app
 COPY --link --from=composer /app/vendor vendor/
 COPY --link . .
-RUN chown -R www-data:www-data cache
+# Volt writes its compiled templates here at run time.
+RUN mkdir -p cache/volt && chown -R www-data:www-data cache
 STOPSIGNAL SIGQUIT
 EXPOSE 8080
 CMD ["/usr/local/bin/start"]

@@ -258,7 +258,11 @@ func (sv *serving) start(b *testing.B, img string, env []string) (string, coldSt
 	if err != nil {
 		b.Fatal(err)
 	}
-	url := "http://" + info.NetworkSettings.IPAddress + ":8080"
+	bridge, ok := info.NetworkSettings.Networks["bridge"]
+	if !ok || bridge.IPAddress == "" {
+		b.Fatalf("%s has no address on dockerd's bridge", img)
+	}
+	url := "http://" + bridge.IPAddress + ":8080"
 	c := &http.Client{Timeout: time.Second}
 	var last string
 	for {
@@ -268,7 +272,7 @@ func (sv *serving) start(b *testing.B, img string, env []string) (string, coldSt
 		}
 		last = fmt.Sprint(code, err)
 		if time.Since(begin) > time.Minute {
-			b.Fatalf("%s never answered / with 200; last: %s", img, last)
+			b.Fatalf("%s never answered / with 200; last: %s; its log:\n%s", img, last, sv.logTail(created.ID))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -284,6 +288,12 @@ func (sv *serving) start(b *testing.B, img string, env []string) (string, coldSt
 	return url, coldStart{first: cold, next: Summarize(first)}
 }
 
+// logTail is the end of a container's log, for a failure's message.
+func (sv *serving) logTail(id string) string {
+	out, _ := exec.Command("docker", "logs", "--tail", "30", id).CombinedOutput()
+	return string(out)
+}
+
 func getStatus(c *http.Client, url string) (int, error) {
 	resp, err := c.Get(url)
 	if err != nil {
@@ -294,7 +304,8 @@ func getStatus(c *http.Client, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// staticPath is the fingerprinted CSS file the page at url links to.
+// staticPath is the stylesheet the page at url links to (its query, a
+// version, left out).
 func (sv *serving) staticPath(b *testing.B, url string) string {
 	resp, err := http.Get(url + "/")
 	if err != nil {
@@ -302,7 +313,7 @@ func (sv *serving) staticPath(b *testing.B, url string) string {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`href="(/build/[^"]+\.css)"`).FindStringSubmatch(string(body))
+	m := regexp.MustCompile(`<link[^>]+href="(/[^"?]+\.css)[^"]*"`).FindStringSubmatch(string(body))
 	if m == nil {
 		b.Fatalf("no stylesheet link in %s/: %.300s", url, body)
 	}
