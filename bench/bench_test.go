@@ -141,16 +141,23 @@ func BenchmarkVsDockerfile(b *testing.B) {
 		b.Logf("only the %s app was measured: bench/results.* and README.md are left as they are", apps)
 		return
 	}
-	write(b, "results.md", []byte(md))
-	write(b, "results.json", append(js, '\n'))
+	publish(b, "results", "bench", md, js)
+}
+
+// publish writes a report's markdown and JSON to bench/NAME.{md,json} and
+// the markdown into README.md between the <!-- MARKER:begin --> and
+// <!-- MARKER:end --> lines.
+func publish(b *testing.B, name, marker, md string, js []byte) {
+	write(b, name+".md", []byte(md))
+	write(b, name+".json", append(js, '\n'))
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		b.Fatal(err)
 	}
-	if out, ok := Splice(string(readme), "<!-- bench:begin -->", "<!-- bench:end -->", md); ok {
+	if out, ok := Splice(string(readme), "<!-- "+marker+":begin -->", "<!-- "+marker+":end -->", md); ok {
 		write(b, "../README.md", []byte(out))
 	} else {
-		b.Log("README.md has no bench markers; the table is in bench/results.md")
+		b.Logf("README.md has no %s markers; the table is in bench/%s.md", marker, name)
 	}
 }
 

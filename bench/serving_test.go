@@ -97,17 +97,7 @@ func BenchmarkServing(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("\n%s", md)
-	write(b, "serving.md", []byte(md))
-	write(b, "serving.json", append(js, '\n'))
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if out, ok := Splice(string(readme), "<!-- serving:begin -->", "<!-- serving:end -->", md); ok {
-		write(b, "../README.md", []byte(out))
-	} else {
-		b.Log("README.md has no serving markers; the table is in bench/serving.md")
-	}
+	publish(b, "serving", "serving", md, js)
 }
 
 // smallApp builds the bench app with both contenders.
