@@ -5,7 +5,7 @@
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PACKAGES=(ca-certificates curl debootstrap docker-registry docker.io containerd iptables runc mariadb-server mariadb-client openssh-server openssh-client)
+PACKAGES=(ca-certificates curl debootstrap docker-registry docker.io containerd iptables runc mariadb-server mariadb-client openssh-server openssh-client chromium)
 
 # Background jobs (the buildkitd build, debootstraps) run in their own process groups so that a
 # failing run can end them whole, go or debootstrap children included, and nothing else. Like
