@@ -45,7 +45,7 @@ func msgSuffix(m string) string {
 // dir, and returns what releases it. A lock whose holder ran on this machine and is gone is broken.
 func (h *host) lock(ctx context.Context, o Options) (func(), error) {
 	hostname, _ := os.Hostname()
-	me := Lock{Holder: currentUser(), Host: hostname, PID: os.Getpid(), Since: time.Now().UTC().Format(time.RFC3339), Message: o.Message}
+	me := Lock{Holder: o.user(), Host: hostname, PID: os.Getpid(), Since: time.Now().UTC().Format(time.RFC3339), Message: o.Message}
 	b, _ := json.Marshal(me)
 	deadline := time.Now().Add(o.LockWait)
 	for {

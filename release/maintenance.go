@@ -56,7 +56,7 @@ func SetMaintenance(ctx context.Context, env *Environment, on bool, o Options) (
 		return nil, err
 	}
 	defer unlock()
-	rec := &Record{ID: newID(start), Kind: "maintenance", Result: "off", User: currentUser(), Started: start.UTC().Format(time.RFC3339), Message: o.Message}
+	rec := &Record{ID: newID(start), Kind: "maintenance", Result: "off", User: o.user(), Started: start.UTC().Format(time.RFC3339), Message: o.Message}
 	if on {
 		rec.Result = "on"
 		sum := sha256.Sum256(page)

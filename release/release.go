@@ -54,6 +54,16 @@ type Options struct {
 	Progress func(format string, args ...any)
 	// Version and SHA describe the image, for the log.
 	Version, SHA string
+	// User is who acts, for the log and the lock: the deploy page's user;
+	// this process's user@host when empty.
+	User string
+}
+
+func (o *Options) user() string {
+	if o.User != "" {
+		return o.User
+	}
+	return currentUser()
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -295,7 +305,7 @@ type attempt struct {
 // front proxy exist, and takes the lock. Errors before the lock are not
 // logged: nothing has happened yet.
 func (h *host) begin(ctx context.Context, o Options, kind, ref, envDigest string, start time.Time, ensureNetwork func(context.Context) error) (*attempt, error) {
-	a := &attempt{h: h, o: o, start: start, rec: &Record{ID: newID(start), Kind: kind, Image: ref, Env: envDigest, User: currentUser(),
+	a := &attempt{h: h, o: o, start: start, rec: &Record{ID: newID(start), Kind: kind, Image: ref, Env: envDigest, User: o.user(),
 		Started: start.UTC().Format(time.RFC3339), Message: o.Message, Version: o.Version, SHA: o.SHA, Steps: map[string]string{}}}
 	t0 := time.Now()
 	ins, pulled, err := h.ensureImage(ctx, ref)

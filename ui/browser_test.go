@@ -3,10 +3,17 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,7 +43,17 @@ func TestPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("building the plain app: %v", err)
 	}
+	page := filepath.Join(dir, "src", "Page.php")
+	b, _ := os.ReadFile(page)
+	buildtest.Write(t, dir, "src/Page.php", strings.Replace(string(b), "'<h1>'", "'<h1>v2 '", 1))
+	buildtest.Commit(t, dir, "v2", "2026-01-03T00:00:00Z")
+	res2, err := build.Publish(ctx, dir, build.NewRegistry(repo, nil), build.WithRuntimeRepo(rt),
+		build.WithBuildkitHost(testbed.BuildkitHost(t)), build.WithTarget(repo), build.WithSkipExisting())
+	if err != nil {
+		t.Fatalf("building v2: %v", err)
+	}
 	app := fmt.Sprintf("ui%d", time.Now().UnixNano()%1e9)
+	port := testbed.FreePort(t)
 	old, _ := os.ReadFile(filepath.Join(dir, "project.toml"))
 	buildtest.Write(t, dir, "project.toml", string(old)+fmt.Sprintf(`
 [environments.test]
@@ -48,7 +65,7 @@ drain_timeout = "2s"
 [environments.test.health]
 interval = "200ms"
 deadline = "30s"
-`, app, testbed.FreePort(t), repo.String()))
+`, app, port, repo.String()))
 	t.Cleanup(func() {
 		testbed.RemoveLabeled(t, "dev.phpbuild.app="+app)
 		testbed.Docker(t).NetworkRemove(context.Background(), "phpbuild-"+app+"-test")
@@ -117,6 +134,71 @@ deadline = "30s"
 	}
 	history := screenshot()
 
+	// Deploy v2 from the page: the form, the plan, the live progress.
+	served := func() string {
+		t.Helper()
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			t.Fatalf("the environment's port: %v", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Click(chromedp.CSS(section+` a.deploy`)),
+		chromedp.WaitVisible(chromedp.CSS(`input.image`)),
+		chromedp.SendKeys(chromedp.CSS(`input.image`), res2.SHA),
+		chromedp.Click(chromedp.CSS(`form.card button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button.confirm`)),
+	); err != nil {
+		t.Fatalf("planning v2's release: %v", err)
+	}
+	if img := text(`code.plan-image`); !strings.HasSuffix(img, ":"+res2.SHA) {
+		t.Errorf("the plan's image is %q, want the v2 tag", img)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.CSS(`input.message`), "v2 from the page"),
+		chromedp.Click(chromedp.CSS(`button.confirm`)),
+		chromedp.WaitVisible(chromedp.CSS(`#progress`)),
+	); err != nil {
+		t.Fatalf("confirming v2's release: %v", err)
+	}
+	progress := screenshot()
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#outcome span.result-ok`))); err != nil {
+		t.Fatalf("waiting for v2's release: %v (the page says %q)", err, text(`#outcome`))
+	}
+	if lines := text(`#progress`); !strings.Contains(lines, "health") || !strings.Contains(lines, "switch") {
+		t.Errorf("the live progress shows no steps:\n%s", lines)
+	}
+	if body := served(); !strings.Contains(body, "<h1>v2 ") {
+		t.Errorf("after the page's release, the environment serves %q, want v2", body)
+	}
+
+	// Roll back to v1 from the history.
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/env/test/history"),
+		chromedp.Click(chromedp.CSS(row+` a.rollback`)),
+		chromedp.WaitVisible(chromedp.CSS(`button.confirm`)),
+		chromedp.Click(chromedp.CSS(`button.confirm`)),
+		chromedp.WaitVisible(chromedp.CSS(`#outcome span.result-ok`)),
+	); err != nil {
+		t.Fatalf("rolling back to v1 from the history: %v (the page says %q)", err, text(`#outcome`))
+	}
+	if body := served(); strings.Contains(body, "<h1>v2 ") || !strings.Contains(body, "<h1>") {
+		t.Errorf("after the rollback, the environment serves %q, want v1", body)
+	}
+
+	// Two people deploy v2 at once: one release runs, the other sees the
+	// lock.
+	outcomes := deployTwice(t, srv.URL, res2.SHA)
+	sort.Strings(outcomes)
+	t.Logf("two deploys at once: %q", outcomes)
+	if len(outcomes) != 2 || outcomes[1] != "ok" || !strings.Contains(outcomes[0], "locked by") {
+		t.Errorf("two deploys at once ended %q, want one ok and one lock message", outcomes)
+	}
+
 	out := os.Getenv("PHPBUILD_ARTIFACTS")
 	if out == "" {
 		out = "artifacts"
@@ -124,11 +206,59 @@ deadline = "30s"
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, png := range map[string][]byte{"ui-overview.png": overview, "ui-history.png": history} {
+	for name, png := range map[string][]byte{"ui-overview.png": overview, "ui-history.png": history, "ui-release.png": progress} {
 		p := filepath.Join(out, name)
 		if err := os.WriteFile(p, png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("screenshot: %s", p)
 	}
+}
+
+// deployTwice posts two releases of image to the page's test environment
+// at once, as two people would, and returns how each ended (the "done"
+// event of its run).
+func deployTwice(t *testing.T, base, image string) []string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(base + "/env/test/deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token in the deploy form:\n%s", body)
+	}
+	form := url.Values{"image": {image}, "csrf": {string(m[1])}}
+	var wg sync.WaitGroup
+	out := make([]string, 2)
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, base+"/env/test/deploy", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", base)
+			resp, err := c.Do(req) // follows the redirect to the run's page
+			if err != nil {
+				out[i] = err.Error()
+				return
+			}
+			resp.Body.Close()
+			ev, err := c.Get(resp.Request.URL.String() + "/events")
+			if err != nil {
+				out[i] = err.Error()
+				return
+			}
+			defer ev.Body.Close()
+			all, _ := io.ReadAll(ev.Body)
+			_, done, _ := strings.Cut(string(all), "event: done\ndata: ")
+			out[i] = strings.TrimSpace(done)
+		}()
+	}
+	wg.Wait()
+	return out
 }

@@ -40,6 +40,13 @@ const readTimeout = 10 * time.Second
 type source interface {
 	Status(ctx context.Context, env *release.Environment) (*release.Status, error)
 	History(ctx context.Context, env *release.Environment) ([]release.Record, error)
+	Plan(ctx context.Context, env *release.Environment, o release.Options) (*release.Plan, error)
+	Release(ctx context.Context, env *release.Environment, o release.Options) (*release.Record, error)
+	Rollback(ctx context.Context, env *release.Environment, id string, o release.Options) (*release.Record, error)
+	Unlock(ctx context.Context, env *release.Environment) (*release.Lock, error)
+	// Describe is the version and commit an image of env's repo carries.
+	Describe(ctx context.Context, env *release.Environment, image string) (version, sha string)
+	Tags(ctx context.Context, env *release.Environment) ([]imageTag, error)
 }
 
 type engine struct{}
@@ -50,6 +57,30 @@ func (engine) Status(ctx context.Context, env *release.Environment) (*release.St
 
 func (engine) History(ctx context.Context, env *release.Environment) ([]release.Record, error) {
 	return release.History(ctx, env)
+}
+
+func (engine) Plan(ctx context.Context, env *release.Environment, o release.Options) (*release.Plan, error) {
+	return release.PlanRelease(ctx, env, o)
+}
+
+func (engine) Release(ctx context.Context, env *release.Environment, o release.Options) (*release.Record, error) {
+	return release.Release(ctx, env, o)
+}
+
+func (engine) Rollback(ctx context.Context, env *release.Environment, id string, o release.Options) (*release.Record, error) {
+	return release.Rollback(ctx, env, id, o)
+}
+
+func (engine) Unlock(ctx context.Context, env *release.Environment) (*release.Lock, error) {
+	return release.Unlock(ctx, env)
+}
+
+func (engine) Tags(ctx context.Context, env *release.Environment) ([]imageTag, error) {
+	return listTags(ctx, env.Image)
+}
+
+func (engine) Describe(ctx context.Context, env *release.Environment, image string) (string, string) {
+	return describe(ctx, env.Image, image)
 }
 
 // Option configures the page.
@@ -83,6 +114,9 @@ type server struct {
 	dir   string
 	opts  options
 	pages map[string]*template.Template
+
+	mu   sync.Mutex
+	runs map[string]*run
 }
 
 // New returns the page for the environments of dir's project.toml. It
@@ -97,8 +131,8 @@ func New(dir string, opts ...Option) (http.Handler, error) {
 	if _, err := environmentNames(dir); err != nil {
 		return nil, err
 	}
-	s := &server{dir: dir, opts: o, pages: map[string]*template.Template{}}
-	for _, p := range []string{"overview", "history", "error"} {
+	s := &server{dir: dir, opts: o, pages: map[string]*template.Template{}, runs: map[string]*run{}}
+	for _, p := range []string{"overview", "history", "error", "deploy", "plan", "confirm", "run"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
@@ -112,6 +146,15 @@ func New(dir string, opts ...Option) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.overview)
 	mux.HandleFunc("GET /env/{name}/history", s.history)
+	mux.HandleFunc("GET /env/{name}/deploy", s.deployForm)
+	mux.HandleFunc("POST /env/{name}/plan", s.plan)
+	mux.HandleFunc("POST /env/{name}/deploy", s.deploy)
+	mux.HandleFunc("GET /env/{name}/rollback", s.rollbackForm)
+	mux.HandleFunc("POST /env/{name}/rollback", s.rollback)
+	mux.HandleFunc("GET /env/{name}/unlock", s.unlockForm)
+	mux.HandleFunc("POST /env/{name}/unlock", s.unlock)
+	mux.HandleFunc("GET /runs/{id}", s.runPage)
+	mux.HandleFunc("GET /runs/{id}/events", s.runEvents)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return s.guard(mux), nil
 }
@@ -217,7 +260,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		}(&views[i])
 	}
 	wg.Wait()
-	s.render(w, "overview", map[string]any{"Title": "Environments", "Envs": views})
+	s.render(w, "overview", map[string]any{"Title": "Environments", "Envs": views, "Runs": s.activeRuns(""), "CSRF": csrfToken(w, r)})
 }
 
 // recordView is one release log line with what changed since the one
@@ -234,22 +277,33 @@ type step struct{ Name, Took string }
 // stepOrder is the order a release runs its steps in.
 var stepOrder = []string{"pull", "start", "health", "smoke", "switch", "drain", "hooks"}
 
-func (s *server) history(w http.ResponseWriter, r *http.Request) {
+// environment is the request's {name}; nil, with the error page sent,
+// when project.toml has no such environment.
+func (s *server) environment(w http.ResponseWriter, r *http.Request) *release.Environment {
 	name := r.PathValue("name")
 	names, err := environmentNames(s.dir)
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, err.Error())
-		return
+		return nil
 	}
 	if !slices.Contains(names, name) {
 		s.fail(w, http.StatusNotFound, fmt.Sprintf("project.toml has no environment %q.", name))
-		return
+		return nil
 	}
 	env, err := release.LoadEnvironment(s.dir, name)
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, err.Error())
+		return nil
+	}
+	return env
+}
+
+func (s *server) history(w http.ResponseWriter, r *http.Request) {
+	env := s.environment(w, r)
+	if env == nil {
 		return
 	}
+	name := env.Name
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
 	recs, err := s.opts.src.History(ctx, env)
@@ -257,7 +311,7 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadGateway, fmt.Sprintf("Reading %s's release log: %v", name, err))
 		return
 	}
-	s.render(w, "history", map[string]any{"Title": name + ": history", "Env": env, "Records": historyViews(recs)})
+	s.render(w, "history", map[string]any{"Title": name + ": history", "Env": env, "Records": historyViews(recs), "CSRF": csrfToken(w, r)})
 }
 
 // historyViews are recs newest first, each compared with the release that

@@ -3,14 +3,20 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/release"
@@ -31,8 +37,57 @@ image = "registry.example/shop"
 `
 
 // fakeSource answers for staging: a current release, a lock and three
-// log lines; production has never been released.
-type fakeSource struct{}
+// log lines; production has never been released. It records the actions
+// asked of it.
+type fakeSource struct {
+	mu      sync.Mutex
+	actions []string
+}
+
+func (f *fakeSource) record(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.actions = append(f.actions, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeSource) asked() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.actions)
+}
+
+func (f *fakeSource) Plan(ctx context.Context, env *release.Environment, o release.Options) (*release.Plan, error) {
+	cur := staging[2]
+	return &release.Plan{Image: "registry.example/shop:" + o.Image, Env: "sha256:e3e3e3e3e3e3e3e3", EnvDiff: []string{"~ DB_PASSWORD (secret)"},
+		Current: &cur, Steps: []string{"pull registry.example/shop:" + o.Image, "start", "health", "switch", "drain"}}, nil
+}
+
+func (f *fakeSource) Release(ctx context.Context, env *release.Environment, o release.Options) (*release.Record, error) {
+	f.record("release %s %s image=%s message=%q user=%q version=%s", env.Name, ctx.Err(), o.Image, o.Message, o.User, o.Version)
+	o.Progress("pull %s: 0.3s", o.Image)
+	o.Progress("start: 0.9s")
+	return &release.Record{ID: "r4", Kind: "release", Result: "ok"}, nil
+}
+
+func (f *fakeSource) Rollback(ctx context.Context, env *release.Environment, id string, o release.Options) (*release.Record, error) {
+	f.record("rollback %s to %s", env.Name, id)
+	o.Progress("start: 0.8s")
+	return nil, errors.New("the new container never passed its health check; r3 still serves")
+}
+
+func (f *fakeSource) Unlock(ctx context.Context, env *release.Environment) (*release.Lock, error) {
+	f.record("unlock %s", env.Name)
+	return &release.Lock{Holder: "carol@ci"}, nil
+}
+
+func (f *fakeSource) Describe(ctx context.Context, env *release.Environment, image string) (string, string) {
+	return "1.2.0", "dddddddddddddddddddd"
+}
+
+func (f *fakeSource) Tags(ctx context.Context, env *release.Environment) ([]imageTag, error) {
+	return []imageTag{{Tag: "1.2.0", Version: "1.2.0", Revision: "dddddddddddddddddddd", Created: "2026-12-03T08:00:00Z"},
+		{Tag: "1.1.1", Version: "1.1.1", Revision: "cccccccccccccccccccc", Created: "2026-12-02T08:00:00Z"}}, nil
+}
 
 var staging = []release.Record{
 	{ID: "r1", Kind: "release", Digest: "registry.example/shop@sha256:1111111111111111aaaa", Env: "sha256:e1e1e1e1e1e1e1e1", Version: "1.0.0", SHA: "aaaaaaaaaaaaaaaaaaaa",
@@ -43,7 +98,7 @@ var staging = []release.Record{
 		User: "bob@laptop", Started: "2026-12-02T09:00:00Z", Duration: "2.9s", Result: "ok", Message: "<script>alert('x')</script> hotfix"},
 }
 
-func (fakeSource) Status(ctx context.Context, env *release.Environment) (*release.Status, error) {
+func (*fakeSource) Status(ctx context.Context, env *release.Environment) (*release.Status, error) {
 	if env.Name != "staging" {
 		return nil, release.ErrNeverReleased
 	}
@@ -52,7 +107,7 @@ func (fakeSource) Status(ctx context.Context, env *release.Environment) (*releas
 		Lock: &release.Lock{Holder: "carol@ci", Since: "2026-12-02T10:00:00Z", Message: "migrating"}}, nil
 }
 
-func (fakeSource) History(ctx context.Context, env *release.Environment) ([]release.Record, error) {
+func (*fakeSource) History(ctx context.Context, env *release.Environment) ([]release.Record, error) {
 	if env.Name != "staging" {
 		return nil, release.ErrNeverReleased
 	}
@@ -61,17 +116,24 @@ func (fakeSource) History(ctx context.Context, env *release.Environment) ([]rele
 
 func newTestServer(t *testing.T, opts ...Option) *httptest.Server {
 	t.Helper()
+	srv, _ := newFakeServer(t, opts...)
+	return srv
+}
+
+func newFakeServer(t *testing.T, opts ...Option) (*httptest.Server, *fakeSource) {
+	t.Helper()
+	src := &fakeSource{}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "project.toml"), []byte(projectTOML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(dir, append([]Option{withSource(fakeSource{})}, opts...)...)
+	h, err := New(dir, append([]Option{withSource(src)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, src
 }
 
 func get(t *testing.T, req *http.Request) (int, string) {
@@ -220,5 +282,153 @@ func TestCheckListen(t *testing.T) {
 		if err != nil && !errors.As(err, new(*badinput.Error)) {
 			t.Errorf("CheckListen(%q): %v is not a badinput error", tc.addr, err)
 		}
+	}
+}
+
+// browser is a client that keeps cookies and does not follow redirects.
+type browser struct {
+	t    *testing.T
+	c    *http.Client
+	base string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(req *http.Request) (int, string, http.Header) {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+func (b *browser) get(path string) (int, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
+	code, body, _ := b.do(req)
+	return code, body
+}
+
+// post sends form as the page's own forms do, with origin as Origin ("" for
+// none).
+func (b *browser) post(path string, form url.Values, origin string) (int, string, http.Header) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	return b.do(req)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]{32})"`)
+
+func (b *browser) csrf(page string) string {
+	b.t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		b.t.Fatalf("no CSRF field in the page:\n%s", page)
+	}
+	return m[1]
+}
+
+func TestDeploy(t *testing.T) {
+	srv, src := newFakeServer(t)
+	b := newBrowser(t, srv.URL)
+	code, page := b.get("/env/staging/deploy")
+	if code != http.StatusOK || !strings.Contains(page, `value="1.2.0"`) || !strings.Contains(page, "<option>production</option>") {
+		t.Fatalf("deploy form: %d\n%s", code, page)
+	}
+	tok := b.csrf(page)
+
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		origin string
+	}{
+		{"no token", url.Values{"image": {"1.2.0"}}, srv.URL},
+		{"a wrong token", url.Values{"image": {"1.2.0"}, "csrf": {strings.Repeat("0", 32)}}, srv.URL},
+		{"another origin", url.Values{"image": {"1.2.0"}, "csrf": {tok}}, "https://evil.example"},
+	} {
+		for _, path := range []string{"/env/staging/plan", "/env/staging/deploy", "/env/staging/rollback", "/env/staging/unlock"} {
+			if code, _, _ := b.post(path, tc.form, tc.origin); code != http.StatusForbidden {
+				t.Errorf("%s, POST %s: %d, want 403", tc.name, path, code)
+			}
+		}
+	}
+	if got := src.asked(); len(got) > 0 {
+		t.Fatalf("refused requests acted: %q", got)
+	}
+
+	code, page, _ = b.post("/env/staging/plan", url.Values{"image": {"1.2.0"}, "csrf": {tok}}, srv.URL)
+	for _, want := range []string{`<code class="plan-image">registry.example/shop:1.2.0</code>`, "~ DB_PASSWORD (secret)", "<li>health</li>", `name="version" value="1.2.0"`, "Release to staging"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the plan lacks %q (%d)", want, code)
+		}
+	}
+	code, _, hdr := b.post("/env/staging/deploy", url.Values{"image": {"1.2.0"}, "version": {"1.2.0"}, "message": {"ship it"}, "csrf": {tok}}, srv.URL)
+	loc := hdr.Get("Location")
+	if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/runs/") {
+		t.Fatalf("deploy: %d, Location %q", code, loc)
+	}
+	// The events of a run that is over: every line, then the result.
+	_, events := b.get(loc + "/events")
+	want := "event: line\ndata: pull 1.2.0: 0.3s\n\nevent: line\ndata: start: 0.9s\n\nevent: done\ndata: ok\n\n"
+	if events != want {
+		t.Errorf("events:\n%q\nwant\n%q", events, want)
+	}
+	if _, page := b.get(loc); !strings.Contains(page, `<span class="result-ok">ok</span>`) || !strings.Contains(page, "pull 1.2.0: 0.3s") {
+		t.Errorf("the run's page:\n%s", page)
+	}
+	// The release ran detached from the request, whose context is over.
+	if got := src.asked(); !slices.Equal(got, []string{`release staging %!s(<nil>) image=1.2.0 message="ship it" user="" version=1.2.0`}) {
+		t.Errorf("asked %q", got)
+	}
+}
+
+func TestRollbackAndUnlock(t *testing.T) {
+	srv, src := newFakeServer(t)
+	b := newBrowser(t, srv.URL)
+	_, hist := b.get("/env/staging/history")
+	if !strings.Contains(hist, `href="/env/staging/rollback?id=r1"`) || strings.Contains(hist, `rollback?id=r2"`) {
+		t.Errorf("rollback links: only ok releases may be picked:\n%s", hist)
+	}
+	code, page := b.get("/env/staging/rollback?id=r1")
+	if code != http.StatusOK || !strings.Contains(page, "release <code>r1</code>") {
+		t.Fatalf("rollback form: %d\n%s", code, page)
+	}
+	_, _, hdr := b.post("/env/staging/rollback", url.Values{"id": {"r1"}, "csrf": {b.csrf(page)}}, srv.URL)
+	loc := hdr.Get("Location")
+	// Wait for the run: a page of a run that failed shows why.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, page = b.get(loc)
+		if strings.Contains(page, "result-failed") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(page, "never passed its health check; r3 still serves") {
+		t.Errorf("the failed rollback's page:\n%s", page)
+	}
+
+	code, page = b.get("/env/staging/unlock")
+	if code != http.StatusOK || !strings.Contains(page, "carol@ci") {
+		t.Fatalf("unlock form: %d\n%s", code, page)
+	}
+	if code, _, hdr := b.post("/env/staging/unlock", url.Values{"csrf": {b.csrf(page)}}, ""); code != http.StatusSeeOther || hdr.Get("Location") != "/" {
+		t.Errorf("unlock: %d %v", code, hdr)
+	}
+	if got := src.asked(); !slices.Equal(got, []string{"rollback staging to r1", "unlock staging"}) {
+		t.Errorf("asked %q", got)
+	}
+	if code, _ := b.get("/env/staging/rollback?id=nope"); code != http.StatusNotFound {
+		t.Errorf("rollback to an unknown release: %d", code)
 	}
 }

@@ -23,12 +23,15 @@ func newUI() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "ui [DIR] [--listen ADDR] [--open]",
-		Short: "Serve the deploy page: every environment of DIR's project.toml, what it runs and its history",
+		Short: "Serve the deploy page: every environment, its history; deploy, promote, roll back and unlock",
 		Long: `Serves a web page for the environments of DIR's project.toml: per environment the current release
 (version, commit, image and env digests, who released it, when, how long it took), the health of its
 containers and processes, the lock and maintenance mode; and each environment's release log, newest
-first, with what changed between releases. It listens on ` + ui.DefaultListen + ` by default; anywhere else it
-needs PHPBUILD_UI_TOKEN (16 characters or more), sent as the basic-auth password.`,
+first, with what changed between releases. From it you deploy a tag or promote what another
+environment runs (plan, confirm, live progress), roll back to any release, and break a stale lock.
+Releases run inside this process: closing the browser never stops one. It listens on ` + ui.DefaultListen + `
+by default; anywhere else it needs PHPBUILD_UI_TOKEN (16 characters or more), sent as the basic-auth
+password.`,
 		Args: maxOneDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			token := os.Getenv("PHPBUILD_UI_TOKEN")
