@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -301,8 +302,10 @@ func History(ctx context.Context, env *Environment) ([]Record, error) {
 	return h.history(ctx)
 }
 
-// Unlock breaks env's lock and returns who held it (nil: nobody).
-func Unlock(ctx context.Context, env *Environment) (*Lock, error) {
+// Unlock breaks env's lock and returns who held it (nil: nobody). A lock
+// it breaks goes to the release log (kind "unlock", result "broken"), under
+// o's user and message.
+func Unlock(ctx context.Context, env *Environment, o Options) (*Lock, error) {
 	h, err := open(ctx, env)
 	if err != nil {
 		return nil, err
@@ -314,6 +317,15 @@ func Unlock(ctx context.Context, env *Environment) (*Lock, error) {
 	}
 	if err := h.state.remove(ctx, "lock"); err != nil {
 		return nil, err
+	}
+	now := time.Now()
+	msg := fmt.Sprintf("broke the lock of %s (pid %d on %s, since %s%s)", l.Holder, l.PID, l.Host, l.Since, msgSuffix(l.Message))
+	if o.Message != "" {
+		msg = o.Message + "; " + msg
+	}
+	rec := &Record{ID: newID(now), Kind: "unlock", Result: "broken", User: o.user(), Started: now.UTC().Format(time.RFC3339), Duration: "0s", Message: msg}
+	if err := h.appendLog(ctx, rec); err != nil {
+		return l, err
 	}
 	return l, nil
 }

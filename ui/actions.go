@@ -398,7 +398,7 @@ func (s *server) unlock(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
-	if _, err := s.opts.src.Unlock(ctx, env); err != nil {
+	if _, err := s.opts.src.Unlock(ctx, env, release.Options{User: who(r), Message: "from phpbuild ui"}); err != nil {
 		s.fail(w, http.StatusBadGateway, fmt.Sprintf("Unlocking %s: %v", env.Name, err))
 		return
 	}

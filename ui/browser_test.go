@@ -95,7 +95,9 @@ deadline = "30s"
 	// text is the visible text of the first element sel matches.
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
+		ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 		if err != nil {
 			t.Fatalf("reading %s: %v", sel, err)
 		}
@@ -108,6 +110,15 @@ deadline = "30s"
 			t.Fatalf("screenshot: %v", err)
 		}
 		return png
+	}
+
+	// do runs steps within a minute: a selector that never shows fails
+	// the test instead of hanging it. (The browser starts with the first
+	// call, on bctx itself: a deadline there would end the browser.)
+	do := func(steps ...chromedp.Action[chromedp.Void]) error {
+		ctx, cancel := context.WithTimeout(bctx, time.Minute)
+		defer cancel()
+		return chromedp.Do(ctx, steps...)
 	}
 
 	const section = `section[data-env="test"]`
@@ -126,7 +137,7 @@ deadline = "30s"
 	overview := screenshot()
 
 	row := `tr[data-id="` + rec.ID + `"]`
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(section+` a.history`)), chromedp.WaitVisible(chromedp.CSS(row))); err != nil {
+	if err := do( chromedp.Click(chromedp.CSS(section+` a.history`)), chromedp.WaitVisible(chromedp.CSS(row))); err != nil {
 		t.Fatalf("opening the history: %v", err)
 	}
 	if result, user, message := text(row+` td.result`), text(row+` td.user`), text(`tr.message`); result != "ok" || user != rec.User || message != "first release, from the ui test" {
@@ -145,7 +156,7 @@ deadline = "30s"
 		body, _ := io.ReadAll(resp.Body)
 		return string(body)
 	}
-	if err := chromedp.Do(bctx,
+	if err := do(
 		chromedp.Navigate(srv.URL+"/"),
 		chromedp.Click(chromedp.CSS(section+` a.deploy`)),
 		chromedp.WaitVisible(chromedp.CSS(`input.image`)),
@@ -158,16 +169,41 @@ deadline = "30s"
 	if img := text(`code.plan-image`); !strings.HasSuffix(img, ":"+res2.SHA) {
 		t.Errorf("the plan's image is %q, want the v2 tag", img)
 	}
-	if err := chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.CSS(`input.message`), "v2 from the page"),
+	if err := do( chromedp.SendKeys(chromedp.CSS(`input.message`), "v2 from the page")); err != nil {
+		t.Fatal(err)
+	}
+	clicked := time.Now()
+	// The environment's port, polled from the click on: when v2 answers.
+	v2served := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(clicked) < time.Minute {
+			if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if strings.Contains(string(body), "<h1>v2 ") {
+					v2served <- time.Since(clicked)
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		v2served <- -1
+	}()
+	if err := do(
 		chromedp.Click(chromedp.CSS(`button.confirm`)),
 		chromedp.WaitVisible(chromedp.CSS(`#progress`)),
 	); err != nil {
 		t.Fatalf("confirming v2's release: %v", err)
 	}
 	progress := screenshot()
-	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#outcome span.result-ok`))); err != nil {
+	if err := do( chromedp.WaitVisible(chromedp.CSS(`#outcome span.result-ok`))); err != nil {
 		t.Fatalf("waiting for v2's release: %v (the page says %q)", err, text(`#outcome`))
+	}
+	shown := time.Since(clicked)
+	if d := <-v2served; d < 0 {
+		t.Error("v2 was never served within a minute of the click")
+	} else {
+		t.Logf("deploy from the page: v2 served %.2f s after the click on Release; the page showed ok after %.2f s", d.Seconds(), shown.Seconds())
 	}
 	if lines := text(`#progress`); !strings.Contains(lines, "health") || !strings.Contains(lines, "switch") {
 		t.Errorf("the live progress shows no steps:\n%s", lines)
@@ -177,7 +213,7 @@ deadline = "30s"
 	}
 
 	// Roll back to v1 from the history.
-	if err := chromedp.Do(bctx,
+	if err := do(
 		chromedp.Navigate(srv.URL+"/env/test/history"),
 		chromedp.Click(chromedp.CSS(row+` a.rollback`)),
 		chromedp.WaitVisible(chromedp.CSS(`button.confirm`)),
@@ -197,6 +233,35 @@ deadline = "30s"
 	t.Logf("two deploys at once: %q", outcomes)
 	if len(outcomes) != 2 || outcomes[1] != "ok" || !strings.Contains(outcomes[0], "locked by") {
 		t.Errorf("two deploys at once ended %q, want one ok and one lock message", outcomes)
+	}
+
+	// A stale lock from another machine: the overview shows it, Unlock…
+	// breaks it after a confirmation, and the release log says who did.
+	stale := `{"holder":"ghost@elsewhere","host":"elsewhere","pid":4242,"since":"2026-12-01T00:00:00Z","message":"killed mid-release"}`
+	if err := os.WriteFile(filepath.Join(release.StateRoot, app, "test", "lock"), []byte(stale), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(srv.URL + "/"),
+		// Once app.js has put its time in the viewer's zone, which moves
+		// the link.
+		chromedp.WaitVisible(chromedp.CSS(section + ` p.lock time[title]`)),
+		chromedp.Click(chromedp.CSS(section + ` a.unlock`)),
+		chromedp.WaitVisible(chromedp.CSS(`button.confirm`)),
+		chromedp.Click(chromedp.CSS(`button.confirm`)),
+		chromedp.WaitVisible(chromedp.CSS(section + ` p.unlocked`)),
+		chromedp.Navigate(srv.URL + "/env/test/history"),
+		chromedp.WaitVisible(chromedp.CSS(`tr.result-broken`)),
+	} {
+		if err := do(step); err != nil {
+			ctx, cancel := context.WithTimeout(bctx, 5*time.Second)
+			where, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+			cancel()
+			t.Fatalf("breaking a stale lock from the page, step %d: %v; the browser is at %s", i, err, where)
+		}
+	}
+	if msg := text(`tr.result-broken + tr.message`); !strings.Contains(msg, "broke the lock of ghost@elsewhere") || !strings.Contains(msg, "killed mid-release") {
+		t.Errorf("the release log's unlock line says %q", msg)
 	}
 
 	out := os.Getenv("PHPBUILD_ARTIFACTS")

@@ -43,7 +43,7 @@ type source interface {
 	Plan(ctx context.Context, env *release.Environment, o release.Options) (*release.Plan, error)
 	Release(ctx context.Context, env *release.Environment, o release.Options) (*release.Record, error)
 	Rollback(ctx context.Context, env *release.Environment, id string, o release.Options) (*release.Record, error)
-	Unlock(ctx context.Context, env *release.Environment) (*release.Lock, error)
+	Unlock(ctx context.Context, env *release.Environment, o release.Options) (*release.Lock, error)
 	// Describe is the version and commit an image of env's repo carries.
 	Describe(ctx context.Context, env *release.Environment, image string) (version, sha string)
 	Tags(ctx context.Context, env *release.Environment) ([]imageTag, error)
@@ -71,8 +71,8 @@ func (engine) Rollback(ctx context.Context, env *release.Environment, id string,
 	return release.Rollback(ctx, env, id, o)
 }
 
-func (engine) Unlock(ctx context.Context, env *release.Environment) (*release.Lock, error) {
-	return release.Unlock(ctx, env)
+func (engine) Unlock(ctx context.Context, env *release.Environment, o release.Options) (*release.Lock, error) {
+	return release.Unlock(ctx, env, o)
 }
 
 func (engine) Tags(ctx context.Context, env *release.Environment) ([]imageTag, error) {

@@ -75,7 +75,7 @@ func (f *fakeSource) Rollback(ctx context.Context, env *release.Environment, id 
 	return nil, errors.New("the new container never passed its health check; r3 still serves")
 }
 
-func (f *fakeSource) Unlock(ctx context.Context, env *release.Environment) (*release.Lock, error) {
+func (f *fakeSource) Unlock(ctx context.Context, env *release.Environment, o release.Options) (*release.Lock, error) {
 	f.record("unlock %s", env.Name)
 	return &release.Lock{Holder: "carol@ci"}, nil
 }
@@ -163,7 +163,7 @@ func TestOverview(t *testing.T) {
 		`data-env="production"`, "Never released.", "phpbuild release --env production",
 		`data-env="staging"`, `<dd class="version">1.1.1</dd>`, "<code>cccccccccccc</code>", "<span class=\"user\">bob@laptop</span>",
 		`<time datetime="2026-12-02T09:00:00Z">`, "health-healthy", "Locked by <span class=\"user\">carol@ci</span>", ": migrating",
-		`href="/env/staging/history"`,
+		`href="/env/staging/history"`, `href="/env/staging/deploy"`, `href="/env/staging/unlock"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the overview lacks %q", want)

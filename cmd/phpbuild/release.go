@@ -238,15 +238,16 @@ func msgOf(m string) string {
 
 func newUnlock() *cobra.Command {
 	var (
-		env envOptions
-		out outputOptions // accepted, as by the other release commands; unlock prints no result
+		env     envOptions
+		message string
+		out     outputOptions // accepted, as by the other release commands; unlock prints no result
 	)
 	cmd := &cobra.Command{
-		Use:   "unlock [DIR] --env NAME",
+		Use:   "unlock [DIR] --env NAME [--message TEXT]",
 		Short: "Break an environment's lock, e.g. one left by a killed release on another machine",
 		Args:  maxOneDir,
 		RunE: env.run(func(cmd *cobra.Command, _ string, e *release.Environment) error {
-			l, err := release.Unlock(cmd.Context(), e)
+			l, err := release.Unlock(cmd.Context(), e, release.Options{Message: message})
 			if err != nil {
 				return err
 			}
@@ -259,6 +260,7 @@ func newUnlock() *cobra.Command {
 		}),
 	}
 	env.AddFlags(cmd)
+	cmd.Flags().StringVar(&message, "message", "", "why, for the release log")
 	out.AddFlags(cmd, "the result")
 	return cmd
 }
