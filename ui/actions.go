@@ -236,12 +236,8 @@ func (s *server) deployForm(w http.ResponseWriter, r *http.Request) {
 // plan shows what deploying the form's image (or what another environment
 // runs) would do, and asks to confirm.
 func (s *server) plan(w http.ResponseWriter, r *http.Request) {
-	env := s.environment(w, r)
+	env := s.postEnvironment(w, r)
 	if env == nil {
-		return
-	}
-	if err := checkPost(r); err != nil {
-		s.fail(w, http.StatusForbidden, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
@@ -276,12 +272,8 @@ func (s *server) plan(w http.ResponseWriter, r *http.Request) {
 
 // deploy starts the release the plan page confirmed.
 func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
-	env := s.environment(w, r)
+	env := s.postEnvironment(w, r)
 	if env == nil {
-		return
-	}
-	if err := checkPost(r); err != nil {
-		s.fail(w, http.StatusForbidden, err.Error())
 		return
 	}
 	image := r.PostFormValue("image")
@@ -349,12 +341,8 @@ func (s *server) rollbackForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) rollback(w http.ResponseWriter, r *http.Request) {
-	env := s.environment(w, r)
+	env := s.postEnvironment(w, r)
 	if env == nil {
-		return
-	}
-	if err := checkPost(r); err != nil {
-		s.fail(w, http.StatusForbidden, err.Error())
 		return
 	}
 	id := r.PostFormValue("id")
@@ -388,12 +376,8 @@ func (s *server) unlockForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) unlock(w http.ResponseWriter, r *http.Request) {
-	env := s.environment(w, r)
+	env := s.postEnvironment(w, r)
 	if env == nil {
-		return
-	}
-	if err := checkPost(r); err != nil {
-		s.fail(w, http.StatusForbidden, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
@@ -463,4 +447,14 @@ func (s *server) runEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// postEnvironment is s.environment for a form's POST, which must pass
+// checkPost first.
+func (s *server) postEnvironment(w http.ResponseWriter, r *http.Request) *release.Environment {
+	if err := checkPost(r); err != nil {
+		s.fail(w, http.StatusForbidden, err.Error())
+		return nil
+	}
+	return s.environment(w, r)
 }

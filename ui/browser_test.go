@@ -137,7 +137,7 @@ deadline = "30s"
 	overview := screenshot()
 
 	row := `tr[data-id="` + rec.ID + `"]`
-	if err := do( chromedp.Click(chromedp.CSS(section+` a.history`)), chromedp.WaitVisible(chromedp.CSS(row))); err != nil {
+	if err := do(chromedp.Click(chromedp.CSS(section+` a.history`)), chromedp.WaitVisible(chromedp.CSS(row))); err != nil {
 		t.Fatalf("opening the history: %v", err)
 	}
 	if result, user, message := text(row+` td.result`), text(row+` td.user`), text(`tr.message`); result != "ok" || user != rec.User || message != "first release, from the ui test" {
@@ -169,7 +169,7 @@ deadline = "30s"
 	if img := text(`code.plan-image`); !strings.HasSuffix(img, ":"+res2.SHA) {
 		t.Errorf("the plan's image is %q, want the v2 tag", img)
 	}
-	if err := do( chromedp.SendKeys(chromedp.CSS(`input.message`), "v2 from the page")); err != nil {
+	if err := do(chromedp.SendKeys(chromedp.CSS(`input.message`), "v2 from the page")); err != nil {
 		t.Fatal(err)
 	}
 	clicked := time.Now()
@@ -196,7 +196,7 @@ deadline = "30s"
 		t.Fatalf("confirming v2's release: %v", err)
 	}
 	progress := screenshot()
-	if err := do( chromedp.WaitVisible(chromedp.CSS(`#outcome span.result-ok`))); err != nil {
+	if err := do(chromedp.WaitVisible(chromedp.CSS(`#outcome span.result-ok`))); err != nil {
 		t.Fatalf("waiting for v2's release: %v (the page says %q)", err, text(`#outcome`))
 	}
 	shown := time.Since(clicked)
