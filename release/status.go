@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -413,4 +414,57 @@ func healthPath(env *Environment) string {
 		return "the image's health route"
 	}
 	return env.Health.Path
+}
+
+// EnvChanges says, for each pair of env snapshot digests {from, to}, which
+// variables to added ("+ NAME"), changed ("~ NAME") or removed ("- NAME")
+// against from: names only, never a value. A snapshot the host no longer
+// keeps leaves its pair nil.
+func EnvChanges(ctx context.Context, env *Environment, pairs [][2]string) ([][]string, error) {
+	h, err := open(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	snaps := map[string]map[string]string{}
+	read := func(digest string) map[string]string {
+		if vars, ok := snaps[digest]; ok {
+			return vars
+		}
+		var vars map[string]string
+		if b, err := h.state.read(ctx, snapshotFile(digest)); err == nil {
+			if parsed, err := ParseEnv("snapshot "+digest, b); err == nil {
+				vars = map[string]string{}
+				for _, v := range parsed {
+					vars[v.Key] = v.Value
+				}
+			}
+		}
+		snaps[digest] = vars
+		return vars
+	}
+	out := make([][]string, len(pairs))
+	for i, p := range pairs {
+		from, to := read(p[0]), read(p[1])
+		if from == nil || to == nil {
+			continue
+		}
+		changes := []string{}
+		for _, k := range slices.Sorted(maps.Keys(to)) {
+			old, ok := from[k]
+			switch {
+			case !ok:
+				changes = append(changes, "+ "+k)
+			case old != to[k]:
+				changes = append(changes, "~ "+k)
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(from)) {
+			if _, ok := to[k]; !ok {
+				changes = append(changes, "- "+k)
+			}
+		}
+		out[i] = changes
+	}
+	return out, nil
 }

@@ -55,17 +55,21 @@ func TestPageInChromium(t *testing.T) {
 	app := fmt.Sprintf("ui%d", time.Now().UnixNano()%1e9)
 	port := testbed.FreePort(t)
 	old, _ := os.ReadFile(filepath.Join(dir, "project.toml"))
-	buildtest.Write(t, dir, "project.toml", string(old)+fmt.Sprintf(`
+	// project writes the test environment with extra lines in its table.
+	project := func(extra string) {
+		buildtest.Write(t, dir, "project.toml", string(old)+fmt.Sprintf(`
 [environments.test]
 app = %q
 port = %d
 image = %q
 drain_timeout = "2s"
-
+%s
 [environments.test.health]
 interval = "200ms"
 deadline = "30s"
-`, app, port, repo.String()))
+`, app, port, repo.String(), extra))
+	}
+	project("")
 	t.Cleanup(func() {
 		testbed.RemoveLabeled(t, "dev.phpbuild.app="+app)
 		testbed.Docker(t).NetworkRemove(context.Background(), "phpbuild-"+app+"-test")
@@ -156,6 +160,9 @@ deadline = "30s"
 		body, _ := io.ReadAll(resp.Body)
 		return string(body)
 	}
+	// v2 goes out with an env file: the history names what it adds.
+	buildtest.Write(t, dir, "deploy/test.env", "GREETING_NAME=page\n")
+	project(`env_files = ["deploy/test.env"]`)
 	if err := do(
 		chromedp.Navigate(srv.URL+"/"),
 		chromedp.Click(chromedp.CSS(section+` a.deploy`)),
@@ -210,6 +217,13 @@ deadline = "30s"
 	}
 	if body := served(); !strings.Contains(body, "<h1>v2 ") {
 		t.Errorf("after the page's release, the environment serves %q, want v2", body)
+	}
+
+	if err := do(chromedp.Navigate(srv.URL + "/env/test/history")); err != nil {
+		t.Fatal(err)
+	}
+	if changes := text(`ul.envchanges`); changes != "+ GREETING_NAME" {
+		t.Errorf("the history names the env changes of v2's release as %q, want + GREETING_NAME", changes)
 	}
 
 	// Roll back to v1 from the history.

@@ -47,6 +47,7 @@ type source interface {
 	// Describe is the version and commit an image of env's repo carries.
 	Describe(ctx context.Context, env *release.Environment, image string) (version, sha string)
 	Tags(ctx context.Context, env *release.Environment) ([]imageTag, error)
+	EnvChanges(ctx context.Context, env *release.Environment, pairs [][2]string) ([][]string, error)
 }
 
 type engine struct{}
@@ -73,6 +74,10 @@ func (engine) Rollback(ctx context.Context, env *release.Environment, id string,
 
 func (engine) Unlock(ctx context.Context, env *release.Environment, o release.Options) (*release.Lock, error) {
 	return release.Unlock(ctx, env, o)
+}
+
+func (engine) EnvChanges(ctx context.Context, env *release.Environment, pairs [][2]string) ([][]string, error) {
+	return release.EnvChanges(ctx, env, pairs)
 }
 
 func (engine) Tags(ctx context.Context, env *release.Environment) ([]imageTag, error) {
@@ -269,7 +274,12 @@ type recordView struct {
 	release.Record
 	EnvChanged   bool
 	ImageChanged bool
-	Steps        []step
+	// EnvChanges name the variables added, changed or removed since the
+	// release before ("+ NAME", "~ NAME", "- NAME"), never their values.
+	EnvChanges []string
+	Steps      []step
+	// envFrom is the snapshot EnvChanges compare with.
+	envFrom string
 }
 
 type step struct{ Name, Took string }
@@ -311,7 +321,23 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadGateway, fmt.Sprintf("Reading %s's release log: %v", name, err))
 		return
 	}
-	s.render(w, "history", map[string]any{"Title": name + ": history", "Env": env, "Records": historyViews(recs), "CSRF": csrfToken(w, r)})
+	views := historyViews(recs)
+	var pairs [][2]string
+	var changed []*recordView
+	for i := range views {
+		if views[i].EnvChanged {
+			pairs = append(pairs, [2]string{views[i].envFrom, views[i].Env})
+			changed = append(changed, &views[i])
+		}
+	}
+	if len(pairs) > 0 {
+		if diffs, err := s.opts.src.EnvChanges(ctx, env, pairs); err == nil {
+			for i, d := range diffs {
+				changed[i].EnvChanges = d
+			}
+		}
+	}
+	s.render(w, "history", map[string]any{"Title": name + ": history", "Env": env, "Records": views, "CSRF": csrfToken(w, r)})
 }
 
 // historyViews are recs newest first, each compared with the release that
@@ -325,6 +351,7 @@ func historyViews(recs []release.Record) []recordView {
 		deploy := rec.Kind == "release" || rec.Kind == "rollback"
 		if prev != nil && deploy {
 			v.EnvChanged = rec.Env != prev.Env
+			v.envFrom = prev.Env
 			v.ImageChanged = rec.Digest != prev.Digest
 		}
 		for _, n := range stepOrder {

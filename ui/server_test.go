@@ -80,6 +80,16 @@ func (f *fakeSource) Unlock(ctx context.Context, env *release.Environment, o rel
 	return &release.Lock{Holder: "carol@ci"}, nil
 }
 
+func (f *fakeSource) EnvChanges(ctx context.Context, env *release.Environment, pairs [][2]string) ([][]string, error) {
+	out := make([][]string, len(pairs))
+	for i, p := range pairs {
+		if p == [2]string{"sha256:e1e1e1e1e1e1e1e1", "sha256:e2e2e2e2e2e2e2e2"} {
+			out[i] = []string{"+ MAIL_HOST", "~ DB_PASSWORD"}
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeSource) Describe(ctx context.Context, env *release.Environment, image string) (string, string) {
 	return "1.2.0", "dddddddddddddddddddd"
 }
@@ -191,7 +201,7 @@ func TestHistory(t *testing.T) {
 	}
 	// r3 is compared with r1, the last release that served: r2 failed.
 	r3 := body[strings.Index(body, `data-id="r3"`):strings.Index(body, `data-id="r2"`)]
-	for _, want := range []string{`<span class="changed">new</span>`, `<span class="changed">changed</span>`} {
+	for _, want := range []string{`<span class="changed">new</span>`, `<span class="changed">changed</span>`, "<li><code>&#43; MAIL_HOST</code></li><li><code>~ DB_PASSWORD</code></li>"} {
 		if !strings.Contains(r3, want) {
 			t.Errorf("r3's row lacks %q:\n%s", want, r3)
 		}
