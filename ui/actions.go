@@ -281,8 +281,11 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, "The form names no image.")
 		return
 	}
-	o := release.Options{Image: image, Message: r.PostFormValue("message"), User: who(r),
-		Version: r.PostFormValue("version"), SHA: r.PostFormValue("sha")}
+	// The log's version and commit come from the image, not from the form.
+	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
+	version, sha := s.opts.src.Describe(ctx, env, image)
+	cancel()
+	o := release.Options{Image: image, Message: r.PostFormValue("message"), User: who(r), Version: version, SHA: sha}
 	s.start(w, r, env, "release", image, o, func(ctx context.Context, o release.Options) (*release.Record, error) {
 		return s.opts.src.Release(ctx, env, o)
 	})
