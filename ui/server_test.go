@@ -42,6 +42,8 @@ image = "registry.example/shop"
 type fakeSource struct {
 	mu      sync.Mutex
 	actions []string
+	// gate, when set, holds each release until it is closed.
+	gate chan struct{}
 }
 
 func (f *fakeSource) record(format string, args ...any) {
@@ -65,6 +67,12 @@ func (f *fakeSource) Plan(ctx context.Context, env *release.Environment, o relea
 func (f *fakeSource) Release(ctx context.Context, env *release.Environment, o release.Options) (*release.Record, error) {
 	f.record("release %s %s image=%s message=%q user=%q version=%s", env.Name, ctx.Err(), o.Image, o.Message, o.User, o.Version)
 	o.Progress("pull %s: 0.3s", o.Image)
+	if f.gate != nil {
+		<-f.gate
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // as the engine would: a cancelled release stops
+	}
 	o.Progress("start: 0.9s")
 	return &release.Record{ID: "r4", Kind: "release", Result: "ok"}, nil
 }
@@ -440,5 +448,47 @@ func TestRollbackAndUnlock(t *testing.T) {
 	}
 	if code, _ := b.get("/env/staging/rollback?id=nope"); code != http.StatusNotFound {
 		t.Errorf("rollback to an unknown release: %d", code)
+	}
+}
+
+// TestRunOutlivesTheBrowser: a release goes on after the browser that
+// started it left, and the overview shows it until it ends.
+func TestRunOutlivesTheBrowser(t *testing.T) {
+	srv, src := newFakeServer(t)
+	src.gate = make(chan struct{})
+	b := newBrowser(t, srv.URL)
+	_, page := b.get("/env/staging/deploy")
+	_, _, hdr := b.post("/env/staging/deploy", url.Values{"image": {"1.2.0"}, "csrf": {b.csrf(page)}}, srv.URL)
+	run := hdr.Get("Location")
+	// The browser reads one line, then goes away mid-release.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+run+"/events", nil)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 64)
+	n, _ := resp.Body.Read(line)
+	cancel()
+	resp.Body.Close()
+	if !strings.Contains(string(line[:n]), "pull 1.2.0") {
+		t.Errorf("the first event is %q", line[:n])
+	}
+	// Another browser, later: the overview lists the run, its page shows
+	// what it did so far.
+	other := newBrowser(t, srv.URL)
+	if _, page := other.get("/"); !strings.Contains(page, `href="`+run+`">staging: release of <code>1.2.0</code>`) {
+		t.Errorf("the overview does not list the running release %s:\n%s", run, page)
+	}
+	if _, page := other.get(run); !strings.Contains(page, "running…") || !strings.Contains(page, "pull 1.2.0: 0.3s") {
+		t.Errorf("the run's page while it runs:\n%s", page)
+	}
+	close(src.gate)
+	_, events := other.get(run + "/events")
+	if !strings.HasSuffix(events, "event: done\ndata: ok\n\n") {
+		t.Errorf("the release did not finish after its browser left: %q", events)
+	}
+	if _, page := other.get("/"); strings.Contains(page, run) {
+		t.Error("the overview still lists the finished run")
 	}
 }
