@@ -37,6 +37,9 @@ const (
 	LabelLayers = "dev.phpbuild.layers"
 	// LabelRunImage is the run image the app layers sit on.
 	LabelRunImage = "dev.phpbuild.run-image"
+	// AnnotationSubject is the manifest annotation with the first line of
+	// the commit's message, for the deploy page.
+	AnnotationSubject = "dev.phpbuild.commit-subject"
 )
 
 // cachedLayer is one entry of LabelLayers.
@@ -366,6 +369,9 @@ func ociAnnotations(m imageMeta) map[string]string {
 	}
 	if m.commit.Dirty {
 		a[labelRevision] = m.commit.SHA + "-dirty"
+	}
+	if m.commit.Subject != "" {
+		a[AnnotationSubject] = m.commit.Subject
 	}
 	if m.source != "" {
 		a["org.opencontainers.image.source"] = m.source

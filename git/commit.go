@@ -25,6 +25,8 @@ import (
 type Commit struct {
 	SHA  string    // full HEAD sha (40 hex; 64 in a SHA-256 repository)
 	Time time.Time // committer time of HEAD, UTC (becomes SOURCE_DATE_EPOCH)
+	// Subject is the first line of HEAD's message.
+	Subject string
 	// Dirty is set by tracked changes or untracked, non-ignored files under
 	// the dir read; changes elsewhere in a monorepo do not count.
 	Dirty bool
@@ -124,11 +126,11 @@ func (g gitCLI) read(ctx context.Context) (*Commit, error) {
 		head, headErr = g.run(ctx, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", "--show-prefix", "HEAD", "--symbolic-full-name", "HEAD", "--")
 		return nil
 	})
-	// The committer time and the first-parent history in one: rev-list
-	// --timestamp prints "TIME SHA", HEAD's first.
+	// The committer time, HEAD's subject and the first-parent history in
+	// one: "TIME SHA SUBJECT" a line, HEAD's first.
 	var history string
 	eg.Go(func() (err error) {
-		history, err = g.run(ctx, "rev-list", "--first-parent", "--timestamp", fmt.Sprintf("--max-count=%d", maxAncestors+1), "HEAD", "--")
+		history, err = g.run(ctx, "log", "--first-parent", "--no-show-signature", "--format=%ct %H %s", fmt.Sprintf("--max-count=%d", maxAncestors+1), "HEAD", "--")
 		return err
 	})
 	var status string
@@ -174,22 +176,25 @@ func (g gitCLI) read(ctx context.Context) (*Commit, error) {
 		c.Branch = "" // detached
 	}
 	for i, line := range strings.Split(strings.TrimSpace(history), "\n") {
-		ct, sha, ok := strings.Cut(line, " ")
-		if !ok {
-			return nil, fmt.Errorf("git rev-list --timestamp: unexpected line %q", line)
+		f := strings.SplitN(line, " ", 3)
+		if len(f) < 2 {
+			return nil, fmt.Errorf("git log: unexpected line %q", line)
 		}
 		if i > 0 {
-			c.Ancestors = append(c.Ancestors, sha)
+			c.Ancestors = append(c.Ancestors, f[1])
 			continue
 		}
-		if sha != c.SHA {
+		if f[1] != c.SHA {
 			return nil, errHeadMoved
 		}
-		secs, err := strconv.ParseInt(ct, 10, 64)
+		secs, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("git rev-list --timestamp: unexpected first line %q", line)
+			return nil, fmt.Errorf("git log: unexpected first line %q", line)
 		}
 		c.Time = time.Unix(secs, 0).UTC()
+		if len(f) == 3 {
+			c.Subject = f[2]
+		}
 	}
 	if describeErr == nil {
 		if _, _, at, ok := parseDescribe(strings.TrimSpace(described)); ok && !strings.HasPrefix(c.SHA, at) {

@@ -89,6 +89,7 @@ func TestReadCommitClean(t *testing.T) {
 	want := &Commit{
 		SHA:     sha,
 		Time:    commitTime,
+		Subject: "one",
 		Branch:  "main",
 		Version: "0.0.0-dev.1.g" + sha[:12],
 		Files:   []string{"a.php", "src/b.php"},

@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/release"
 )
 
@@ -139,7 +140,7 @@ func who(r *http.Request) string {
 
 // imageTag is one tag of an environment's repo, as the deploy form lists it.
 type imageTag struct {
-	Tag, Version, Revision, Created string
+	Tag, Version, Revision, Created, Subject string
 }
 
 // maxTags bounds the tags the deploy form reads.
@@ -166,17 +167,8 @@ func listTags(ctx context.Context, repo name.Repository) ([]imageTag, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			d, err := remote.Get(repo.Tag(it.Tag), remote.WithContext(ctx))
-			if err != nil {
-				return
-			}
-			m, err := v1.ParseManifest(bytes.NewReader(d.Manifest))
-			if err != nil {
-				return
-			}
-			it.Version = m.Annotations["org.opencontainers.image.version"]
-			it.Revision = m.Annotations["org.opencontainers.image.revision"]
-			it.Created = m.Annotations["org.opencontainers.image.created"]
+			d := describe(ctx, repo, it.Tag)
+			it.Version, it.Revision, it.Created, it.Subject = d.Version, d.Revision, d.Created, d.Subject
 		}(&out[i])
 	}
 	wg.Wait()
@@ -199,21 +191,25 @@ func imageRef(repo name.Repository, image string) (name.Reference, error) {
 	}
 }
 
-// describe reads the version and commit image's manifest carries.
-func describe(ctx context.Context, repo name.Repository, image string) (version, sha string) {
+// describe reads what image's manifest says of it: version, commit,
+// creation time and commit subject; what it cannot read stays empty.
+func describe(ctx context.Context, repo name.Repository, image string) imageTag {
+	it := imageTag{Tag: image}
 	ref, err := imageRef(repo, image)
 	if err != nil {
-		return "", ""
+		return it
 	}
 	d, err := remote.Get(ref, remote.WithContext(ctx))
 	if err != nil {
-		return "", ""
+		return it
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(d.Manifest))
 	if err != nil {
-		return "", ""
+		return it
 	}
-	return m.Annotations["org.opencontainers.image.version"], m.Annotations["org.opencontainers.image.revision"]
+	a := m.Annotations
+	it.Version, it.Revision, it.Created, it.Subject = a["org.opencontainers.image.version"], a["org.opencontainers.image.revision"], a["org.opencontainers.image.created"], a[build.AnnotationSubject]
+	return it
 }
 
 func (s *server) deployForm(w http.ResponseWriter, r *http.Request) {
@@ -265,9 +261,9 @@ func (s *server) plan(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, fmt.Sprintf("Planning the release of %s to %s: %v", image, env.Name, err))
 		return
 	}
-	version, sha := s.opts.src.Describe(ctx, env, image)
+	d := s.opts.src.Describe(ctx, env, image)
 	s.render(w, "plan", map[string]any{"Title": env.Name + ": release plan", "Env": env, "Plan": p, "Image": image,
-		"Version": version, "SHA": sha, "Promote": from, "CSRF": csrfToken(w, r)})
+		"Version": d.Version, "SHA": d.Revision, "Subject": d.Subject, "Promote": from, "CSRF": csrfToken(w, r)})
 }
 
 // deploy starts the release the plan page confirmed.
@@ -283,9 +279,9 @@ func (s *server) deploy(w http.ResponseWriter, r *http.Request) {
 	}
 	// The log's version and commit come from the image, not from the form.
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
-	version, sha := s.opts.src.Describe(ctx, env, image)
+	d := s.opts.src.Describe(ctx, env, image)
 	cancel()
-	o := release.Options{Image: image, Message: r.PostFormValue("message"), User: who(r), Version: version, SHA: sha}
+	o := release.Options{Image: image, Message: r.PostFormValue("message"), User: who(r), Version: d.Version, SHA: d.Revision}
 	s.start(w, r, env, "release", image, o, func(ctx context.Context, o release.Options) (*release.Record, error) {
 		return s.opts.src.Release(ctx, env, o)
 	})

@@ -129,8 +129,12 @@ deadline = "30s"
 	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(section+` dd.version`))); err != nil {
 		t.Fatalf("opening the overview: %v", err)
 	}
-	if version, sha := text(section+` dd.version`), text(section+` dd.sha`); version != res.Version || sha != res.SHA[:12] {
+	if version, sha := text(section+` dd.version`), text(section+` code.sha`); version != res.Version || sha != res.SHA[:12] {
 		t.Errorf("the overview shows version %q, commit %q; want %q, %q", version, sha, res.Version, res.SHA[:12])
+	}
+	// v1 is the app's first commit, which buildtest.GitApp names "first".
+	if subject := text(section + ` span.subject`); subject != "first" {
+		t.Errorf("the overview shows the commit subject %q, want first (from the image)", subject)
 	}
 	if started := text(section + ` dl.current time`); started == rec.Started || started == "" {
 		t.Errorf("the release time %q is not in the browser's time zone (the log has %q)", started, rec.Started)

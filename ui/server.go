@@ -44,8 +44,9 @@ type source interface {
 	Release(ctx context.Context, env *release.Environment, o release.Options) (*release.Record, error)
 	Rollback(ctx context.Context, env *release.Environment, id string, o release.Options) (*release.Record, error)
 	Unlock(ctx context.Context, env *release.Environment, o release.Options) (*release.Lock, error)
-	// Describe is the version and commit an image of env's repo carries.
-	Describe(ctx context.Context, env *release.Environment, image string) (version, sha string)
+	// Describe is what an image of env's repo says of itself: its
+	// version, commit and commit subject.
+	Describe(ctx context.Context, env *release.Environment, image string) imageTag
 	Tags(ctx context.Context, env *release.Environment) ([]imageTag, error)
 	EnvChanges(ctx context.Context, env *release.Environment, pairs [][2]string) ([][]string, error)
 }
@@ -84,7 +85,7 @@ func (engine) Tags(ctx context.Context, env *release.Environment) ([]imageTag, e
 	return listTags(ctx, env.Image)
 }
 
-func (engine) Describe(ctx context.Context, env *release.Environment, image string) (string, string) {
+func (engine) Describe(ctx context.Context, env *release.Environment, image string) imageTag {
 	return describe(ctx, env.Image, image)
 }
 
@@ -230,6 +231,8 @@ type envView struct {
 	// environment has never been released.
 	Err   string
 	Never bool
+	// Subject is the current release's commit subject, from its image.
+	Subject string
 }
 
 func (s *server) overview(w http.ResponseWriter, r *http.Request) {
@@ -261,6 +264,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 				v.Err = err.Error()
 			default:
 				v.Status = st
+				if st.Current != nil && st.Current.Digest != "" {
+					v.Subject = s.opts.src.Describe(ctx, v.Env, st.Current.Digest).Subject
+				}
 			}
 		}(&views[i])
 	}

@@ -98,13 +98,16 @@ func (f *fakeSource) EnvChanges(ctx context.Context, env *release.Environment, p
 	return out, nil
 }
 
-func (f *fakeSource) Describe(ctx context.Context, env *release.Environment, image string) (string, string) {
-	return "1.2.0", "dddddddddddddddddddd"
+func (f *fakeSource) Describe(ctx context.Context, env *release.Environment, image string) imageTag {
+	if strings.Contains(image, "sha256:3333333333333333cccc") {
+		return imageTag{Version: "1.1.1", Revision: "cccccccccccccccccccc", Subject: "Fix the cart's <total>"}
+	}
+	return imageTag{Tag: image, Version: "1.2.0", Revision: "dddddddddddddddddddd", Subject: "Add the invoice page"}
 }
 
 func (f *fakeSource) Tags(ctx context.Context, env *release.Environment) ([]imageTag, error) {
-	return []imageTag{{Tag: "1.2.0", Version: "1.2.0", Revision: "dddddddddddddddddddd", Created: "2026-12-03T08:00:00Z"},
-		{Tag: "1.1.1", Version: "1.1.1", Revision: "cccccccccccccccccccc", Created: "2026-12-02T08:00:00Z"}}, nil
+	return []imageTag{{Tag: "1.2.0", Version: "1.2.0", Revision: "dddddddddddddddddddd", Created: "2026-12-03T08:00:00Z", Subject: "Add the invoice page"},
+		{Tag: "1.1.1", Version: "1.1.1", Revision: "cccccccccccccccccccc", Created: "2026-12-02T08:00:00Z", Subject: "Fix the cart's <total>"}}, nil
 }
 
 var staging = []release.Record{
@@ -179,7 +182,7 @@ func TestOverview(t *testing.T) {
 	}
 	for _, want := range []string{
 		`data-env="production"`, "Never released.", "phpbuild release --env production",
-		`data-env="staging"`, `<dd class="version">1.1.1</dd>`, "<code>cccccccccccc</code>", "<span class=\"user\">bob@laptop</span>",
+		`data-env="staging"`, `<dd class="version">1.1.1</dd>`, "<code class=\"sha\">cccccccccccc</code> <span class=\"subject\">Fix the cart&#39;s &lt;total&gt;</span>", "<span class=\"user\">bob@laptop</span>",
 		`<time datetime="2026-12-02T09:00:00Z">`, "health-healthy", "Locked by <span class=\"user\">carol@ci</span>", ": migrating",
 		`href="/env/staging/history"`, `href="/env/staging/deploy"`, `href="/env/staging/unlock"`,
 	} {
@@ -360,7 +363,7 @@ func TestDeploy(t *testing.T) {
 	srv, src := newFakeServer(t)
 	b := newBrowser(t, srv.URL)
 	code, page := b.get("/env/staging/deploy")
-	if code != http.StatusOK || !strings.Contains(page, `value="1.2.0"`) || !strings.Contains(page, "<option>production</option>") {
+	if code != http.StatusOK || !strings.Contains(page, `value="1.2.0"`) || !strings.Contains(page, "<option>production</option>") || !strings.Contains(page, "Add the invoice page") {
 		t.Fatalf("deploy form: %d\n%s", code, page)
 	}
 	tok := b.csrf(page)
@@ -385,7 +388,7 @@ func TestDeploy(t *testing.T) {
 	}
 
 	code, page, _ = b.post("/env/staging/plan", url.Values{"image": {"1.2.0"}, "csrf": {tok}}, srv.URL)
-	for _, want := range []string{`<code class="plan-image">registry.example/shop:1.2.0</code>`, "~ DB_PASSWORD (secret)", "<li>health</li>", "Release to staging"} {
+	for _, want := range []string{`<code class="plan-image">registry.example/shop:1.2.0</code>`, "<dd class=\"subject\">Add the invoice page</dd>", "~ DB_PASSWORD (secret)", "<li>health</li>", "Release to staging"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the plan lacks %q (%d)", want, code)
 		}
