@@ -26,6 +26,7 @@ func TestTooManyArguments(t *testing.T) {
 		{command: "releases", args: []string{dir, dir}, want: "phpbuild releases takes at most one directory"},
 		{command: "status", args: []string{dir, dir}, want: "phpbuild status takes at most one directory"},
 		{command: "unlock", args: []string{dir, dir}, want: "phpbuild unlock takes at most one directory"},
+		{command: "ui", args: []string{dir, dir}, want: "phpbuild ui takes at most one directory"},
 		{command: "run", args: []string{dir, dir, "--env", "staging", "--", "php", "-v"}, want: "phpbuild run takes at most one directory"},
 		{command: "logs", args: []string{dir, dir, "--env", "staging"}, want: "phpbuild logs takes at most one directory"},
 		{command: "maintenance", args: []string{"on", dir, dir, "--env", "staging"}, want: "phpbuild maintenance takes at most one directory"},
