@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -133,6 +134,9 @@ func New(dir string, opts ...Option) (http.Handler, error) {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, &badinput.Error{File: dir, Err: errors.New("not a directory: phpbuild ui serves the environments of a project dir's project.toml")}
 	}
 	if _, err := environmentNames(dir); err != nil {
 		return nil, err

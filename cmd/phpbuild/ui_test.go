@@ -13,10 +13,15 @@ func TestUIListen(t *testing.T) {
 		{"no token beyond loopback", "", "0.0.0.0:0", "phpbuild: --listen: listening on 0.0.0.0:0, beyond this machine, needs authentication: set PHPBUILD_UI_TOKEN"},
 		{"a short token", "short", "0.0.0.0:0", "phpbuild: PHPBUILD_UI_TOKEN: a token must have at least 16 characters"},
 		{"not HOST:PORT", "", "8090", `phpbuild: --listen: "8090" is not HOST:PORT`},
+		{"no such dir", "", "127.0.0.1:0", "phpbuild: " + dir + "/nope: not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("PHPBUILD_UI_TOKEN", tc.token)
-			stdout, stderr, code := runMain(t, "ui", dir, "--listen", tc.listen)
+			d := dir
+			if tc.name == "no such dir" {
+				d = dir + "/nope"
+			}
+			stdout, stderr, code := runMain(t, "ui", d, "--listen", tc.listen)
 			checkBadInput(t, stdout, stderr, code, []string{tc.want}, false)
 		})
 	}
