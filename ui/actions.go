@@ -419,6 +419,7 @@ func (s *server) runEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no") // nginx in front streams it as it comes
 	sent := 0
 	for {
 		lines, done, changed := run.since(sent)

@@ -253,6 +253,39 @@ deadline = "30s"
 		t.Errorf("two deploys at once ended %q, want one ok and one lock message", outcomes)
 	}
 
+	// Forms that do not come from the page act on nothing: a POST without
+	// the CSRF token, and, on a page that needs the token, one without
+	// authentication.
+	before, err := release.History(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.PostForm(srv.URL+"/env/test/deploy", url.Values{"image": {res2.SHA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a deploy without the CSRF token: %d, want 403", resp.StatusCode)
+	}
+	guarded, err := ui.New(dir, ui.WithToken("a-token-of-the-ui-test-0123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gsrv := httptest.NewServer(guarded)
+	defer gsrv.Close()
+	resp, err = http.PostForm(gsrv.URL+"/env/test/deploy", url.Values{"image": {res2.SHA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a deploy without authentication: %d, want 401", resp.StatusCode)
+	}
+	if after, err := release.History(ctx, env); err != nil || len(after) != len(before) {
+		t.Errorf("refused deploys changed the release log: %d lines, then %d (%v)", len(before), len(after), err)
+	}
+
 	// A stale lock from another machine: the overview shows it, Unlock…
 	// breaks it after a confirmation, and the release log says who did.
 	stale := `{"holder":"ghost@elsewhere","host":"elsewhere","pid":4242,"since":"2026-12-01T00:00:00Z","message":"killed mid-release"}`
