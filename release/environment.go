@@ -72,6 +72,24 @@ const (
 
 var appName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
+// EnvironmentNames are the environments of dir's project.toml, sorted.
+func EnvironmentNames(dir string) ([]string, error) {
+	desc, err := project.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return environmentNames(desc), nil
+}
+
+func environmentNames(desc *project.Descriptor) []string {
+	names := make([]string, 0, len(desc.Env))
+	for n := range desc.Env {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // LoadEnvironment reads environment name from dir's project.toml.
 func LoadEnvironment(dir, envName string) (*Environment, error) {
 	desc, err := project.Load(dir)
@@ -80,11 +98,7 @@ func LoadEnvironment(dir, envName string) (*Environment, error) {
 	}
 	e, ok := desc.Env[envName]
 	if !ok {
-		var names []string
-		for n := range desc.Env {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := environmentNames(desc)
 		known := "none is defined"
 		if len(names) > 0 {
 			known = "defined: " + strings.Join(names, ", ")

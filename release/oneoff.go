@@ -75,7 +75,7 @@ func (h *host) runOneOff(ctx context.Context, o RunOptions) (int, error) {
 	}
 	ref := rec.Digest
 	if o.Image != "" {
-		if ref, err = imageRef(h.env, o.Image); err != nil {
+		if ref, err = h.env.ImageRef(o.Image); err != nil {
 			return 0, err
 		}
 	}

@@ -148,14 +148,16 @@ func releaseInputs(env *Environment, o Options) (*Snapshot, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	ref, err := imageRef(env, o.Image)
+	ref, err := env.ImageRef(o.Image)
 	if err != nil {
 		return nil, "", err
 	}
 	return snap, ref, nil
 }
 
-func imageRef(env *Environment, img string) (string, error) {
+// ImageRef is img (a tag or digest in env's repo, or a full reference) as
+// the full reference a release pulls.
+func (env *Environment) ImageRef(img string) (string, error) {
 	switch {
 	case img == "":
 		return "", &badinput.Error{Field: "--image", Err: errors.New("no image: pass --image TAG|DIGEST, or release from the app's git checkout (its SHA tag)")}

@@ -148,8 +148,8 @@ const maxTags = 30
 
 // listTags reads repo's tags with their versions and commits, newest
 // first.
-func listTags(ctx context.Context, repo name.Repository) ([]imageTag, error) {
-	tags, err := remote.List(repo, remote.WithContext(ctx))
+func listTags(ctx context.Context, env *release.Environment) ([]imageTag, error) {
+	tags, err := remote.List(env.Image, remote.WithContext(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func listTags(ctx context.Context, repo name.Repository) ([]imageTag, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			d := describe(ctx, repo, it.Tag)
+			d := describe(ctx, env, it.Tag)
 			it.Version, it.Revision, it.Created, it.Subject = d.Version, d.Revision, d.Created, d.Subject
 		}(&out[i])
 	}
@@ -179,23 +179,15 @@ func listTags(ctx context.Context, repo name.Repository) ([]imageTag, error) {
 	return out, nil
 }
 
-// imageRef is image (a tag, a digest or a full reference) in repo.
-func imageRef(repo name.Repository, image string) (name.Reference, error) {
-	switch {
-	case strings.Contains(image, "/"):
-		return name.ParseReference(image)
-	case strings.HasPrefix(image, "sha256:"):
-		return name.NewDigest(repo.String() + "@" + image)
-	default:
-		return name.NewTag(repo.String() + ":" + image)
-	}
-}
-
 // describe reads what image's manifest says of it: version, commit,
 // creation time and commit subject; what it cannot read stays empty.
-func describe(ctx context.Context, repo name.Repository, image string) imageTag {
+func describe(ctx context.Context, env *release.Environment, image string) imageTag {
 	it := imageTag{Tag: image}
-	ref, err := imageRef(repo, image)
+	full, err := env.ImageRef(image)
+	if err != nil {
+		return it
+	}
+	ref, err := name.ParseReference(full)
 	if err != nil {
 		return it
 	}
@@ -224,7 +216,7 @@ func (s *server) deployForm(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		tagErr = fmt.Sprintf("Reading the tags of %s: %v", env.Image, err)
 	}
-	names, _ := environmentNames(s.dir)
+	names, _ := release.EnvironmentNames(s.dir)
 	others := slices.DeleteFunc(names, func(n string) bool { return n == env.Name })
 	s.render(w, "deploy", map[string]any{"Title": env.Name + ": deploy", "Env": env, "Tags": tags, "TagErr": tagErr, "Others": others, "CSRF": csrfToken(w, r)})
 }

@@ -12,13 +12,11 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/phpbuild/phpbuild/badinput"
-	"github.com/phpbuild/phpbuild/project"
 	"github.com/phpbuild/phpbuild/release"
 )
 
@@ -83,11 +81,11 @@ func (engine) EnvChanges(ctx context.Context, env *release.Environment, pairs []
 }
 
 func (engine) Tags(ctx context.Context, env *release.Environment) ([]imageTag, error) {
-	return listTags(ctx, env.Image)
+	return listTags(ctx, env)
 }
 
 func (engine) Describe(ctx context.Context, env *release.Environment, image string) imageTag {
-	return describe(ctx, env.Image, image)
+	return describe(ctx, env, image)
 }
 
 // Option configures the page.
@@ -138,7 +136,7 @@ func New(dir string, opts ...Option) (http.Handler, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, &badinput.Error{File: dir, Err: errors.New("not a directory: phpbuild ui serves the environments of a project dir's project.toml")}
 	}
-	if _, err := environmentNames(dir); err != nil {
+	if _, err := release.EnvironmentNames(dir); err != nil {
 		return nil, err
 	}
 	s := &server{dir: dir, opts: o, pages: map[string]*template.Template{}, runs: map[string]*run{}}
@@ -212,20 +210,6 @@ func (s *server) authenticated(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.token)) == 1
 }
 
-// environmentNames are dir's environments, sorted.
-func environmentNames(dir string) ([]string, error) {
-	desc, err := project.Load(dir)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(desc.Env))
-	for n := range desc.Env {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names, nil
-}
-
 // envView is one environment as the overview shows it.
 type envView struct {
 	Name   string
@@ -240,7 +224,7 @@ type envView struct {
 }
 
 func (s *server) overview(w http.ResponseWriter, r *http.Request) {
-	names, err := environmentNames(s.dir)
+	names, err := release.EnvironmentNames(s.dir)
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, err.Error())
 		return
@@ -301,7 +285,7 @@ var stepOrder = []string{"pull", "start", "health", "smoke", "switch", "drain", 
 // when project.toml has no such environment.
 func (s *server) environment(w http.ResponseWriter, r *http.Request) *release.Environment {
 	name := r.PathValue("name")
-	names, err := environmentNames(s.dir)
+	names, err := release.EnvironmentNames(s.dir)
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, err.Error())
 		return nil
