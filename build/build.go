@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/git"
@@ -43,7 +44,10 @@ type Image struct {
 	// Tags are the tags the image gets: the commit's SHA (unless the tree
 	// was dirty) and its semver.
 	Tags []string
-	tmp  string
+	// Documents are the image's SBOM and provenance, which a registry
+	// push attaches as referrers.
+	Documents []attest.Document
+	tmp       string
 }
 
 // Close removes the files the image's new layers are read from; the image
@@ -68,9 +72,10 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The run image and the cache image are read while the layers are
-	// keyed.
+	// The run image, its SBOM and the cache image are read while the
+	// layers are keyed.
 	baseF := par.Go(func() (v1.Image, error) { return o.runImage(ctx, rt) })
+	runSBOM := o.runtimeSBOM(ctx, rt)
 	prevF := o.prev
 	defer o.warmCLI(ctx, dir, commit, prevF, rt)()
 	carried := carryIndex(ctx, app.Dir, commit, prevF)
@@ -207,6 +212,15 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	if img.Digest, err = img.Image.Digest(); err != nil {
 		return nil, err
 	}
+	rs, err := runSBOM.Wait()
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if img.Documents, warnings, err = o.documents(img, app, rt, rs); err != nil {
+		return nil, err
+	}
+	plan.Warnings = append(plan.Warnings, warnings...)
 	if prev != nil && o.target != nil && prev.ref.Context().String() == o.target.String() {
 		// The push need not ask about blobs the target repo is known to hold.
 		img.Image = withKnownBlobs{Image: img.Image, known: prev.blobs()}

@@ -320,7 +320,7 @@ func pushThroughFaults(t *testing.T, base string, img v1.Image, tags []string, t
 		remote.WithRetryStatusCodes(500, 502, 503, 504, 429, 408),
 		remote.WithTransport(tr))
 	start := time.Now()
-	refs, err := build.Push(ctx, img, repo, tags, nil, opts...)
+	refs, err := build.Push(ctx, img, repo, tags, nil, nil, opts...)
 	took := time.Since(start)
 	injected := map[string]int{}
 	for f := faultproxy.None + 1; f <= faultproxy.Stall; f++ {

@@ -32,6 +32,8 @@ type options struct {
 	noCache      bool
 	sourceURL    string
 	skipExisting bool
+	// builder is phpbuild's version, for provenance.
+	builder string
 	// commit is dir's commit when Publish has read it already.
 	commit *git.Commit
 	// The registry reads that need no commit, started while git is read
@@ -49,7 +51,7 @@ type options struct {
 type Option func(*options) error
 
 func newOptions(opts []Option) (*options, error) {
-	o := &options{buildkitHost: buildkit.DefaultHost}
+	o := &options{buildkitHost: buildkit.DefaultHost, builder: "dev"}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -201,4 +203,9 @@ func WithoutCache() Option {
 // WithSourceURL sets org.opencontainers.image.source.
 func WithSourceURL(url string) Option {
 	return func(o *options) error { o.sourceURL = url; return nil }
+}
+
+// WithBuilderVersion names the phpbuild version in the image's provenance.
+func WithBuilderVersion(v string) Option {
+	return func(o *options) error { o.builder = v; return nil }
 }

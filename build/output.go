@@ -27,6 +27,9 @@ type Result struct {
 	Warnings []string     `json:"warnings"`
 	// Uploaded is what the push really sent; absent without a push.
 	Uploaded *Uploaded `json:"uploaded,omitempty"`
+	// Attachments are the SBOM and provenance attached to the image as
+	// referrers; empty when no output holds referrers (docker, tar).
+	Attachments []Attachment `json:"attachments"`
 }
 
 // Publish builds dir's commit and hands the image to pub (nil: nowhere).
@@ -55,7 +58,7 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 	}
 	defer img.Close()
 	res := &Result{Digest: img.Digest.String(), SHA: img.Commit.SHA, Version: img.Commit.Version, Tags: img.Tags,
-		Layers: img.Layers, Refs: []string{}, Outputs: []string{}, Warnings: img.Plan.Warnings}
+		Layers: img.Layers, Refs: []string{}, Outputs: []string{}, Warnings: img.Plan.Warnings, Attachments: []Attachment{}}
 	if res.Warnings == nil {
 		res.Warnings = []string{}
 	}
@@ -65,9 +68,12 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 	if pub == nil {
 		return res, nil
 	}
-	p, err := pub.Publish(ctx, img.Image, img.Tags)
+	p, err := pub.Publish(ctx, img.Image, img.Tags, img.Documents)
 	if err != nil {
 		return nil, err
+	}
+	if p.Attached {
+		res.Attachments = describeAttachments(img.Documents)
 	}
 	res.Refs = append(res.Refs, p.Refs...)
 	res.Outputs = append(res.Outputs, p.Outputs...)
@@ -93,7 +99,7 @@ func (o *options) existing(ctx context.Context, commit *git.Commit) (*Result, er
 	switch {
 	case err == nil:
 		return &Result{Digest: desc.Digest.String(), Refs: []string{tag.String() + "@" + desc.Digest.String()}, Existing: true, SHA: commit.SHA, Version: commit.Version,
-			Tags: []string{commit.SHA}, Layers: []LayerEvent{}, Outputs: []string{}, Warnings: []string{}}, nil
+			Tags: []string{commit.SHA}, Layers: []LayerEvent{}, Outputs: []string{}, Warnings: []string{}, Attachments: []Attachment{}}, nil
 	case notFound(err):
 		return nil, nil
 	}

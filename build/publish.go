@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/transient"
 )
@@ -30,8 +31,10 @@ import (
 // A Publisher delivers a built image: to a registry, a docker daemon, an
 // OCI layout or a tarball.
 type Publisher interface {
-	// Publish delivers img under each of tags and says where it went.
-	Publish(ctx context.Context, img v1.Image, tags []string) (Published, error)
+	// Publish delivers img under each of tags, with docs attached where
+	// the destination holds referrers (a registry, an OCI layout), and
+	// says where it went.
+	Publish(ctx context.Context, img v1.Image, tags []string, docs []attest.Document) (Published, error)
 }
 
 // Published says where a publisher put an image.
@@ -42,6 +45,8 @@ type Published struct {
 	Outputs []string
 	// Uploaded is what a registry push sent; nil without one.
 	Uploaded *Uploaded
+	// Attached says whether the documents were attached.
+	Attached bool
 }
 
 var (
@@ -63,7 +68,7 @@ func NewRegistry(repo name.Repository, progress chan<- v1.Update, opts ...remote
 	return &registryPublisher{repo: repo, progress: progress, remote: opts}
 }
 
-func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
+func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []string, docs []attest.Document) (Published, error) {
 	var counter *uploadCounter
 	var opts []remote.Option
 	if len(p.remote) == 0 {
@@ -75,12 +80,12 @@ func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []st
 		// test's) replaces it, and the push then counts nothing.
 		opts = append([]remote.Option{remote.WithTransport(counter)}, p.remote...)
 	}
-	refs, err := Push(ctx, img, p.repo, tags, p.progress, opts...)
+	refs, err := Push(ctx, img, p.repo, tags, docs, p.progress, opts...)
 	if err != nil {
 		return Published{}, err
 	}
 	up, err := counter.result(img)
-	return Published{Refs: refs, Uploaded: &up}, err
+	return Published{Refs: refs, Uploaded: &up, Attached: len(docs) > 0}, err
 }
 
 // Push uploads img's missing blobs (progress, when not nil, receives
@@ -89,16 +94,16 @@ func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []st
 // build whose push failed has no SHA tag and is built again. Blobs that
 // img says the repo holds (see KnownBlobs) are not even checked; should
 // the registry have lost one, the push starts again checking all.
-func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, progress chan<- v1.Update, opts ...remote.Option) ([]string, error) {
+func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, opts ...remote.Option) ([]string, error) {
 	known := map[v1.Hash]bool{}
 	if k, ok := img.(interface{ KnownBlobs() []v1.Hash }); ok {
 		for _, h := range k.KnownBlobs() {
 			known[h] = true
 		}
 	}
-	refs, err := push(ctx, img, repo, tags, progress, known, opts)
+	refs, err := push(ctx, img, repo, tags, docs, progress, known, opts)
 	if len(known) > 0 && blobUnknown(err) {
-		refs, err = push(ctx, img, repo, tags, progress, nil, opts)
+		refs, err = push(ctx, img, repo, tags, docs, progress, nil, opts)
 	}
 	if err != nil {
 		return nil, transient.Classify(fmt.Errorf("pushing to %s: %w", repo, err))
@@ -106,7 +111,7 @@ func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	return refs, nil
 }
 
-func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, progress chan<- v1.Update, known map[v1.Hash]bool, opts []remote.Option) ([]string, error) {
+func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, known map[v1.Hash]bool, opts []remote.Option) ([]string, error) {
 	d, err := img.Digest()
 	if err != nil {
 		return nil, err
@@ -166,6 +171,15 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if len(docs) > 0 {
+		desc, err := partial.Descriptor(img)
+		if err != nil {
+			return nil, err
+		}
+		if err := attest.Attach(ctx, repo, *desc, docs, opts...); err != nil {
+			return nil, err
+		}
 	}
 	ordered := append([]string{}, tags...)
 	// SHA tags go last.
@@ -252,11 +266,12 @@ type localPublisher struct {
 	repo string
 	// dest is the destination as --output names it: docker, oci:DIR, tar:FILE.
 	dest string
-	// write writes img under names and says where it went.
-	write func(ctx context.Context, img v1.Image, names []name.Tag) (string, error)
+	// write writes img under names, with docs attached where it can, and
+	// says where it went and whether it attached them.
+	write func(ctx context.Context, img v1.Image, names []name.Tag, docs []attest.Document) (string, bool, error)
 }
 
-func (p *localPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
+func (p *localPublisher) Publish(ctx context.Context, img v1.Image, tags []string, docs []attest.Document) (Published, error) {
 	if len(tags) == 0 {
 		return Published{}, errors.New("an image without tags")
 	}
@@ -268,11 +283,11 @@ func (p *localPublisher) Publish(ctx context.Context, img v1.Image, tags []strin
 		}
 		names = append(names, tag)
 	}
-	where, err := p.write(ctx, img, names)
+	where, attached, err := p.write(ctx, img, names, docs)
 	if err != nil {
 		return Published{}, err
 	}
-	return Published{Outputs: []string{where}}, nil
+	return Published{Outputs: []string{where}, Attached: attached}, nil
 }
 
 // byTag is what tarballs are written from: img under each of names.
@@ -294,12 +309,12 @@ func NewDaemon(repo string) Publisher { return newDaemon(repo, nil) }
 
 // newDaemon loads with load; nil: into the daemon DOCKER_HOST names.
 func newDaemon(repo string, load loadFunc) *localPublisher {
-	return &localPublisher{repo: repo, dest: "docker", write: func(ctx context.Context, img v1.Image, names []name.Tag) (string, error) {
+	return &localPublisher{repo: repo, dest: "docker", write: func(ctx context.Context, img v1.Image, names []name.Tag, _ []attest.Document) (string, bool, error) {
 		load := load
 		if load == nil {
 			cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 			if err != nil {
-				return "", fmt.Errorf("connecting to docker: %w", err)
+				return "", false, fmt.Errorf("connecting to docker: %w", err)
 			}
 			defer cli.Close()
 			load = func(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
@@ -315,14 +330,14 @@ func newDaemon(repo string, load loadFunc) *localPublisher {
 		body, err := load(ctx, pr)
 		if err != nil {
 			pr.CloseWithError(err)
-			return "", transient.Mark(fmt.Errorf("loading into docker: %w", err))
+			return "", false, transient.Mark(fmt.Errorf("loading into docker: %w", err))
 		}
 		defer body.Close()
 		b, _ := io.ReadAll(body)
 		if strings.Contains(string(b), `"errorDetail"`) {
-			return "", fmt.Errorf("loading into docker: %s", strings.TrimSpace(string(b)))
+			return "", false, fmt.Errorf("loading into docker: %s", strings.TrimSpace(string(b)))
 		}
-		return "docker:" + names[0].String(), nil
+		return "docker:" + names[0].String(), false, nil
 	}}
 }
 
@@ -331,21 +346,37 @@ func newDaemon(repo string, load loadFunc) *localPublisher {
 func NewLayout(dir, repo string) Publisher { return newLayout(dir, repo) }
 
 func newLayout(dir, repo string) *localPublisher {
-	return &localPublisher{repo: repo, dest: "oci:" + dir, write: func(ctx context.Context, img v1.Image, names []name.Tag) (string, error) {
+	return &localPublisher{repo: repo, dest: "oci:" + dir, write: func(ctx context.Context, img v1.Image, names []name.Tag, docs []attest.Document) (string, bool, error) {
 		l, err := layout.FromPath(dir)
 		if err != nil {
 			if l, err = layout.Write(dir, empty.Index); err != nil {
-				return "", fmt.Errorf("writing %s: %w", dir, err)
+				return "", false, fmt.Errorf("writing %s: %w", dir, err)
 			}
 		}
 		for _, tag := range names {
 			if err := l.AppendImage(img, layout.WithAnnotations(map[string]string{
 				"org.opencontainers.image.ref.name": tag.TagStr(),
 			})); err != nil {
-				return "", fmt.Errorf("writing %s: %w", dir, err)
+				return "", false, fmt.Errorf("writing %s: %w", dir, err)
 			}
 		}
-		return "oci:" + dir, nil
+		// Referrers in a layout are manifests in its index with a subject.
+		if len(docs) > 0 {
+			desc, err := partial.Descriptor(img)
+			if err != nil {
+				return "", false, err
+			}
+			for _, d := range docs {
+				a, err := attest.Artifact(d, *desc)
+				if err != nil {
+					return "", false, err
+				}
+				if err := l.AppendImage(a); err != nil {
+					return "", false, fmt.Errorf("writing %s: %w", dir, err)
+				}
+			}
+		}
+		return "oci:" + dir, len(docs) > 0, nil
 	}}
 }
 
@@ -354,14 +385,14 @@ func newLayout(dir, repo string) *localPublisher {
 func NewTarball(file, repo string) Publisher { return newTarball(file, repo) }
 
 func newTarball(file, repo string) *localPublisher {
-	return &localPublisher{repo: repo, dest: "tar:" + file, write: func(ctx context.Context, img v1.Image, names []name.Tag) (string, error) {
+	return &localPublisher{repo: repo, dest: "tar:" + file, write: func(ctx context.Context, img v1.Image, names []name.Tag, _ []attest.Document) (string, bool, error) {
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			return "", err
+			return "", false, err
 		}
 		if err := tarball.MultiRefWriteToFile(file, byTag(img, names)); err != nil {
-			return "", fmt.Errorf("writing %s: %w", file, err)
+			return "", false, fmt.Errorf("writing %s: %w", file, err)
 		}
-		return "tar:" + file, nil
+		return "tar:" + file, false, nil
 	}}
 }
 
@@ -372,10 +403,10 @@ type multiPublisher []Publisher
 // fails; what it returns adds up theirs.
 func Multi(pubs ...Publisher) Publisher { return multiPublisher(pubs) }
 
-func (m multiPublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
+func (m multiPublisher) Publish(ctx context.Context, img v1.Image, tags []string, docs []attest.Document) (Published, error) {
 	var all Published
 	for _, p := range m {
-		got, err := p.Publish(ctx, img, tags)
+		got, err := p.Publish(ctx, img, tags, docs)
 		if err != nil {
 			return Published{}, err
 		}
@@ -384,6 +415,7 @@ func (m multiPublisher) Publish(ctx context.Context, img v1.Image, tags []string
 		if got.Uploaded != nil {
 			all.Uploaded = got.Uploaded
 		}
+		all.Attached = all.Attached || got.Attached
 	}
 	return all, nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/transient"
 )
@@ -64,7 +65,7 @@ func TestRegistryPublisher(t *testing.T) {
 	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
 	img, digest := testImage(t)
 	progress := make(chan v1.Update, 1024)
-	got, err := NewRegistry(repo, progress).Publish(context.Background(), img, []string{testSHA, "1.2.3"})
+	got, err := NewRegistry(repo, progress).Publish(context.Background(), img, []string{testSHA, "1.2.3"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestRegistryPublisher(t *testing.T) {
 		t.Errorf("published (-want +got):\n%s", diff)
 	}
 	// The same image again sends no blob: all of it is already there.
-	again, err := NewRegistry(repo, nil).Publish(context.Background(), img, []string{"1.2.4"})
+	again, err := NewRegistry(repo, nil).Publish(context.Background(), img, []string{"1.2.4"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestRegistryPublisherFailsTransient(t *testing.T) {
 	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
 	srv.Close()
 	img, _ := testImage(t)
-	_, err := NewRegistry(repo, nil, remote.WithRetryBackoff(remote.Backoff{Steps: 1})).Publish(context.Background(), img, []string{testSHA})
+	_, err := NewRegistry(repo, nil, remote.WithRetryBackoff(remote.Backoff{Steps: 1})).Publish(context.Background(), img, []string{testSHA}, nil)
 	if err == nil || !transient.Is(err) || !strings.Contains(err.Error(), "pushing to "+repo.String()) {
 		t.Errorf("err = %v, want a transient error naming the repo", err)
 	}
@@ -120,7 +121,7 @@ func TestRegistryPublisherFailsTransient(t *testing.T) {
 func TestLayoutPublisher(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "oci")
 	img, digest := testImage(t)
-	got, err := NewLayout(dir, "phpbuild/app").Publish(context.Background(), img, []string{testSHA, "1.2.3"})
+	got, err := NewLayout(dir, "phpbuild/app").Publish(context.Background(), img, []string{testSHA, "1.2.3"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestTarballPublisher(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "out", "image.tar")
 	img, _ := testImage(t)
 	repo := testRepo(t, "registry.example/team/app")
-	got, err := NewTarball(file, repo.String()).Publish(context.Background(), img, []string{testSHA, "1.2.3"})
+	got, err := NewTarball(file, repo.String()).Publish(context.Background(), img, []string{testSHA, "1.2.3"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestDaemonPublisher(t *testing.T) {
 				loaded = strings.Join(m[0].RepoTags, " ")
 				return io.NopCloser(strings.NewReader(tc.answer)), nil
 			})
-			got, err := p.Publish(context.Background(), img, []string{testSHA, "1.2.3"})
+			got, err := p.Publish(context.Background(), img, []string{testSHA, "1.2.3"}, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || transient.Is(err) != tc.transient {
 					t.Fatalf("err = %v (transient %v), want %q (transient %v)", err, transient.Is(err), tc.wantErr, tc.transient)
@@ -236,7 +237,7 @@ type fakePublisher struct {
 	name  string
 }
 
-func (f fakePublisher) Publish(ctx context.Context, img v1.Image, tags []string) (Published, error) {
+func (f fakePublisher) Publish(ctx context.Context, img v1.Image, tags []string, _ []attest.Document) (Published, error) {
 	*f.calls = append(*f.calls, f.name+" "+strings.Join(tags, ","))
 	return f.got, f.err
 }
@@ -247,7 +248,7 @@ func TestMulti(t *testing.T) {
 	push := fakePublisher{got: Published{Refs: []string{"r:1@d", "r:sha@d"}}, calls: &calls, name: "push"}
 	oci := fakePublisher{got: Published{Outputs: []string{"oci:x"}}, calls: &calls, name: "oci"}
 	tar := fakePublisher{got: Published{Outputs: []string{"tar:y"}}, calls: &calls, name: "tar"}
-	got, err := Multi(push, oci, tar).Publish(context.Background(), img, []string{"sha", "1"})
+	got, err := Multi(push, oci, tar).Publish(context.Background(), img, []string{"sha", "1"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func TestMulti(t *testing.T) {
 	calls = nil
 	failed := errors.New("registry down")
 	push.err = failed
-	if _, err := Multi(push, oci).Publish(context.Background(), img, []string{"sha"}); !errors.Is(err, failed) {
+	if _, err := Multi(push, oci).Publish(context.Background(), img, []string{"sha"}, nil); !errors.Is(err, failed) {
 		t.Errorf("err = %v, want the push's", err)
 	}
 	if diff := cmp.Diff([]string{"push sha"}, calls); diff != "" {
@@ -362,7 +363,7 @@ func TestPushKnownBlobs(t *testing.T) {
 	t.Cleanup(srv.Close)
 	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
 	prev, _ := testImage(t)
-	if _, err := Push(context.Background(), prev, repo, []string{"1.0.0"}, nil); err != nil {
+	if _, err := Push(context.Background(), prev, repo, []string{"1.0.0"}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := prev.Manifest()
@@ -383,7 +384,7 @@ func TestPushKnownBlobs(t *testing.T) {
 	}
 	reg.reqs = nil
 	progress := make(chan v1.Update, 64)
-	refs, err := Push(context.Background(), withKnownBlobs{Image: next, known: known}, repo, []string{testSHA, "1.0.1"}, progress)
+	refs, err := Push(context.Background(), withKnownBlobs{Image: next, known: known}, repo, []string{testSHA, "1.0.1"}, nil, progress)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +419,7 @@ func TestPushKnownBlobs(t *testing.T) {
 	srv2 := httptest.NewServer(lost)
 	t.Cleanup(srv2.Close)
 	other := testRepo(t, strings.TrimPrefix(srv2.URL, "http://")+"/team/app")
-	if _, err := Push(context.Background(), withKnownBlobs{Image: next, known: known}, other, []string{"2.0.0"}, nil); err != nil {
+	if _, err := Push(context.Background(), withKnownBlobs{Image: next, known: known}, other, []string{"2.0.0"}, nil, nil); err != nil {
 		t.Fatalf("push with a lost blob: %v", err)
 	}
 	if got := lost.requests("PUT /v2/team/app/manifests/"); len(got) != 2 {
@@ -430,5 +431,71 @@ func TestPushKnownBlobs(t *testing.T) {
 	}
 	if err := validate.Image(got); err != nil {
 		t.Errorf("the image pushed after the refusal: %v", err)
+	}
+}
+
+// TestPublishersAttach: a registry gets the documents as referrers of the
+// image, read back by attest.Read, before any tag; an OCI layout gets them
+// as manifests with the image as subject; docker and tar outputs say they
+// attached nothing.
+func TestPublishersAttach(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
+	img, digest := testImage(t)
+	docs := []attest.Document{{Type: attest.SBOMType, Body: []byte(`{"bomFormat":"CycloneDX"}`)}, {Type: attest.ProvenanceType, Body: []byte(`{"_type":"https://in-toto.io/Statement/v1"}`)}}
+	got, err := NewRegistry(repo, nil).Publish(context.Background(), img, []string{testSHA}, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Attached {
+		t.Error("the registry publisher says it attached nothing")
+	}
+	for _, d := range docs {
+		body, err := attest.Read(context.Background(), repo.Digest(digest), d.Type)
+		if err != nil || string(body) != string(d.Body) {
+			t.Errorf("%s read back: %q, %v; want %q", d.Type, body, err, d.Body)
+		}
+	}
+	// Another image has no referrers.
+	if _, err := attest.Read(context.Background(), repo.Digest("sha256:"+strings.Repeat("0", 64)), attest.SBOMType); !errors.Is(err, attest.ErrNone) {
+		t.Errorf("an image without attachments: %v, want ErrNone", err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "oci")
+	got, err = NewLayout(dir, "phpbuild/app").Publish(context.Background(), img, []string{testSHA}, docs)
+	if err != nil || !got.Attached {
+		t.Fatalf("layout: %+v, %v", got, err)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, d := range m.Manifests[1:] {
+		a, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		am, err := a.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if am.Subject == nil || am.Subject.Digest.String() != digest {
+			t.Errorf("artifact %s: subject %v, want %s", d.Digest, am.Subject, digest)
+		}
+		types = append(types, am.ArtifactType)
+	}
+	if diff := cmp.Diff([]string{attest.SBOMType, attest.ProvenanceType}, types); diff != "" {
+		t.Errorf("layout artifacts (-want +got):\n%s", diff)
+	}
+
+	got, err = NewTarball(filepath.Join(t.TempDir(), "image.tar"), repo.String()).Publish(context.Background(), img, []string{testSHA}, docs)
+	if err != nil || got.Attached {
+		t.Errorf("tarball: %+v, %v; want nothing attached", got, err)
 	}
 }

@@ -196,6 +196,14 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	if e, ok := Find(entries, key); ok {
+		if e.SBOM == "" {
+			if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e, p, sources); err != nil {
+				return nil, err
+			}
+			if err := Record(ctx, repo, e, b.o.remote...); err != nil {
+				return nil, err
+			}
+		}
 		res := newResult(repo, e)
 		res.Reused = true
 		return res, nil
@@ -267,6 +275,9 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
 		Run: runDigest.String(), Build: derived[roleBuild].String(), Composer: derived[roleComposer].String(),
 		CLI: derived[roleCLI].String(), Platform: platform, PlatformHidden: hidden, Built: b.o.now().UTC().Format(time.RFC3339),
+	}
+	if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e, p, sources); err != nil {
+		return nil, err
 	}
 	res := newResult(repo, e)
 	for _, im := range e.images() {

@@ -76,6 +76,11 @@ type Entry struct {
 	// extensions, not the CLI image's.
 	Platform       map[string]string `json:"platform,omitempty"`
 	PlatformHidden []string          `json:"platformHidden,omitempty"`
+	// SBOM is the digest of the run image's CycloneDX SBOM, a blob in the
+	// runtime repo attached to the run image as a referrer; empty for
+	// runtimes recorded before phpbuild made SBOMs (`runtime build` adds
+	// it to them without building again).
+	SBOM string `json:"sbom,omitempty"`
 	// Built is the RFC 3339 time of the build; informational only, the key
 	// decides reuse.
 	Built string `json:"built"`

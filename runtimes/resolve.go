@@ -48,6 +48,9 @@ type Runtime struct {
 	Platform       map[string]string `json:"-"`
 	PlatformHidden []string          `json:"-"`
 	RunDigest      string            `json:"-"`
+	// SBOM is the run image's SBOM blob, repo@digest; "" for runtimes
+	// recorded before phpbuild made SBOMs.
+	SBOM string `json:"-"`
 }
 
 // ConflictError is a resolution that found no runtime. Its first line names
@@ -488,6 +491,9 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 		rt.Platform, rt.PlatformHidden = best.Platform, best.PlatformHidden
 	}
 	rt.RunDigest = best.Run
+	if best.SBOM != "" {
+		rt.SBOM = repo + "@" + best.SBOM
+	}
 	return &rt, nil
 }
 

@@ -119,7 +119,7 @@ func (o *buildOptions) options(p publishing, onLayer func(build.LayerEvent)) ([]
 	if _, err := progressMode(o.buildkit.Progress); err != nil {
 		return nil, err
 	}
-	opts := []build.Option{build.WithRuntimeRepo(rrepo), build.WithBuildkitHost(o.buildkit.Host), build.WithAllowDirty(o.AllowDirty), build.WithLayerEvents(onLayer)}
+	opts := []build.Option{build.WithRuntimeRepo(rrepo), build.WithBuildkitHost(o.buildkit.Host), build.WithAllowDirty(o.AllowDirty), build.WithLayerEvents(onLayer), build.WithBuilderVersion(version)}
 	if p.target != nil {
 		opts = append(opts, build.WithTarget(*p.target))
 		if p.push && !o.Force {
@@ -213,6 +213,13 @@ func (o *buildOptions) print(cmd *cobra.Command, res *build.Result, target *name
 			fmt.Fprintf(stderr, "built %s in %s\n", short(res.Digest), took.Round(100*time.Millisecond))
 			if u := res.Uploaded; u != nil {
 				fmt.Fprintf(stderr, "pushed %s (%s); %s already there\n", humanBytes(u.Bytes), plural(u.Blobs, "blob", "blobs"), humanBytes(u.AlreadyThere))
+			}
+			if len(res.Attachments) > 0 {
+				var kinds []string
+				for _, a := range res.Attachments {
+					kinds = append(kinds, a.Type)
+				}
+				fmt.Fprintf(stderr, "attached %s (phpbuild sbom / phpbuild provenance IMAGE)\n", strings.Join(kinds, " and "))
 			}
 		}
 		for _, r := range res.Refs {

@@ -10,7 +10,7 @@ const module = "github.com/phpbuild/phpbuild"
 
 // layering is DESIGN.md's data flow: a package may import only packages
 // before it. transient, badinput and project are read by every stage, so they lead.
-var layering = []string{"transient", "badinput", "project", "processes", "git", "constraint", "detect", "runtimes", "phalcon", "layers", "build", "release", "ui"}
+var layering = []string{"transient", "badinput", "project", "processes", "git", "constraint", "detect", "attest", "runtimes", "phalcon", "layers", "build", "release", "ui"}
 
 // TestLibrariesDoNotImportCmd keeps the CLI thin and the libraries usable
 // without it, and keeps each package to the stages on its left.
