@@ -100,8 +100,9 @@ func RuntimeSBOM(rt Runtime) ([]byte, error) {
 
 // App is what an app image's SBOM is made from.
 type App struct {
-	// Name is the image's name (the target repo), or the app's composer
-	// name; Version its semver. Neither is required.
+	// Name is the app's name (composer.json's), and Version a version
+	// for it; neither is required, and a version that changes with every
+	// commit makes every commit's SBOM a new blob.
 	Name, Version string
 	// Runtime is the run image's SBOM (RuntimeSBOM); nil for a runtime
 	// recorded before phpbuild recorded them.

@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -62,10 +63,9 @@ func (o *options) runtimeSBOM(ctx context.Context, rt *runtimes.Runtime) *par.Fu
 // attaches the blob the previous image's SBOM already uploaded.
 func (o *options) documents(img *Image, app *detect.App, rt *runtimes.Runtime, runSBOM []byte) ([]attest.Document, []string, error) {
 	var warnings []string
-	in := attest.App{Name: "app", Runtime: runSBOM}
-	if o.target != nil {
-		in.Name = o.target.String()
-	}
+	// The SBOM names the app as composer.json does, not the repo pushed
+	// to: the same commit gives the same SBOM wherever it goes.
+	in := attest.App{Name: composerName(app), Runtime: runSBOM}
 	if runSBOM == nil {
 		warnings = append(warnings, "the SBOM lists no Debian packages: the runtime was recorded before phpbuild made SBOMs; run `phpbuild runtime build` again to add its SBOM (nothing is rebuilt)")
 	}
@@ -139,4 +139,15 @@ func describeAttachments(docs []attest.Document) []Attachment {
 		out = append(out, Attachment{Type: attest.Kind(d.Type), ArtifactType: d.Type, Digest: h.String(), Size: n})
 	}
 	return out
+}
+
+// composerName is composer.json's "name", or "app".
+func composerName(app *detect.App) string {
+	var cj struct {
+		Name string `json:"name"`
+	}
+	if b, err := os.ReadFile(filepath.Join(app.Dir, "composer.json")); err == nil && json.Unmarshal(b, &cj) == nil && cj.Name != "" {
+		return cj.Name
+	}
+	return "app"
 }

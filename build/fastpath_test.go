@@ -54,20 +54,27 @@ func fastThenFull(t *testing.T, dir string, rt, repo name.Repository) {
 	if got := rec.built(); !slices.Equal(got, []string{"app"}) {
 		t.Errorf("fast path built %q, want only app", got)
 	}
-	// Only the app layer and the config blob travel; what the push says
-	// it sent is what was sent.
+	// Only the app layer, the config blob and the provenance travel (the
+	// SBOM is the parent's, already there); what the push says it sent is
+	// what was sent.
 	var appSize int64
 	for _, e := range rec.events {
 		if e.Name == "app" {
 			appSize = e.Size
 		}
 	}
-	if u := fast.Uploaded; u == nil || u.Blobs != 2 || u.Bytes < appSize || u.Bytes > appSize+64<<10 || u.AlreadyThere < 1<<20 {
-		t.Errorf("fast path uploaded %+v; want 2 blobs, the app layer's %d bytes and the config, the rest (megabytes) already there", u, appSize)
+	if u := fast.Uploaded; u == nil || u.Blobs != 3 || u.Bytes < appSize || u.Bytes > appSize+64<<10 || u.AlreadyThere < 1<<20 {
+		t.Errorf("fast path uploaded %+v; want 3 blobs, the app layer's %d bytes, the config and the provenance, the rest (megabytes) already there", u, appSize)
 	}
 	full, err := push(ctx, dir, testRepo(t, "nocache"), buildOpts(t, rt, build.WithoutCache())...)
 	if err != nil {
 		t.Fatalf("--no-cache build: %v", err)
+	}
+	if len(fast.Attachments) != 2 || len(full.Attachments) != 2 {
+		t.Fatalf("attachments: fast path %+v, --no-cache %+v; want the SBOM and the provenance", fast.Attachments, full.Attachments)
+	}
+	if diff := cmp.Diff(fast.Attachments[0], full.Attachments[0]); diff != "" {
+		t.Errorf("the fast path's SBOM differs from --no-cache's (-fast +full):\n%s", diff)
 	}
 	if fast.Digest != full.Digest {
 		t.Errorf("fast path gave %s, --no-cache %s: the same commit must give the same image\n%s", fast.Digest, full.Digest, imageDiff(t, repo.Digest(fast.Digest), full.Refs[0]))
