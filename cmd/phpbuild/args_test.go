@@ -31,6 +31,8 @@ func TestTooManyArguments(t *testing.T) {
 		{command: "logs", args: []string{dir, dir, "--env", "staging"}, want: "phpbuild logs takes at most one directory"},
 		{command: "maintenance", args: []string{"on", dir, dir, "--env", "staging"}, want: "phpbuild maintenance takes at most one directory"},
 		{command: "runtime build", args: []string{"8.2", "--php", "8.2", "--repo", "127.0.0.1:9/rt"}, want: "phpbuild runtime build takes no arguments, got 1"},
+		{command: "sbom", args: []string{"127.0.0.1:9/app:1", "x"}, want: "phpbuild sbom takes one IMAGE (a tag or a digest), got 2 arguments"},
+		{command: "provenance", args: []string{}, want: "phpbuild provenance takes one IMAGE (a tag or a digest), got 0 arguments"},
 		{command: "runtime ls", args: []string{"127.0.0.1:9/rt"}, want: "phpbuild runtime ls takes no arguments, got 1"},
 	}
 	for _, tc := range cases {

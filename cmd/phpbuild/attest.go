@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/spf13/cobra"
 
 	"github.com/phpbuild/phpbuild/attest"
@@ -21,7 +23,12 @@ func newAttached(use, artifactType, short, long string) *cobra.Command {
 		Use:   use + " IMAGE",
 		Short: short,
 		Long:  long,
-		Args:  cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &usageError{fmt.Errorf("%s takes one IMAGE (a tag or a digest), got %d arguments", cmd.CommandPath(), len(args))}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			ref, err := name.ParseReference(args[0])
@@ -32,6 +39,10 @@ func newAttached(use, artifactType, short, long string) *cobra.Command {
 			d, ok := ref.(name.Digest)
 			if !ok {
 				desc, err := remote.Head(ref, opts...)
+				var terr *transport.Error
+				if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+					return &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s: no such image in the registry", args[0])}
+				}
 				if err != nil {
 					return transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
 				}
