@@ -13,8 +13,8 @@ func TestProvenance(t *testing.T) {
 	d, _ := v1.NewHash("sha256:" + string(bytes.Repeat([]byte("1"), 64)))
 	b := Build{Image: "registry.example/team/shop", Digest: d, Commit: "0123456789abcdef0123456789abcdef01234567", Remote: "https://git.example/team/shop",
 		Version: "1.4.0", Tags: []string{"0123456789abcdef0123456789abcdef01234567", "1.4.0"}, Builder: "v0.9.0",
-		Runtime: map[string]string{"run": "registry.example/rt@sha256:" + string(bytes.Repeat([]byte("2"), 64))},
-		Layers: []Layer{{Name: "vendor", Key: "sha256:aa", Digest: "sha256:" + string(bytes.Repeat([]byte("3"), 64)), Reused: true}},
+		Runtime:    map[string]string{"run": "registry.example/rt@sha256:" + string(bytes.Repeat([]byte("2"), 64))},
+		Layers:     []Layer{{Name: "vendor", Key: "sha256:aa", Digest: "sha256:" + string(bytes.Repeat([]byte("3"), 64)), Reused: true}},
 		Parameters: map[string]string{"runtimes": "registry.example/rt"}}
 	got, err := Provenance(b)
 	if err != nil {
