@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -143,16 +144,21 @@ type imageTag struct {
 	Tag, Version, Revision, Created, Subject string
 }
 
+var referrersTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}$`)
+
 // maxTags bounds the tags the deploy form reads.
 const maxTags = 30
 
 // listTags reads repo's tags with their versions and commits, newest
 // first.
 func listTags(ctx context.Context, env *release.Environment) ([]imageTag, error) {
-	tags, err := remote.List(env.Image, remote.WithContext(ctx))
+	all, err := remote.List(env.Image, remote.WithContext(ctx))
 	if err != nil {
 		return nil, err
 	}
+	// sha256-HEX tags hold an image's referrers (its SBOM and provenance)
+	// where the registry has no referrers API: not images to deploy.
+	tags := slices.DeleteFunc(all, referrersTag.MatchString)
 	sort.Sort(sort.Reverse(sort.StringSlice(tags)))
 	if len(tags) > maxTags*4 {
 		tags = tags[:maxTags*4]
