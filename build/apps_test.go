@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
 	"github.com/phpbuild/phpbuild/internal/voltequiv"
@@ -174,10 +175,29 @@ func TestBuildOutputs(t *testing.T) {
 	}
 	var got []string
 	for _, d := range m.Manifests {
-		got = append(got, d.Annotations["org.opencontainers.image.ref.name"]+"@"+d.Digest.String())
+		if name, ok := d.Annotations["org.opencontainers.image.ref.name"]; ok {
+			got = append(got, name+"@"+d.Digest.String())
+			continue
+		}
+		// The SBOM and the provenance, untagged, refer to the image.
+		a, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		am, err := a.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if am.Subject == nil || am.Subject.Digest.String() != res.Digest {
+			t.Errorf("OCI layout manifest %s: subject %v, want the image %s", d.Digest, am.Subject, res.Digest)
+		}
+		got = append(got, am.ArtifactType)
 	}
-	if want := []string{sha + "@" + res.Digest, "1.0.0@" + res.Digest}; !slices.Equal(got, want) {
+	if want := []string{sha + "@" + res.Digest, "1.0.0@" + res.Digest, attest.SBOMType, attest.ProvenanceType}; !slices.Equal(got, want) {
 		t.Errorf("OCI layout has %q, want %q", got, want)
+	}
+	if len(res.Attachments) != 2 {
+		t.Errorf("result's attachments %+v, want the SBOM and the provenance", res.Attachments)
 	}
 	_, base := runSpec(t, testbed.ContainerSpec{Image: "phpbuild/app:1.0.0", Local: true})
 	if p := get(t, base+"/"); p.status != 200 || !strings.Contains(p.body, "bare") {
