@@ -1,16 +1,24 @@
 package attest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -35,15 +43,36 @@ type Document struct {
 // (ggcr keeps the referrers tag, sha256-HEX, where the registry lacks the
 // referrers API).
 func Artifact(doc Document, subject v1.Descriptor) (v1.Image, error) {
-	blob := static.NewLayer(doc.Body, types.MediaType(doc.Type))
+	raw, blob, err := artifactManifest(doc, subject)
+	if err != nil {
+		return nil, err
+	}
 	d, err := blob.Digest()
 	if err != nil {
 		return nil, err
 	}
-	cfg := static.NewLayer([]byte("{}"), emptyType)
-	cd, err := cfg.Digest()
+	return partial.CompressedToImage(artifact{raw: raw, blob: blob, digest: d})
+}
+
+// Blobs are what docs' artifacts refer to: the empty config and each
+// document, for the caller to upload with the image's blobs before Refer.
+func Blobs(docs []Document) []v1.Layer {
+	out := []v1.Layer{static.NewLayer([]byte("{}"), emptyType)}
+	for _, d := range docs {
+		out = append(out, static.NewLayer(d.Body, types.MediaType(d.Type)))
+	}
+	return out
+}
+
+func artifactManifest(doc Document, subject v1.Descriptor) ([]byte, v1.Layer, error) {
+	blob := static.NewLayer(doc.Body, types.MediaType(doc.Type))
+	d, err := blob.Digest()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	cd, err := static.NewLayer([]byte("{}"), emptyType).Digest()
+	if err != nil {
+		return nil, nil, err
 	}
 	m := v1.Manifest{
 		SchemaVersion: 2,
@@ -54,10 +83,7 @@ func Artifact(doc Document, subject v1.Descriptor) (v1.Image, error) {
 		Subject:       &v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest},
 	}
 	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return partial.CompressedToImage(artifact{raw: raw, blob: blob, digest: d})
+	return raw, blob, err
 }
 
 // artifact is the core partial.CompressedToImage makes an image of.
@@ -97,6 +123,116 @@ func Attach(ctx context.Context, repo name.Repository, subject v1.Descriptor, do
 		}
 	}
 	return nil
+}
+
+// Refer puts docs' artifact manifests in repo, their blobs (Blobs)
+// uploaded already, in two round trips where ggcr's remote.Write takes
+// six per document: the manifests, the referrers API probe and the
+// referrers tag are read and written at once, and the tag, sha256-HEX,
+// is written once for all. rt is an authenticated transport with push
+// access to repo (ggcr's transport.NewWithContext).
+func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subject v1.Descriptor, docs []Document) error {
+	c := &http.Client{Transport: rt}
+	base := url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr()}
+	at := func(format string, args ...any) string {
+		u := base
+		u.Path = fmt.Sprintf("/v2/%s/", repo.RepositoryStr()) + fmt.Sprintf(format, args...)
+		return u.String()
+	}
+	var added []v1.Descriptor
+	g, gctx := errgroup.WithContext(ctx)
+	for _, doc := range docs {
+		raw, _, err := artifactManifest(doc, subject)
+		if err != nil {
+			return err
+		}
+		h, n, err := v1.SHA256(bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		added = append(added, v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: n, Digest: h, ArtifactType: doc.Type})
+		g.Go(func() error {
+			_, _, err := send(gctx, c, http.MethodPut, at("manifests/%s", h), types.OCIManifestSchema1, raw, http.StatusCreated, http.StatusOK, http.StatusAccepted)
+			if err != nil {
+				return fmt.Errorf("attaching the %s: %w", Describe(doc.Type), err)
+			}
+			return nil
+		})
+	}
+	var api, tagged *http.Response
+	var tagBody []byte
+	g.Go(func() (err error) {
+		api, _, err = get(gctx, c, at("referrers/%s", subject.Digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
+		return err
+	})
+	tag := strings.Replace(subject.Digest.String(), ":", "-", 1)
+	g.Go(func() (err error) {
+		tagged, tagBody, err = get(gctx, c, at("manifests/%s", tag), http.StatusOK, http.StatusNotFound)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if api.StatusCode == http.StatusOK && api.Header.Get("Content-Type") == string(types.OCIImageIndex) {
+		return nil // the registry lists referrers itself
+	}
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	if tagged.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(tagBody, &idx); err != nil {
+			return fmt.Errorf("reading the referrers tag %s: %w", tag, err)
+		}
+	}
+	have := map[v1.Hash]bool{}
+	for _, d := range idx.Manifests {
+		have[d.Digest] = true
+	}
+	changed := false
+	for _, d := range added {
+		if !have[d.Digest] {
+			idx.Manifests = append(idx.Manifests, d)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	sort.Slice(idx.Manifests, func(i, j int) bool { return idx.Manifests[i].Digest.String() < idx.Manifests[j].Digest.String() })
+	raw, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	if _, _, err := send(ctx, c, http.MethodPut, at("manifests/%s", tag), types.OCIImageIndex, raw, http.StatusCreated, http.StatusOK, http.StatusAccepted); err != nil {
+		return fmt.Errorf("writing the referrers tag %s: %w", tag, err)
+	}
+	return nil
+}
+
+func get(ctx context.Context, c *http.Client, u string, ok ...int) (*http.Response, []byte, error) {
+	return send(ctx, c, http.MethodGet, u, "", nil, ok...)
+}
+
+// send makes one request and reads its answer, a transport.Error unless
+// its status is one of ok.
+func send(ctx context.Context, c *http.Client, method, u string, mt types.MediaType, body []byte, ok ...int) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", string(mt))
+	} else {
+		req.Header.Set("Accept", string(types.OCIImageIndex))
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, ok...); err != nil {
+		return nil, nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return resp, b, err
 }
 
 // Describe names an artifact type for people.

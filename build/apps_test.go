@@ -12,8 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/attest"
+	"github.com/phpbuild/phpbuild/badinput"
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
 	"github.com/phpbuild/phpbuild/internal/voltequiv"

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/docker/docker/client"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -130,6 +131,9 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 		return nil, err
 	}
 	blobs = append(slices.Clone(blobs), cfg)
+	if len(docs) > 0 {
+		blobs = append(blobs, attest.Blobs(docs)...)
+	}
 	var total, done atomic.Int64
 	var missing []v1.Layer
 	sent := map[v1.Hash]bool{}
@@ -172,14 +176,13 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// The documents are attached while the other tags are put; the SHA
+	// tag waits for both.
+	refer := make(chan error, 1)
 	if len(docs) > 0 {
-		desc, err := partial.Descriptor(img)
-		if err != nil {
-			return nil, err
-		}
-		if err := attest.Attach(ctx, repo, *desc, docs, opts...); err != nil {
-			return nil, err
-		}
+		go func() { refer <- referTo(ctx, img, repo, docs) }()
+	} else {
+		refer <- nil
 	}
 	ordered := append([]string{}, tags...)
 	// SHA tags go last.
@@ -190,10 +193,18 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 		}
 	}
 	if len(ordered) == 0 {
-		return nil, pusher.Put(ctx, repo.Digest(d.String()), img)
+		if err := pusher.Put(ctx, repo.Digest(d.String()), img); err != nil {
+			return nil, err
+		}
+		return nil, <-refer
 	}
 	var refs []string
-	for _, t := range ordered {
+	for i, t := range ordered {
+		if i == len(ordered)-1 {
+			if err := <-refer; err != nil {
+				return nil, err
+			}
+		}
 		tag := repo.Tag(t)
 		if err := pusher.Put(ctx, tag, img); err != nil {
 			return nil, fmt.Errorf("tagging %s: %w", tag, err)
@@ -201,6 +212,24 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 		refs = append(refs, tag.String()+"@"+d.String())
 	}
 	return refs, nil
+}
+
+// referTo attaches docs to img in repo (see attest.Refer), with the
+// credentials the docker config gives for repo.
+func referTo(ctx context.Context, img v1.Image, repo name.Repository, docs []attest.Document) error {
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		return err
+	}
+	auth, err := authn.Resolve(ctx, authn.DefaultKeychain, repo)
+	if err != nil {
+		return err
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, registryTransport, []string{repo.Scope(transport.PushScope)})
+	if err != nil {
+		return err
+	}
+	return attest.Refer(ctx, rt, repo, *desc, docs)
 }
 
 // blobUnknown is a registry's refusal of a manifest whose blob it lacks.
