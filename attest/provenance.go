@@ -6,16 +6,18 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/common"
-	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
+	provenance "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	ita1 "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // BuildType names phpbuild's build in provenance: what externalParameters
 // and byproducts mean.
 const BuildType = "https://phpbuild.dev/build/v1"
 
-// statementType is in-toto's ITE-6 v1 statement.
-const statementType = "https://in-toto.io/Statement/v1"
+// predicateType is SLSA's provenance v1.
+const predicateType = "https://slsa.dev/provenance/v1"
 
 // Build is what a provenance statement says of one build.
 type Build struct {
@@ -24,10 +26,10 @@ type Build struct {
 	Image  string
 	Digest v1.Hash
 	// Commit is the git commit's SHA, Remote its origin URL (no
-	// credentials), Dir the app's path in the repository ("." at the top).
-	Commit, Remote, Dir string
-	Version             string // the image's semver tag
-	Tags                []string
+	// credentials).
+	Commit, Remote string
+	Version        string // the image's semver tag
+	Tags           []string
 	// Builder is phpbuild's version.
 	Builder string
 	// Runtime names the runtime's images by role (run, build, composer,
@@ -46,27 +48,16 @@ type Layer struct {
 	Reused            bool
 }
 
-type statement struct {
-	Type          string                    `json:"_type"`
-	Subject       []subject                 `json:"subject"`
-	PredicateType string                    `json:"predicateType"`
-	Predicate     slsa1.ProvenancePredicate `json:"predicate"`
-}
-
-type subject struct {
-	Name   string           `json:"name"`
-	Digest common.DigestSet `json:"digest"`
-}
-
-// Provenance is the in-toto statement, with a SLSA v1 provenance
-// predicate, of b. It holds no clock time, so the same build gives the
-// same bytes.
+// Provenance is the in-toto v1 statement, with a SLSA v1 provenance
+// predicate (in-toto's own Go types), of b. It holds no clock time, and
+// its JSON is re-encoded with sorted keys (protojson's output varies on
+// purpose), so the same build gives the same bytes.
 func Provenance(b Build) ([]byte, error) {
 	source := "git+" + b.Remote
 	if b.Remote == "" {
 		source = "git"
 	}
-	deps := []slsa1.ResourceDescriptor{{URI: source + "@" + b.Commit, Digest: common.DigestSet{"gitCommit": b.Commit}, Name: "source"}}
+	deps := []*ita1.ResourceDescriptor{{Uri: source + "@" + b.Commit, Digest: map[string]string{"gitCommit": b.Commit}, Name: "source"}}
 	roles := make([]string, 0, len(b.Runtime))
 	for r := range b.Runtime {
 		roles = append(roles, r)
@@ -74,37 +65,68 @@ func Provenance(b Build) ([]byte, error) {
 	sort.Strings(roles)
 	for _, r := range roles {
 		ref := b.Runtime[r]
-		rd := slsa1.ResourceDescriptor{URI: "oci://" + ref, Name: "runtime " + r}
+		rd := &ita1.ResourceDescriptor{Uri: "oci://" + ref, Name: "runtime " + r}
 		if i := strings.LastIndex(ref, "@"); i >= 0 {
 			if h, err := v1.NewHash(ref[i+1:]); err == nil {
-				rd.Digest = common.DigestSet{h.Algorithm: h.Hex}
+				rd.Digest = map[string]string{h.Algorithm: h.Hex}
 			}
 		}
 		deps = append(deps, rd)
 	}
-	var products []slsa1.ResourceDescriptor
+	var products []*ita1.ResourceDescriptor
 	for _, l := range b.Layers {
-		rd := slsa1.ResourceDescriptor{Name: "layer " + l.Name, Annotations: map[string]interface{}{"key": l.Key, "reused": l.Reused}}
+		ann, err := structpb.NewStruct(map[string]any{"key": l.Key, "reused": l.Reused})
+		if err != nil {
+			return nil, err
+		}
+		rd := &ita1.ResourceDescriptor{Name: "layer " + l.Name, Annotations: ann}
 		if h, err := v1.NewHash(l.Digest); err == nil {
-			rd.Digest = common.DigestSet{h.Algorithm: h.Hex}
+			rd.Digest = map[string]string{h.Algorithm: h.Hex}
 		}
 		products = append(products, rd)
 	}
-	params := map[string]interface{}{"source": source, "commit": b.Commit, "path": b.Dir, "version": b.Version, "tags": b.Tags}
+	tags := make([]any, len(b.Tags))
+	for i, t := range b.Tags {
+		tags[i] = t
+	}
+	params := map[string]any{"source": source, "commit": b.Commit, "version": b.Version, "tags": tags}
 	if len(b.Parameters) > 0 {
-		params["options"] = b.Parameters
+		opts := map[string]any{}
+		for k, v := range b.Parameters {
+			opts[k] = v
+		}
+		params["options"] = opts
 	}
-	st := statement{
-		Type:          statementType,
-		Subject:       []subject{{Name: b.Image, Digest: common.DigestSet{b.Digest.Algorithm: b.Digest.Hex}}},
-		PredicateType: slsa1.PredicateSLSAProvenance,
-		Predicate: slsa1.ProvenancePredicate{
-			BuildDefinition: slsa1.ProvenanceBuildDefinition{BuildType: BuildType, ExternalParameters: params, ResolvedDependencies: deps},
-			RunDetails: slsa1.ProvenanceRunDetails{
-				Builder:    slsa1.Builder{ID: "https://phpbuild.dev/phpbuild", Version: map[string]string{"phpbuild": b.Builder}},
-				Byproducts: products,
-			},
+	ext, err := structpb.NewStruct(params)
+	if err != nil {
+		return nil, err
+	}
+	pred, err := protojson.Marshal(&provenance.Provenance{
+		BuildDefinition: &provenance.BuildDefinition{BuildType: BuildType, ExternalParameters: ext, ResolvedDependencies: deps},
+		RunDetails: &provenance.RunDetails{
+			Builder:    &provenance.Builder{Id: "https://phpbuild.dev/phpbuild", Version: map[string]string{"phpbuild": b.Builder}},
+			Byproducts: products,
 		},
+	})
+	if err != nil {
+		return nil, err
 	}
-	return json.MarshalIndent(st, "", "  ")
+	predicate := &structpb.Struct{}
+	if err := protojson.Unmarshal(pred, predicate); err != nil {
+		return nil, err
+	}
+	st, err := protojson.Marshal(&ita1.Statement{
+		Type:          ita1.StatementTypeUri,
+		Subject:       []*ita1.ResourceDescriptor{{Name: b.Image, Digest: map[string]string{b.Digest.Algorithm: b.Digest.Hex}}},
+		PredicateType: predicateType,
+		Predicate:     predicate,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var canonical any
+	if err := json.Unmarshal(st, &canonical); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(canonical, "", "  ")
 }
