@@ -108,7 +108,12 @@ func runtimeFacts(files map[string]string, p *plan, sources map[string]string) (
 		seen[n] = true
 		e := attest.Extension{Name: n, Version: v}
 		if src, ok := compiled[n]; ok {
-			e.Location, e.SHA256 = src.Location, sources[n]
+			e.SHA256 = sources[n]
+			// A local path names the builder's machine, not a source
+			// anyone else can fetch: the sha256 identifies it.
+			if strings.Contains(src.Location, "://") {
+				e.Location = src.Location
+			}
 		}
 		rt.Extensions = append(rt.Extensions, e)
 	}
