@@ -12,9 +12,12 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// BuildType names phpbuild's build in provenance: what externalParameters
-// and byproducts mean.
-const BuildType = "https://phpbuild.dev/build/v1"
+// Build types: what externalParameters and byproducts mean. A rebase
+// moved an image onto a newer runtime without a build.
+const (
+	BuildType  = "https://phpbuild.dev/build/v1"
+	RebaseType = "https://phpbuild.dev/rebase/v1"
+)
 
 // predicateType is SLSA's provenance v1.
 const predicateType = "https://slsa.dev/provenance/v1"
@@ -40,6 +43,9 @@ type Build struct {
 	Layers []Layer
 	// Parameters are the build's options as the user set them.
 	Parameters map[string]string
+	// RebasedFrom is the image this one was rebased from, repo@digest;
+	// empty for a build.
+	RebasedFrom string
 }
 
 // Layer is one app layer in provenance.
@@ -64,14 +70,7 @@ func Provenance(b Build) ([]byte, error) {
 	}
 	sort.Strings(roles)
 	for _, r := range roles {
-		ref := b.Runtime[r]
-		rd := &ita1.ResourceDescriptor{Uri: "oci://" + ref, Name: "runtime " + r}
-		if i := strings.LastIndex(ref, "@"); i >= 0 {
-			if h, err := v1.NewHash(ref[i+1:]); err == nil {
-				rd.Digest = map[string]string{h.Algorithm: h.Hex}
-			}
-		}
-		deps = append(deps, rd)
+		deps = append(deps, imageDescriptor("runtime "+r, b.Runtime[r]))
 	}
 	var products []*ita1.ResourceDescriptor
 	for _, l := range b.Layers {
@@ -97,12 +96,18 @@ func Provenance(b Build) ([]byte, error) {
 		}
 		params["options"] = opts
 	}
+	buildType := BuildType
+	if b.RebasedFrom != "" {
+		buildType = RebaseType
+		params["rebasedFrom"] = b.RebasedFrom
+		deps = append(deps, imageDescriptor("rebased from", b.RebasedFrom))
+	}
 	ext, err := structpb.NewStruct(params)
 	if err != nil {
 		return nil, err
 	}
 	pred, err := protojson.Marshal(&provenance.Provenance{
-		BuildDefinition: &provenance.BuildDefinition{BuildType: BuildType, ExternalParameters: ext, ResolvedDependencies: deps},
+		BuildDefinition: &provenance.BuildDefinition{BuildType: buildType, ExternalParameters: ext, ResolvedDependencies: deps},
 		RunDetails: &provenance.RunDetails{
 			Builder:    &provenance.Builder{Id: "https://phpbuild.dev/phpbuild", Version: map[string]string{"phpbuild": b.Builder}},
 			Byproducts: products,
@@ -129,4 +134,15 @@ func Provenance(b Build) ([]byte, error) {
 		return nil, err
 	}
 	return json.MarshalIndent(canonical, "", "  ")
+}
+
+// imageDescriptor names the image ref, repo@digest, with its digest.
+func imageDescriptor(name, ref string) *ita1.ResourceDescriptor {
+	rd := &ita1.ResourceDescriptor{Uri: "oci://" + ref, Name: name}
+	if i := strings.LastIndex(ref, "@"); i >= 0 {
+		if h, err := v1.NewHash(ref[i+1:]); err == nil {
+			rd.Digest = map[string]string{h.Algorithm: h.Hex}
+		}
+	}
+	return rd
 }

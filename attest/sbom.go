@@ -153,6 +153,53 @@ func AppSBOM(a App) ([]byte, error) {
 	return encode(bom)
 }
 
+// Rebased is the SBOM of an image moved onto another runtime: app's
+// components that do not come from the runtime (composer, npm), with the
+// new runtime's, in AppSBOM's order.
+func Rebased(app, runtime []byte) ([]byte, error) {
+	var old cdx.BOM
+	if err := cdx.NewBOMDecoder(bytes.NewReader(app), cdx.BOMFileFormatJSON).Decode(&old); err != nil {
+		return nil, fmt.Errorf("reading the image's SBOM: %w", err)
+	}
+	var rt cdx.BOM
+	if err := cdx.NewBOMDecoder(bytes.NewReader(runtime), cdx.BOMFileFormatJSON).Decode(&rt); err != nil {
+		return nil, fmt.Errorf("reading the runtime's SBOM: %w", err)
+	}
+	var cs []cdx.Component
+	if rt.Components != nil {
+		cs = append(cs, *rt.Components...)
+	}
+	if old.Components != nil {
+		for _, c := range *old.Components {
+			switch source(c) {
+			case "run-image", "php":
+			default:
+				cs = append(cs, c)
+			}
+		}
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].PackageURL < cs[j].PackageURL })
+	meta := &cdx.Component{Type: cdx.ComponentTypeContainer, Name: "app"}
+	if old.Metadata != nil && old.Metadata.Component != nil {
+		meta = old.Metadata.Component
+	}
+	bom := newBOM(meta)
+	bom.Components = &cs
+	return encode(bom)
+}
+
+func source(c cdx.Component) string {
+	if c.Properties == nil {
+		return ""
+	}
+	for _, p := range *c.Properties {
+		if p.Name == PropertySource {
+			return p.Value
+		}
+	}
+	return ""
+}
+
 func newBOM(subject *cdx.Component) *cdx.BOM {
 	bom := cdx.NewBOM()
 	bom.Metadata = &cdx.Metadata{

@@ -34,6 +34,9 @@ type options struct {
 	skipExisting bool
 	// builder is phpbuild's version, for provenance.
 	builder string
+	// rebaseTo is the runtime Rebase moves onto, by key or run digest;
+	// "" for the newest compatible one.
+	rebaseTo string
 	// commit is dir's commit when Publish has read it already.
 	commit *git.Commit
 	// The registry reads that need no commit, started while git is read
@@ -208,4 +211,11 @@ func WithSourceURL(url string) Option {
 // WithBuilderVersion names the phpbuild version in the image's provenance.
 func WithBuilderVersion(v string) Option {
 	return func(o *options) error { o.builder = v; return nil }
+}
+
+// WithRebaseTo makes Rebase move onto the runtime whose key or run image
+// digest (or their first 12 hex digits) is key, refusing one that is not
+// compatible, instead of the newest compatible one.
+func WithRebaseTo(key string) Option {
+	return func(o *options) error { o.rebaseTo = key; return nil }
 }

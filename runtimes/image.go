@@ -59,7 +59,7 @@ mkdir -p %[2]s %[4]s
 chown %[1]d:%[1]d %[4]s
 ln -sf /usr/sbin/php-fpm%[3]s /usr/local/sbin/php-fpm
 `, AppUID, AppDir, m, RunDir)
-	st := base.Run(sh(setup, fmt.Sprintf("install PHP %s, php-fpm, nginx and %d packages", m, len(p.packages)))...).Root()
+	st := base.Run(sh(setup, fmt.Sprintf("install PHP %s, php-fpm, nginx and %d packages", m, len(p.packages)), refreshed(p)...)...).Root()
 	st = st.File(llb.Copy(launcher, "launcher", LauncherPath, &llb.CopyInfo{CreateDestPath: true}), llb.WithCustomName("add the launcher"))
 	if len(p.compiled) == 0 {
 		return st
@@ -75,6 +75,15 @@ ln -sf /usr/sbin/php-fpm%[3]s /usr/local/sbin/php-fpm
 			c.priority, CompiledExtDir, c.name, m, c.name, m, c.name)
 	}
 	return st.Run(sh(enable.String(), "enable compiled extensions")...).Root()
+}
+
+// refreshed makes an apt step differ, for BuildKit's cache, with the
+// plan's refresh token, so that it runs again on the suite as it is now.
+func refreshed(p *plan) []llb.RunOption {
+	if p.refresh == "" {
+		return nil
+	}
+	return []llb.RunOption{llb.AddEnv("PHPBUILD_REFRESH", p.refresh)}
 }
 
 // compileState compiles one PECL-style extension against base's PHP and
@@ -125,7 +134,7 @@ func composerState(run llb.State) llb.State {
 func cliState(base llb.State, p *plan) llb.State {
 	m := p.minor.Minor
 	return base.Run(sh(aptInstall([]string{"php" + m + "-cli", "php" + m + "-curl", "composer", "unzip"})+"php -r 'echo PHP_VERSION, PHP_EOL;'\ncomposer --version\n",
-		"install PHP "+m+"'s CLI, curl, composer and unzip (the CLI image)")...).Root()
+		"install PHP "+m+"'s CLI, curl, composer and unzip (the CLI image)", refreshed(p)...)...).Root()
 }
 
 // buildState is the build image: the composer image plus the PHP headers

@@ -32,6 +32,12 @@ type BuildSpec struct {
 	// Extensions are loaded besides the catalog defaults: a name alone is a
 	// Debian package, a name with a Source is compiled from it.
 	Extensions []ExtensionRequest
+	// Refresh, when set, runs the apt steps of the run and CLI images
+	// again (their BuildKit cache keys change with it) to pick up the
+	// suite's security updates: the runtime gets a new key, and the same
+	// PHP minor, Phalcon and extensions. Extensions compiled from source
+	// are not compiled again. `runtime build --refresh` gives the date.
+	Refresh string
 }
 
 // ExtensionRequest is one --ext NAME[@SOURCE].
@@ -111,6 +117,7 @@ func isSHA256(s string) bool {
 // plan is a BuildSpec checked against the catalog: everything a runtime
 // build needs, with nothing left to look up.
 type plan struct {
+	refresh  string
 	minor    Minor
 	phalcon  string
 	packages []string // Debian packages of the run image
@@ -141,7 +148,7 @@ func planBuild(cat *Catalog, spec BuildSpec) (*plan, error) {
 	if m == nil {
 		return nil, &badinput.Error{Field: "--php", Err: fmt.Errorf("%w: %q; the catalog offers %s", ErrUnknownMinor, spec.PHPMinor, strings.Join(offered, ", "))}
 	}
-	p := &plan{minor: *m}
+	p := &plan{minor: *m, refresh: spec.Refresh}
 	loaded := map[string]bool{}
 	pkgs := map[string]bool{
 		"php" + m.Minor + "-cli": true, "php" + m.Minor + "-fpm": true, "nginx": true, "ca-certificates": true,
@@ -242,6 +249,9 @@ func (p *plan) key(baseDigest string, sources map[string]string, launcherSHA, re
 		"phalcon":  p.phalcon,
 		"sources":  sources, // name -> sha256 of the fetched source
 		"launcher": launcherSHA,
+	}
+	if p.refresh != "" {
+		in["refresh"] = p.refresh
 	}
 	b, _ := json.Marshal(in) // plain data: cannot fail
 	sum := sha256.Sum256(b)

@@ -33,6 +33,8 @@ func TestTooManyArguments(t *testing.T) {
 		{command: "runtime build", args: []string{"8.2", "--php", "8.2", "--repo", "127.0.0.1:9/rt"}, want: "phpbuild runtime build takes no arguments, got 1"},
 		{command: "sbom", args: []string{"127.0.0.1:9/app:1", "x"}, want: "phpbuild sbom takes one IMAGE (a tag or a digest), got 2 arguments"},
 		{command: "provenance", args: []string{}, want: "phpbuild provenance takes one IMAGE (a tag or a digest), got 0 arguments"},
+		{command: "rebase", args: []string{}, want: "phpbuild rebase takes one IMAGE (a tag or a digest), got 0 arguments"},
+		{command: "runtime outdated", args: []string{"x"}, want: "phpbuild runtime outdated takes no arguments, got 1"},
 		{command: "runtime ls", args: []string{"127.0.0.1:9/rt"}, want: "phpbuild runtime ls takes no arguments, got 1"},
 	}
 	for _, tc := range cases {

@@ -27,7 +27,7 @@ Exit codes: 0 ok, 1 failure, 2 bad input (a file, flag, argument or constraint t
 		return &usageError{fmt.Errorf("%s: %w (see --help)", c.CommandPath(), err)}
 	})
 	env := readEnv()
-	root.AddCommand(newBuild(env), newDetect(), newPlan(env), newRuntime(env), newRelease(), newRollback(), newReleases(), newStatus(), newUnlock(), newMaintenance(), newRun(), newLogs(), newUI(), newSBOM(), newProvenance())
+	root.AddCommand(newBuild(env), newDetect(), newPlan(env), newRuntime(env), newRelease(), newRollback(), newReleases(), newStatus(), newUnlock(), newMaintenance(), newRun(), newLogs(), newUI(), newSBOM(), newProvenance(), newRebase(env))
 	argsAreUsage(root)
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/buildkit/client"
@@ -21,7 +22,7 @@ func newRuntime(env envDefaults) *cobra.Command {
 		Use:   "runtime",
 		Short: "Build and list prebuilt runtimes (run + build images per PHP/Phalcon pair)",
 	}
-	cmd.AddCommand(newRuntimeBuild(env), newRuntimeLs(env))
+	cmd.AddCommand(newRuntimeBuild(env), newRuntimeLs(env), newRuntimeOutdated(env))
 	return cmd
 }
 
@@ -30,6 +31,7 @@ type runtimeSpecOptions struct {
 	PHP, Phalcon, PhalconSource string
 	Extensions                  []string // NAME or NAME@SOURCE
 	Launcher                    string
+	Refresh                     bool
 	env                         envDefaults
 }
 
@@ -40,6 +42,7 @@ func (o *runtimeSpecOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.PhalconSource, "phalcon-source", "", "Phalcon source: PATH, https://URL#sha256=HEX or oci://REF (default $PHPBUILD_PHALCON_SOURCE)")
 	f.StringArrayVar(&o.Extensions, "ext", nil, "extension to add: NAME (a Debian package) or NAME@SOURCE (compiled); repeatable")
 	f.StringVar(&o.Launcher, "launcher", "", "static launcher binary (default $PHPBUILD_LAUNCHER, or launcher next to phpbuild)")
+	f.BoolVar(&o.Refresh, "refresh", false, "install the Debian packages again as the suite has them today (security updates): a new runtime with the same PHP minor, Phalcon and extensions, which `phpbuild rebase` moves images onto")
 }
 
 func (o *runtimeSpecOptions) spec(cmd *cobra.Command) (runtimes.BuildSpec, error) {
@@ -47,6 +50,10 @@ func (o *runtimeSpecOptions) spec(cmd *cobra.Command) (runtimes.BuildSpec, error
 		return runtimes.BuildSpec{}, &usageError{fmt.Errorf("%s: --php X.Y is required", cmd.CommandPath())}
 	}
 	spec := runtimes.BuildSpec{PHPMinor: o.PHP, Phalcon: o.Phalcon}
+	if o.Refresh {
+		// One refresh a day: the same day's runs find it by key.
+		spec.Refresh = time.Now().UTC().Format("2006-01-02")
+	}
 	for _, e := range o.Extensions {
 		r, err := runtimes.ParseExtensionFlag(e)
 		if err != nil {

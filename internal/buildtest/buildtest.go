@@ -154,3 +154,39 @@ func Repo(t testing.TB, purpose string) name.Repository {
 	}
 	return repo
 }
+
+var (
+	refreshedMu    sync.Mutex
+	refreshedRepos = map[string]name.Repository{}
+)
+
+// RefreshedRuntimes builds, once per test binary and token, the PHP 8.4
+// runtime of Runtimes again with `runtime build --refresh`'s token, into a
+// repo of its own: the same PHP minor, Phalcon and extensions, another
+// run image. A fixed token is found by key in later runs.
+func RefreshedRuntimes(t testing.TB, token string) name.Repository {
+	t.Helper()
+	reg := testbed.Registry(t)
+	host := testbed.BuildkitHost(t)
+	launcher := LauncherBinary(t)
+	refreshedMu.Lock()
+	defer refreshedMu.Unlock()
+	if repo, ok := refreshedRepos[token]; ok {
+		return repo
+	}
+	repo, err := name.NewRepository(reg + "/phpbuild-test/refreshed-runtimes-" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := runtimes.NewBuilder(runtimes.WithBuildkitHost(host), runtimes.WithLauncher(launcher))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	if _, err := b.Build(ctx, repo, runtimes.BuildSpec{PHPMinor: "8.4", Refresh: token}); err != nil {
+		t.Fatalf("building the runtime refreshed with %q: %v", token, err)
+	}
+	refreshedRepos[token] = repo
+	return repo
+}

@@ -1,0 +1,379 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/phpbuild/phpbuild/attest"
+	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/internal/envlist"
+	"github.com/phpbuild/phpbuild/runtimes"
+	"github.com/phpbuild/phpbuild/transient"
+)
+
+// Rebased is what Rebase did.
+type Rebased struct {
+	// From and Digest are the image's digest before and after; equal,
+	// with Unchanged, when it was on the newest runtime already.
+	From      string `json:"from"`
+	Digest    string `json:"digest"`
+	Unchanged bool   `json:"unchanged"`
+	// FromRuntime and ToRuntime are the run images, repo@digest.
+	FromRuntime string `json:"fromRuntime"`
+	ToRuntime   string `json:"toRuntime"`
+	// Refs are repo:tag@digest for every tag moved.
+	Refs []string `json:"refs"`
+	// AppLayers are the layers above the runtime's, kept as they were.
+	AppLayers   int          `json:"appLayers"`
+	Attachments []Attachment `json:"attachments"`
+	Warnings    []string     `json:"warnings"`
+}
+
+// ErrNotPhpbuildImage is an image phpbuild did not build: it names no run
+// image to rebase from.
+var ErrNotPhpbuildImage = errors.New("not an image phpbuild built")
+
+// Rebase moves the app image ref onto the newest runtime recorded after
+// its own with the same PHP minor, Phalcon version and extensions (in
+// the repo WithRuntimeRepo names, by default the one its run image is
+// in), without running any step: the runtime's layers are swapped under
+// the app's, which keep their digests; the config keeps the commit time,
+// labels and env the app set, and names the new run image. The image's
+// SHA and semver tags then point at the result, with a new SBOM and a
+// provenance of the rebase attached.
+func Rebase(ctx context.Context, ref name.Reference, opts ...Option) (*Rebased, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	repo := ref.Context()
+	orig, err := remote.Image(ref, o.remoteWith(ctx)...)
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
+	}
+	origDigest, err := orig.Digest()
+	if err != nil {
+		return nil, err
+	}
+	cf, err := orig.ConfigFile()
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
+	}
+	fromRun := cf.Config.Labels[LabelRunImage]
+	if fromRun == "" {
+		return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s: %w (it has no %s label)", ref, ErrNotPhpbuildImage, LabelRunImage)}
+	}
+	oldRef, err := name.NewDigest(fromRun)
+	if err != nil {
+		return nil, fmt.Errorf("%s: its %s label %q: %w", ref, LabelRunImage, fromRun, err)
+	}
+	oldEntries, err := runtimes.ReadManifest(ctx, oldRef.Context(), o.remoteWith(ctx)...)
+	if err != nil {
+		return nil, transient.Classify(err)
+	}
+	from, ok := runtimes.ByRun(oldEntries, oldRef.DigestStr())
+	if !ok {
+		return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s runs on %s, which the runtime repo %s no longer records: its PHP, Phalcon and extensions are unknown, so only a build can move it", ref, fromRun, oldRef.Context())}
+	}
+	rtRepo := oldRef.Context()
+	entries := oldEntries
+	if o.runtimeRepo != nil && o.runtimeRepo.String() != rtRepo.String() {
+		rtRepo = *o.runtimeRepo
+		if entries, err = runtimes.ReadManifest(ctx, rtRepo, o.remoteWith(ctx)...); err != nil {
+			return nil, transient.Classify(err)
+		}
+	}
+	to, ok := runtimes.Newer(from, entries)
+	if o.rebaseTo != "" {
+		to, ok = pickRuntime(entries, o.rebaseTo)
+		if !ok {
+			return nil, &badinput.Error{Field: "--runtime", Err: fmt.Errorf("%s: no runtime in %s has that key or run image", o.rebaseTo, rtRepo)}
+		}
+		if err := runtimes.Compatible(from, to); err != nil {
+			return nil, &badinput.Error{Field: "--runtime", Err: err}
+		}
+	}
+	res := &Rebased{From: origDigest.String(), Digest: origDigest.String(), FromRuntime: fromRun, ToRuntime: fromRun, Refs: []string{}, Attachments: []Attachment{}, Warnings: []string{}}
+	if !ok || to.Run == from.Run {
+		res.Unchanged = true
+		return res, nil
+	}
+	res.ToRuntime = rtRepo.Digest(to.Run).String()
+
+	oldBase, err := remote.Image(oldRef, o.remoteWith(ctx)...)
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", oldRef, err))
+	}
+	newBase, err := remote.Image(rtRepo.Digest(to.Run), o.remoteWith(ctx)...)
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", res.ToRuntime, err))
+	}
+	img, appLayers, err := rebaseOnto(orig, oldBase, newBase, res.ToRuntime)
+	if err != nil {
+		return nil, fmt.Errorf("rebasing %s: %w", ref, err)
+	}
+	res.AppLayers = appLayers
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	res.Digest = d.String()
+
+	m, err := orig.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	if v := m.Annotations["org.opencontainers.image.version"]; v != "" {
+		tags = append(tags, v)
+	}
+	if sha := m.Annotations[labelRevision]; isSHA(sha) {
+		tags = append(tags, sha)
+	}
+	if t, ok := ref.(name.Tag); ok && !slices.Contains(tags, t.TagStr()) {
+		tags = append([]string{t.TagStr()}, tags...)
+	}
+	docs, warnings, err := o.rebaseDocuments(ctx, repo.Digest(origDigest.String()), rtRepo.Digest(to.SBOM), to, img, tags)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, warnings...)
+	refs, err := Push(ctx, img, repo, tags, docs, nil, o.remoteWith(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	res.Refs = refs
+	res.Attachments = describeAttachments(docs)
+	return res, nil
+}
+
+// rebaseOnto is ggcr's mutate.Rebase made to keep what phpbuild's images
+// say: OCI media types, the commit time, the manifest's annotations, the
+// env the app set over the run image's (a variable the app left as the old
+// run image had it takes the new run image's value), and the new run image
+// in LabelRunImage.
+func rebaseOnto(orig, oldBase, newBase v1.Image, newRun string) (v1.Image, int, error) {
+	img, err := mutate.Rebase(orig, oldBase, newBase)
+	if err != nil {
+		return nil, 0, err
+	}
+	ocf, err := orig.ConfigFile()
+	if err != nil {
+		return nil, 0, err
+	}
+	obf, err := oldBase.ConfigFile()
+	if err != nil {
+		return nil, 0, err
+	}
+	nbf, err := newBase.ConfigFile()
+	if err != nil {
+		return nil, 0, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, 0, err
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Env = envlist.Set(nbf.Config.Env, appEnv(ocf.Config.Env, obf.Config.Env), nil)
+	cf.Config.Labels[LabelRunImage] = newRun
+	cf.Created = ocf.Created
+	img = mutate.MediaType(img, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return nil, 0, err
+	}
+	m, err := orig.Manifest()
+	if err != nil {
+		return nil, 0, err
+	}
+	annotated, ok := mutate.Annotations(img, m.Annotations).(v1.Image)
+	if !ok {
+		return nil, 0, errors.New("annotating the manifest")
+	}
+	ol, err := orig.Layers()
+	if err != nil {
+		return nil, 0, err
+	}
+	bl, err := oldBase.Layers()
+	if err != nil {
+		return nil, 0, err
+	}
+	return annotated, len(ol) - len(bl), nil
+}
+
+// appEnv is the part of env the app set: every variable the run image
+// did not have with the same value.
+func appEnv(env, base []string) []string {
+	had := map[string]bool{}
+	for _, e := range base {
+		had[e] = true
+	}
+	var out []string
+	for _, e := range env {
+		if !had[e] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// rebaseDocuments are the rebased image's SBOM, the old one's composer and
+// npm packages over the new runtime's, and the rebase's provenance.
+func (o *options) rebaseDocuments(ctx context.Context, old name.Digest, runSBOM name.Digest, to runtimes.Entry, img v1.Image, tags []string) ([]attest.Document, []string, error) {
+	var warnings []string
+	var docs []attest.Document
+	if to.SBOM == "" {
+		warnings = append(warnings, "the new runtime has no SBOM recorded: the image gets none; run `phpbuild runtime build` with its flags again to add it")
+	} else {
+		rt, err := o.runtimeSBOM(ctx, &runtimes.Runtime{SBOM: runSBOM.String()}).Wait()
+		if err != nil {
+			return nil, nil, err
+		}
+		app, err := attest.Read(ctx, old, attest.SBOMType, o.remoteWith(ctx)...)
+		switch {
+		case errors.Is(err, attest.ErrNone):
+			warnings = append(warnings, "the image had no SBOM: the new one lists the runtime's components only")
+			app = []byte(`{"bomFormat": "CycloneDX", "specVersion": "1.7"}`)
+		case err != nil:
+			return nil, nil, transient.Classify(err)
+		}
+		sbom, err := attest.Rebased(app, rt)
+		if err != nil {
+			return nil, nil, err
+		}
+		docs = append(docs, attest.Document{Type: attest.SBOMType, Body: sbom})
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, nil, err
+	}
+	b := attest.Build{Image: old.Context().String(), Digest: d, Commit: m.Annotations[labelRevision], Version: m.Annotations["org.opencontainers.image.version"],
+		Tags: tags, Builder: o.builder, Remote: m.Annotations["org.opencontainers.image.source"], RebasedFrom: old.String(),
+		Runtime: map[string]string{"run": runSBOM.Context().Digest(to.Run).String()}}
+	prov, err := attest.Provenance(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(docs, attest.Document{Type: attest.ProvenanceType, Body: prov}), warnings, nil
+}
+
+// pickRuntime finds the entry whose key or run image is want.
+func pickRuntime(entries []runtimes.Entry, want string) (runtimes.Entry, bool) {
+	for _, e := range entries {
+		if e.Key == want || e.Run == want || shortHex(e.Run) == want || shortHex(e.Key) == want {
+			return e, true
+		}
+	}
+	return runtimes.Entry{}, false
+}
+
+func shortHex(d string) string {
+	if len(d) > 7+12 {
+		return d[7 : 7+12]
+	}
+	return d
+}
+
+// OutdatedTag is one tag of an app repo whose runtime has a newer build it
+// can be rebased onto.
+type OutdatedTag struct {
+	Tag string `json:"tag"`
+	// Runtime is the run image it is on, repo@digest; Newer the one
+	// Rebase would move it onto, and NewerBuilt when that was built.
+	Runtime    string `json:"runtime"`
+	Newer      string `json:"newer"`
+	NewerBuilt string `json:"newerBuilt"`
+}
+
+// Outdated lists repo's tags whose runtime has a newer compatible build
+// (see Rebase), in tag order. Tags of images phpbuild did not build, and
+// the referrers tags (sha256-HEX), are skipped.
+func Outdated(ctx context.Context, repo name.Repository, opts ...Option) ([]OutdatedTag, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := remote.List(repo, o.remoteWith(ctx)...)
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("listing the tags of %s: %w", repo, err))
+	}
+	tags = slices.DeleteFunc(tags, func(t string) bool { return strings.HasPrefix(t, "sha256-") })
+	sort.Strings(tags)
+	runs := make([]string, len(tags))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, t := range tags {
+		g.Go(func() error {
+			img, err := remote.Image(repo.Tag(t), o.remoteWith(gctx)...)
+			if err != nil {
+				return transient.Classify(fmt.Errorf("reading %s: %w", repo.Tag(t), err))
+			}
+			cf, err := img.ConfigFile()
+			if err != nil {
+				return transient.Classify(fmt.Errorf("reading %s: %w", repo.Tag(t), err))
+			}
+			runs[i] = cf.Config.Labels[LabelRunImage]
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	manifests := map[string][]runtimes.Entry{}
+	entriesOf := func(r name.Repository) ([]runtimes.Entry, error) {
+		if e, ok := manifests[r.String()]; ok {
+			return e, nil
+		}
+		e, err := runtimes.ReadManifest(ctx, r, o.remoteWith(ctx)...)
+		if err != nil {
+			return nil, transient.Classify(err)
+		}
+		manifests[r.String()] = e
+		return e, nil
+	}
+	var out []OutdatedTag
+	for i, t := range tags {
+		run, err := name.NewDigest(runs[i])
+		if err != nil {
+			continue // not a phpbuild image
+		}
+		own, err := entriesOf(run.Context())
+		if err != nil {
+			return nil, err
+		}
+		from, ok := runtimes.ByRun(own, run.DigestStr())
+		if !ok {
+			continue
+		}
+		candidates, rtRepo := own, run.Context()
+		if o.runtimeRepo != nil {
+			rtRepo = *o.runtimeRepo
+			if candidates, err = entriesOf(rtRepo); err != nil {
+				return nil, err
+			}
+		}
+		if to, ok := runtimes.Newer(from, candidates); ok {
+			out = append(out, OutdatedTag{Tag: t, Runtime: runs[i], Newer: rtRepo.Digest(to.Run).String(), NewerBuilt: to.Built})
+		}
+	}
+	if out == nil {
+		out = []OutdatedTag{}
+	}
+	return out, nil
+}
