@@ -27,6 +27,8 @@ type Buildkitd struct {
 	cmd  *exec.Cmd
 	conf string
 	log  string
+	// dial are the client options Start's probe connects with.
+	dial []bkclient.ClientOpt
 
 	remove     func()
 	removeOnce sync.Once
@@ -66,6 +68,17 @@ var addressLine = regexp.MustCompile(`(?m)^  address = .*$`)
 // reached over plain HTTP, like the test bed's registry.
 func StartBuildkitd(t testing.TB, root string, httpRegistries ...string) *Buildkitd {
 	t.Helper()
+	// A short path: unix socket paths are limited to about 100 bytes.
+	sock := fmt.Sprintf("/run/buildkit/phpbuild-test-%d-%d.sock", os.Getpid(), time.Now().UnixNano()%1e6)
+	b := startBuildkitd(t, root, "unix://"+sock, "", nil, httpRegistries)
+	t.Cleanup(func() { os.Remove(sock) })
+	return b
+}
+
+// startBuildkitd starts buildkitd listening at host, with extra appended
+// to its config, probed with dial.
+func startBuildkitd(t testing.TB, root, host, extra string, dial []bkclient.ClientOpt, httpRegistries []string) *Buildkitd {
+	t.Helper()
 	BuildkitHost(t) // the test bed's own must be up: its config is the template
 	conf, err := os.ReadFile(filepath.Join(envOr("PHPBUILD_TESTBED_DIR", "/var/lib/phpbuild-testbed"), "buildkitd.toml"))
 	if err != nil {
@@ -80,11 +93,9 @@ func StartBuildkitd(t testing.TB, root string, httpRegistries ...string) *Buildk
 			t.Fatal(err)
 		}
 	}
-	// A short path: unix socket paths are limited to about 100 bytes.
-	sock := fmt.Sprintf("/run/buildkit/phpbuild-test-%d-%d.sock", os.Getpid(), time.Now().UnixNano()%1e6)
-	b := &Buildkitd{Host: "unix://" + sock, Root: root, conf: filepath.Join(dir, "buildkitd.toml"), log: filepath.Join(dir, "buildkitd.log")}
+	b := &Buildkitd{Host: host, Root: root, conf: filepath.Join(dir, "buildkitd.toml"), log: filepath.Join(dir, "buildkitd.log"), dial: dial}
 	c := rootLine.ReplaceAllString(string(conf), fmt.Sprintf("root = %q", root))
-	c = addressLine.ReplaceAllString(c, fmt.Sprintf("  address = [%q]", b.Host))
+	c = addressLine.ReplaceAllString(c, fmt.Sprintf("  address = [%q]", b.Host)+extra)
 	for _, r := range httpRegistries {
 		c += fmt.Sprintf("\n[registry.%q]\n  http = true\n  insecure = true\n", r)
 	}
@@ -98,7 +109,6 @@ func StartBuildkitd(t testing.TB, root string, httpRegistries ...string) *Buildk
 		// them in sessions of their own); a step whose output pipe is gone
 		// may spin for the rest of the test run.
 		killContainersOf(root)
-		os.Remove(sock)
 		if own {
 			unmountUnder(root)
 			os.RemoveAll(root) // best effort, see above
@@ -149,7 +159,7 @@ func (b *Buildkitd) Start(t testing.TB) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c, err := bkclient.New(ctx, b.Host)
+		c, err := bkclient.New(ctx, b.Host, b.dial...)
 		if err == nil {
 			_, err = c.ListWorkers(ctx)
 			c.Close()

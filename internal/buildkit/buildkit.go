@@ -33,9 +33,15 @@ func HostFromEnv() string {
 	return DefaultHost
 }
 
-// Connect opens a client of buildkitd at host; failing to is transient.
+// Connect opens a client of buildkitd at host (unix://, tcp://, with
+// TLSFromEnv's mutual TLS, or docker-container://NAME); failing to is
+// transient, a TLS setting that cannot work is bad input.
 func Connect(ctx context.Context, host string) (*client.Client, error) {
-	bk, err := client.New(ctx, host)
+	opts, err := TLSFromEnv().options(host)
+	if err != nil {
+		return nil, err
+	}
+	bk, err := client.New(ctx, host, opts...)
 	if err != nil {
 		return nil, transient.Mark(fmt.Errorf("connecting to buildkitd at %s: %w", host, err))
 	}
