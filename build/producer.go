@@ -273,6 +273,9 @@ func (o *options) solve(ctx context.Context, bk *client.Client, def *llb.Definit
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if buildkit.TLSRefused(err) {
+		return buildkit.TLSError(o.buildkitHost, err)
+	}
 	if buildkit.Lost(err) {
 		// buildkitd died or restarted mid-build: no step failed, the
 		// connection did.

@@ -155,6 +155,9 @@ func (f FailedStep) Tail(n int) string {
 // Unavailable reports buildkitd or a registry behind it being unreachable,
 // which retrying may cure; BuildKit's gRPC errors carry no finer type.
 func Unavailable(err error) bool {
+	if TLSRefused(err) {
+		return false // the settings are wrong; retrying does not help
+	}
 	s := err.Error()
 	return strings.Contains(s, "connection refused") || strings.Contains(s, "connection reset") ||
 		strings.Contains(s, "Unavailable") || strings.Contains(s, "503 Service Unavailable") || strings.Contains(s, "i/o timeout")

@@ -82,3 +82,23 @@ func (t TLS) options(host string) ([]client.ClientOpt, error) {
 	}
 	return opts, nil
 }
+
+// TLSRefused reports a TLS handshake with buildkitd that failed: a
+// missing or unknown client certificate, or a server certificate the CA
+// did not sign. Retrying does not help.
+func TLSRefused(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "tls: ") || strings.Contains(s, "x509: ")
+}
+
+// TLSError is err, a TLSRefused handshake with buildkitd at host, as bad
+// input: the settings are what to fix.
+func TLSError(host string, err error) error {
+	s := err.Error()
+	if i := strings.Index(s, "tls: "); i >= 0 {
+		s = strings.TrimRight(s[i:], `")`)
+	} else if i := strings.Index(s, "x509: "); i >= 0 {
+		s = strings.TrimRight(s[i:], `")`)
+	}
+	return &badinput.Error{Field: "BUILDKIT_HOST", Err: fmt.Errorf("the TLS handshake with buildkitd at %s failed (%s): set BUILDKIT_TLS_DIR, or BUILDKIT_TLS_CA_CERT, BUILDKIT_TLS_CERT and BUILDKIT_TLS_KEY, to a client certificate and key its CA signed", host, s)}
+}
