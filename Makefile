@@ -16,6 +16,7 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/phpbuild ./cmd/phpbuild
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/launcher ./cmd/launcher
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o bin/launcher-linux-arm64 ./cmd/launcher
 
 # Real Phalcon for the Phalcon suites: the shared source tarball beside this
 # checkout (../shared/phalcon), unless PHPBUILD_PHALCON_SOURCE names one. Its

@@ -105,8 +105,11 @@ type App struct {
 	// commit makes every commit's SBOM a new blob.
 	Name, Version string
 	// Runtime is the run image's SBOM (RuntimeSBOM); nil for a runtime
-	// recorded before phpbuild recorded them.
+	// recorded before phpbuild recorded them. Others are the other
+	// platforms' run images' SBOMs, for an image index: their components
+	// are listed too, once each.
 	Runtime []byte
+	Others  [][]byte
 	// ComposerLock is composer.lock; Dev says whether packages-dev ship.
 	ComposerLock []byte
 	Dev          bool
@@ -125,13 +128,23 @@ func AppSBOM(a App) ([]byte, error) {
 	}
 	bom := newBOM(meta)
 	var cs []cdx.Component
-	if len(a.Runtime) > 0 {
+	seen := map[string]bool{}
+	for _, doc := range append([][]byte{a.Runtime}, a.Others...) {
+		if len(doc) == 0 {
+			continue
+		}
 		var rt cdx.BOM
-		if err := cdx.NewBOMDecoder(bytes.NewReader(a.Runtime), cdx.BOMFileFormatJSON).Decode(&rt); err != nil {
+		if err := cdx.NewBOMDecoder(bytes.NewReader(doc), cdx.BOMFileFormatJSON).Decode(&rt); err != nil {
 			return nil, fmt.Errorf("reading the runtime's SBOM: %w", err)
 		}
-		if rt.Components != nil {
-			cs = append(cs, *rt.Components...)
+		if rt.Components == nil {
+			continue
+		}
+		for _, c := range *rt.Components {
+			if !seen[c.PackageURL] {
+				seen[c.PackageURL] = true
+				cs = append(cs, c)
+			}
 		}
 	}
 	if len(a.ComposerLock) > 0 {

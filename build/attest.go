@@ -61,11 +61,21 @@ func (o *options) runtimeSBOM(ctx context.Context, rt *runtimes.Runtime) *par.Fu
 // documents are img's SBOM and provenance. The SBOM holds nothing that
 // changes with every commit (no version, no time), so a code change
 // attaches the blob the previous image's SBOM already uploaded.
-func (o *options) documents(img *Image, app *detect.App, rt *runtimes.Runtime, runSBOM []byte) ([]attest.Document, []string, error) {
+func (o *options) documents(ctx context.Context, img *Image, app *detect.App, rt *runtimes.Runtime, runSBOM []byte) ([]attest.Document, []string, error) {
 	var warnings []string
 	// The SBOM names the app as composer.json does, not the repo pushed
 	// to: the same commit gives the same SBOM wherever it goes.
 	in := attest.App{Name: composerName(app), Runtime: runSBOM}
+	for _, p := range rt.Others {
+		if p.SBOM == "" {
+			continue
+		}
+		b, err := o.runtimeSBOM(ctx, &runtimes.Runtime{SBOM: p.SBOM}).Wait()
+		if err != nil {
+			return nil, nil, err
+		}
+		in.Others = append(in.Others, b)
+	}
 	if runSBOM == nil {
 		warnings = append(warnings, "the SBOM lists no Debian packages: the runtime was recorded before phpbuild made SBOMs; run `phpbuild runtime build` again to add its SBOM (nothing is rebuilt)")
 	}
@@ -101,6 +111,9 @@ func (o *options) documents(img *Image, app *detect.App, rt *runtimes.Runtime, r
 		if ref != "" {
 			b.Runtime[role] = ref
 		}
+	}
+	for _, p := range rt.Others {
+		b.Runtime["run "+p.Platform] = p.Run
 	}
 	for _, l := range img.Layers {
 		b.Layers = append(b.Layers, attest.Layer{Name: l.Name, Key: l.Key, Digest: l.Digest, Reused: l.Reused})

@@ -205,25 +205,45 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 		}
 	}
 	cfgLayer := configOf(ls)
-	if img.Image, err = assemble(base, addedLayers, imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage,
-		processes: cfgLayer.Settings.Processes}); err != nil {
+	meta := imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage, processes: cfgLayer.Settings.Processes}
+	if img.Image, err = assemble(base, addedLayers, meta); err != nil {
 		return nil, err
 	}
 	if img.Digest, err = img.Image.Digest(); err != nil {
 		return nil, err
+	}
+	var index v1.ImageIndex
+	if len(rt.Others) > 0 {
+		if index, err = o.platformIndex(ctx, img.Image, rt, addedLayers, meta); err != nil {
+			return nil, err
+		}
+		if img.Digest, err = index.Digest(); err != nil {
+			return nil, err
+		}
+		if vl, ok := producedVendor(addedLayers); ok {
+			if files, err := nativeCode(vl, 5); err != nil {
+				return nil, fmt.Errorf("reading the vendor layer: %w", err)
+			} else if len(files) > 0 {
+				plan.Warnings = append(plan.Warnings, fmt.Sprintf("vendor/ holds native code built for %s, which the other platforms' images cannot run: %s",
+					runtimes.NativePlatform(), strings.Join(files, ", ")))
+			}
+		}
 	}
 	rs, err := runSBOM.Wait()
 	if err != nil {
 		return nil, err
 	}
 	var warnings []string
-	if img.Documents, warnings, err = o.documents(img, app, rt, rs); err != nil {
+	if img.Documents, warnings, err = o.documents(ctx, img, app, rt, rs); err != nil {
 		return nil, err
 	}
 	plan.Warnings = append(plan.Warnings, warnings...)
 	if prev != nil && o.target != nil && prev.ref.Context().String() == o.target.String() {
 		// The push need not ask about blobs the target repo is known to hold.
 		img.Image = withKnownBlobs{Image: img.Image, known: prev.blobs()}
+	}
+	if index != nil {
+		img.Image = multiPlatform{Image: img.Image, index: index}
 	}
 	ok = true
 	return img, nil
@@ -243,6 +263,16 @@ func (o *options) runImage(ctx context.Context, rt *runtimes.Runtime) (v1.Image,
 		return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", rt.RunImage, err))
 	}
 	return base, nil
+}
+
+// producedVendor is the vendor layer when this build made it.
+func producedVendor(as []added) (v1.Layer, bool) {
+	for _, a := range as {
+		if a.ev.Name == "vendor" && !a.ev.Reused {
+			return a.layer, true
+		}
+	}
+	return nil, false
 }
 
 type added = struct {

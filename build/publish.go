@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -113,24 +112,37 @@ func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 }
 
 func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, known map[v1.Hash]bool, opts []remote.Option) ([]string, error) {
-	d, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
 	// One pusher: one ping and one token for the whole push.
 	pusher, err := remote.NewPusher(append(append([]remote.Option{}, opts...), remote.WithContext(ctx))...)
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := img.Layers()
+	// top is what the tags name: the image, or the index of a
+	// multi-platform image, whose images are put by digest first.
+	var top remote.Taggable = img
+	images := []v1.Image{img}
+	if idx := indexOf(img); idx != nil {
+		top = idx
+		if images, err = imagesOf(idx); err != nil {
+			return nil, err
+		}
+	}
+	d, err := partial.Digest(top.(partial.WithRawManifest))
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := partial.ConfigLayer(img)
-	if err != nil {
-		return nil, err
+	var blobs []v1.Layer
+	for _, im := range images {
+		ls, err := im.Layers()
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := partial.ConfigLayer(im)
+		if err != nil {
+			return nil, err
+		}
+		blobs = append(append(blobs, ls...), cfg)
 	}
-	blobs = append(slices.Clone(blobs), cfg)
 	if len(docs) > 0 {
 		blobs = append(blobs, attest.Blobs(docs)...)
 	}
@@ -176,11 +188,26 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if len(images) > 1 {
+		g, gctx := errgroup.WithContext(ctx)
+		for _, im := range images {
+			g.Go(func() error {
+				h, err := im.Digest()
+				if err != nil {
+					return err
+				}
+				return pusher.Put(gctx, repo.Digest(h.String()), im)
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+	}
 	// The documents are attached while the other tags are put; the SHA
 	// tag waits for both.
 	refer := make(chan error, 1)
 	if len(docs) > 0 {
-		go func() { refer <- referTo(ctx, img, repo, docs) }()
+		go func() { refer <- referTo(ctx, top.(partial.Describable), repo, docs) }()
 	} else {
 		refer <- nil
 	}
@@ -193,7 +220,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 		}
 	}
 	if len(ordered) == 0 {
-		if err := pusher.Put(ctx, repo.Digest(d.String()), img); err != nil {
+		if err := pusher.Put(ctx, repo.Digest(d.String()), top); err != nil {
 			return nil, err
 		}
 		return nil, <-refer
@@ -206,7 +233,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 			}
 		}
 		tag := repo.Tag(t)
-		if err := pusher.Put(ctx, tag, img); err != nil {
+		if err := pusher.Put(ctx, tag, top); err != nil {
 			return nil, fmt.Errorf("tagging %s: %w", tag, err)
 		}
 		refs = append(refs, tag.String()+"@"+d.String())
@@ -216,7 +243,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 
 // referTo attaches docs to img in repo (see attest.Refer), with the
 // credentials the docker config gives for repo.
-func referTo(ctx context.Context, img v1.Image, repo name.Repository, docs []attest.Document) error {
+func referTo(ctx context.Context, img partial.Describable, repo name.Repository, docs []attest.Document) error {
 	desc, err := partial.Descriptor(img)
 	if err != nil {
 		return err
@@ -382,16 +409,22 @@ func newLayout(dir, repo string) *localPublisher {
 				return "", false, fmt.Errorf("writing %s: %w", dir, err)
 			}
 		}
+		var top partial.Describable = img
 		for _, tag := range names {
-			if err := l.AppendImage(img, layout.WithAnnotations(map[string]string{
-				"org.opencontainers.image.ref.name": tag.TagStr(),
-			})); err != nil {
+			named := layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag.TagStr()})
+			if idx := indexOf(img); idx != nil {
+				top = idx
+				err = l.AppendIndex(idx, named)
+			} else {
+				err = l.AppendImage(img, named)
+			}
+			if err != nil {
 				return "", false, fmt.Errorf("writing %s: %w", dir, err)
 			}
 		}
 		// Referrers in a layout are manifests in its index with a subject.
 		if len(docs) > 0 {
-			desc, err := partial.Descriptor(img)
+			desc, err := partial.Descriptor(top)
 			if err != nil {
 				return "", false, err
 			}
@@ -447,4 +480,30 @@ func (m multiPublisher) Publish(ctx context.Context, img v1.Image, tags []string
 		all.Attached = all.Attached || got.Attached
 	}
 	return all, nil
+}
+
+// indexOf is the index of a multi-platform image (see multiPlatform), nil
+// for an image of one platform.
+func indexOf(img v1.Image) v1.ImageIndex {
+	if m, ok := img.(interface{ Index() v1.ImageIndex }); ok {
+		return m.Index()
+	}
+	return nil
+}
+
+// imagesOf are idx's images, in its order.
+func imagesOf(idx v1.ImageIndex) ([]v1.Image, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []v1.Image
+	for _, d := range m.Manifests {
+		im, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, im)
+	}
+	return out, nil
 }

@@ -158,6 +158,37 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	if err := addMount("launcher", launcherDir); err != nil {
 		return nil, err
 	}
+	others, err := otherPlatforms(spec.Platforms)
+	if err != nil {
+		return nil, err
+	}
+	for _, plat := range others {
+		l, err := launcherFor(b.o.launcher, plat)
+		if err != nil {
+			return nil, err
+		}
+		sha, err := fileSHA256(l)
+		if err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(tmp, "launcher-"+plat.Architecture)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := copyFile(l, filepath.Join(dir, "launcher")); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(filepath.Join(dir, "launcher"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := addMount("launcher-"+plat.Architecture, dir); err != nil {
+			return nil, err
+		}
+		if p.platforms == nil {
+			p.platforms = map[string]string{}
+		}
+		p.platforms[platformString(plat)] = sha
+	}
 	sources := map[string]string{}
 	for _, c := range p.compiled {
 		fs, err := fetchSource(ctx, c.name, c.source, tmp, b.o.http, b.o.remote)
@@ -179,7 +210,13 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	if err != nil {
 		return nil, err
 	}
-	base := llb.Image(p.minor.Base+"@"+baseDigest.String(), llb.WithCustomName("base "+p.minor.Base))
+	baseRef := p.minor.Base + "@" + baseDigest.String()
+	for _, plat := range others {
+		if err := b.checkBase(ctx, bk, baseRef, plat); err != nil {
+			return nil, err
+		}
+	}
+	base := llb.Image(baseRef, llb.WithCustomName("base "+p.minor.Base))
 	compiled := map[string]llb.State{}
 	for _, c := range p.compiled {
 		src := llb.Local("ext-"+c.name, llb.SharedKeyHint("phpbuild-ext-"+c.name), contentID(sources[c.name]))
@@ -197,7 +234,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	}
 	if e, ok := Find(entries, key); ok {
 		if e.SBOM == "" {
-			if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e, p, sources); err != nil {
+			if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e.RunRef(repo), nativeSpec(), p, sources); err != nil {
 				return nil, err
 			}
 			if err := Record(ctx, repo, e, b.o.remote...); err != nil {
@@ -269,15 +306,33 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	platform, hidden := platformConfig(platforms[0], platforms[1])
+	var runs []PlatformRun
+	for _, plat := range others {
+		d, err := b.otherRun(ctx, bk, repo, mounts, p, plat, baseRef, key, sources)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, PlatformRun{Platform: platformString(plat), Run: d.String()})
+	}
 
 	e := Entry{
 		Key: key, PHP: strings.TrimSpace(probes["php"]), PHPMinor: p.minor.Minor, Phalcon: riVersion(probes["phalcon"]),
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
 		Run: runDigest.String(), Build: derived[roleBuild].String(), Composer: derived[roleComposer].String(),
 		CLI: derived[roleCLI].String(), Platform: platform, PlatformHidden: hidden, Built: b.o.now().UTC().Format(time.RFC3339),
+		Platforms: runs,
 	}
-	if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e, p, sources); err != nil {
+	if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e.RunRef(repo), nativeSpec(), p, sources); err != nil {
 		return nil, err
+	}
+	for i, r := range e.Platforms {
+		plat, err := otherPlatforms([]string{r.Platform})
+		if err != nil || len(plat) != 1 {
+			return nil, fmt.Errorf("platform %q: %v", r.Platform, err)
+		}
+		if e.Platforms[i].SBOM, err = b.recordSBOM(ctx, bk, repo, repo.Digest(r.Run), plat[0], p, sources); err != nil {
+			return nil, err
+		}
 	}
 	res := newResult(repo, e)
 	for _, im := range e.images() {

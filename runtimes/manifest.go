@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -76,6 +77,9 @@ type Entry struct {
 	// extensions, not the CLI image's.
 	Platform       map[string]string `json:"platform,omitempty"`
 	PlatformHidden []string          `json:"platformHidden,omitempty"`
+	// Platforms are the run images for other platforms than the native
+	// one, which made every image above; empty for a single platform.
+	Platforms []PlatformRun `json:"platforms,omitempty"`
 	// SBOM is the digest of the run image's CycloneDX SBOM, a blob in the
 	// runtime repo attached to the run image as a referrer; empty for
 	// runtimes recorded before phpbuild made SBOMs (`runtime build` adds
@@ -101,6 +105,10 @@ func (e Entry) images() []struct{ role, digest string } {
 	}
 	if e.CLI != "" {
 		out = append(out, struct{ role, digest string }{roleCLI, e.CLI})
+	}
+	for _, p := range e.Platforms {
+		_, arch, _ := strings.Cut(p.Platform, "/")
+		out = append(out, struct{ role, digest string }{roleRun + "-" + arch, p.Run})
 	}
 	return out
 }

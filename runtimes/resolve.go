@@ -51,6 +51,9 @@ type Runtime struct {
 	// SBOM is the run image's SBOM blob, repo@digest; "" for runtimes
 	// recorded before phpbuild made SBOMs.
 	SBOM string `json:"-"`
+	// Others are the run images for other platforms, repo@digest, with
+	// their SBOMs: an app build makes an image index of all of them.
+	Others []PlatformRun `json:"others,omitempty"`
 }
 
 // ConflictError is a resolution that found no runtime. Its first line names
@@ -493,6 +496,13 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 	rt.RunDigest = best.Run
 	if best.SBOM != "" {
 		rt.SBOM = repo + "@" + best.SBOM
+	}
+	for _, p := range best.Platforms {
+		o := PlatformRun{Platform: p.Platform, Run: repo + "@" + p.Run}
+		if p.SBOM != "" {
+			o.SBOM = repo + "@" + p.SBOM
+		}
+		rt.Others = append(rt.Others, o)
 	}
 	return &rt, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/internal/buildkit"
@@ -29,11 +31,16 @@ php -r 'echo PHP_VERSION;' > /sbom/php
 php -r 'foreach (array_merge(get_loaded_extensions(), get_loaded_extensions(true)) as $e) { echo strtolower($e), "\t", phpversion($e), "\n"; }' > /sbom/ext
 `
 
-// recordSBOM reads the pushed run image of e, attaches its SBOM to it in
+// nativeSpec is NativePlatform as BuildKit takes it.
+func nativeSpec() ocispecs.Platform {
+	return ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}
+
+// recordSBOM reads the pushed run image runRef, for plat, attaches its SBOM to it in
 // repo, and returns the SBOM blob's digest, which the app builds read.
 // sources are the compiled extensions' source sha256s by name.
-func (b *Builder) recordSBOM(ctx context.Context, bk *client.Client, repo name.Repository, e Entry, p *plan, sources map[string]string) (string, error) {
-	run := llb.Image(e.RunRef(repo).String(), llb.WithCustomName("the run image"))
+func (b *Builder) recordSBOM(ctx context.Context, bk *client.Client, repo name.Repository, runRef name.Digest, plat ocispecs.Platform, p *plan, sources map[string]string) (string, error) {
+	run := llb.Image(runRef.String(), llb.WithCustomName("the "+platformString(plat)+" run image"), llb.Platform(plat))
 	out := run.Run(sh(contentsScript, "list the run image's packages and extensions for its SBOM")...).AddMount("/sbom", llb.Scratch())
 	files := map[string]string{}
 	_, err := buildkit.Watch(b.o.progress, func(ch chan *client.SolveStatus) error {
@@ -71,9 +78,9 @@ func (b *Builder) recordSBOM(ctx context.Context, bk *client.Client, repo name.R
 	if err != nil {
 		return "", err
 	}
-	desc, err := remote.Head(e.RunRef(repo), append(b.o.remote, remote.WithContext(ctx))...)
+	desc, err := remote.Head(runRef, append(b.o.remote, remote.WithContext(ctx))...)
 	if err != nil {
-		return "", transient.Classify(fmt.Errorf("reading run image %s: %w", e.Run, err))
+		return "", transient.Classify(fmt.Errorf("reading run image %s: %w", runRef, err))
 	}
 	if err := attest.Attach(ctx, repo, *desc, []attest.Document{{Type: attest.SBOMType, Body: body}}, b.o.remote...); err != nil {
 		return "", transient.Classify(fmt.Errorf("in %s: %w", repo, err))

@@ -38,6 +38,10 @@ type BuildSpec struct {
 	// PHP minor, Phalcon and extensions. Extensions compiled from source
 	// are not compiled again. `runtime build --refresh` gives the date.
 	Refresh string
+	// Platforms are the platforms to make run images for besides the
+	// native one (NativePlatform), e.g. "linux/arm64"; the base must be
+	// an index that has them.
+	Platforms []string
 }
 
 // ExtensionRequest is one --ext NAME[@SOURCE].
@@ -117,11 +121,13 @@ func isSHA256(s string) bool {
 // plan is a BuildSpec checked against the catalog: everything a runtime
 // build needs, with nothing left to look up.
 type plan struct {
-	refresh  string
-	minor    Minor
-	phalcon  string
-	packages []string // Debian packages of the run image
-	compiled []compiledExt
+	refresh string
+	// platforms maps each other platform to its launcher's sha256.
+	platforms map[string]string
+	minor     Minor
+	phalcon   string
+	packages  []string // Debian packages of the run image
+	compiled  []compiledExt
 	// loaded are the extensions `php -m` must list afterwards.
 	loaded []string
 }
@@ -252,6 +258,9 @@ func (p *plan) key(baseDigest string, sources map[string]string, launcherSHA, re
 	}
 	if p.refresh != "" {
 		in["refresh"] = p.refresh
+	}
+	if len(p.platforms) > 0 {
+		in["platforms"] = p.platforms
 	}
 	b, _ := json.Marshal(in) // plain data: cannot fail
 	sum := sha256.Sum256(b)

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# debian-image.sh SUITE MIRROR [SECURITY_MIRROR]: debootstraps Debian SUITE, trims it the way
+# debian-image.sh SUITE MIRROR [SECURITY_MIRROR [ARCH]]: debootstraps Debian SUITE, trims it the way
 # Debian's own -slim images are trimmed, and pushes it to the test bed registry as
 # library/debian:SUITE-slim, which is what docker.io/library/debian:SUITE-slim resolves to there.
+# Another ARCH than the machine's (arm64, run through QEMU's binfmt_misc handler) goes to
+# library/debian:SUITE-slim-ARCH.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 suite=$1 mirror=$2 security=${3:-}
-arch=$(dpkg --print-architecture)
-work=$STATE/images/$suite
+native=$(dpkg --print-architecture)
+arch=${4:-$native}
+tag=$suite-slim
+[[ $arch == "$native" ]] || tag=$suite-slim-$arch
+work=$STATE/images/$tag
 rootfs=$work/rootfs
 
 # debootstrap mounts /proc and /sys into the target; a run killed halfway may leave them, and
@@ -77,4 +82,4 @@ echo "rootfs: $(du -sh "$work/rootfs.tar" | cut -f1)"
 cd "$REPO_ROOT" || exit
 go run ./testbed/cmd/pushrootfs -rootfs "$work/rootfs.tar" -arch "$arch" \
 	-created-by "debootstrap --variant=minbase $suite" \
-	-ref "$REGISTRY_ADDR/library/debian:$suite-slim"
+	-ref "$REGISTRY_ADDR/library/debian:$tag"

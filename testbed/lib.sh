@@ -37,6 +37,9 @@ MARIADB_PASSWORD=phpbuild-testbed
 
 # Images the default catalog asks for as docker.io/library/debian:<suite>-slim.
 DEBIAN_SUITES=(bookworm trixie)
+# Other architectures' images, SUITE/ARCH, pushed as debian:SUITE-slim-ARCH: the multi-platform
+# runtime test bootstraps its arm64 run image on it.
+DEBIAN_FOREIGN=(trixie/arm64)
 
 export PATH=$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin
 

@@ -14,10 +14,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	bkclient "github.com/moby/buildkit/client"
 	// docker-container:// addresses in the probe.
 	_ "github.com/moby/buildkit/client/connhelper/dockercontainer"
@@ -167,4 +174,34 @@ func StartBuildkitdContainer(t testing.TB) string {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+}
+
+// MultiPlatformBase pushes, and returns, an index of the test bed's
+// debian:SUITE-slim (this machine's architecture) and
+// debian:SUITE-slim-arm64 (`make testbed` bootstraps it under QEMU), as
+// Docker Hub's debian is: the base of a runtime built for both.
+func MultiPlatformBase(t testing.TB, suite string) string {
+	t.Helper()
+	reg := Registry(t)
+	var adds []mutate.IndexAddendum
+	for _, p := range []struct{ tag, arch string }{{suite + "-slim", runtime.GOARCH}, {suite + "-slim-arm64", "arm64"}} {
+		ref, err := name.ParseReference(reg + "/library/debian:" + p.tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(ref)
+		if err != nil {
+			t.Fatalf("%s (make testbed bootstraps it): %v", ref, err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: p.arch}}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	ref, err := name.ParseReference(reg + "/phpbuild-test/debian-multi:" + suite + "-slim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	return ref.String()
 }

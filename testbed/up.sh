@@ -5,7 +5,7 @@
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PACKAGES=(ca-certificates curl debootstrap docker-registry docker.io containerd iptables runc mariadb-server mariadb-client openssh-server openssh-client chromium)
+PACKAGES=(ca-certificates curl debootstrap docker-registry docker.io containerd iptables runc mariadb-server mariadb-client openssh-server openssh-client chromium qemu-user-static)
 
 # Background jobs (the buildkitd build, debootstraps) run in their own process groups so that a
 # failing run can end them whole, go or debootstrap children included, and nothing else. Like
@@ -26,6 +26,7 @@ main() {
 	start_buildkit_build
 	ensure registry "$REGISTRY_EXE" registry_healthy start_registry "http://$REGISTRY_ADDR"
 	ensure dockerd "$DOCKERD_EXE" docker_healthy start_dockerd "unix://$DOCKER_SOCK"
+	ensure_binfmt
 	ensure_images
 	finish_buildkit_build
 	ensure buildkitd "$BUILDKITD_EXE" buildkit_healthy start_buildkitd "unix://$BUILDKIT_SOCK"
@@ -248,14 +249,34 @@ image_present() {
 	curl -fsS -m 5 -o /dev/null -I \
 		-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
 		-H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-		"http://$REGISTRY_ADDR/v2/library/debian/manifests/$1-slim" 2>/dev/null
+		"http://$REGISTRY_ADDR/v2/library/debian/manifests/$1" 2>/dev/null
+}
+
+# ensure_binfmt registers QEMU's aarch64 handler (Debian's qemu-user-static, flags F: the kernel
+# keeps the interpreter open, so it works inside containers and BuildKit steps too), which makes
+# linux/arm64 a platform of buildkitd and docker on this amd64 machine.
+ensure_binfmt() {
+	local dir=/proc/sys/fs/binfmt_misc conf=/usr/lib/binfmt.d/qemu-aarch64.conf
+	[[ $(dpkg --print-architecture) == amd64 ]] || return 0
+	if [[ ! -e $dir/register ]]; then
+		mount -t binfmt_misc binfmt_misc "$dir" || die "cannot mount binfmt_misc on $dir: arm64 emulation needs it"
+	fi
+	if [[ -e $dir/qemu-aarch64 ]]; then
+		echo "binfmt qemu-aarch64: registered"
+		return
+	fi
+	[[ -r $conf ]] || die "$conf is missing: is qemu-user-static installed?"
+	cat "$conf" >"$dir/register" || die "cannot register $conf with binfmt_misc"
+	echo "binfmt qemu-aarch64: registered (linux/arm64 runs under QEMU)"
 }
 
 ensure_images() {
-	local suite pending=() pids=() mirror security failed='' i
-	for suite in "${DEBIAN_SUITES[@]}"; do
-		if image_present "$suite"; then
-			echo "image debian:$suite-slim: present"
+	local suite arch tag pending=() pids=() mirror security failed='' i
+	for suite in "${DEBIAN_SUITES[@]}" "${DEBIAN_FOREIGN[@]}"; do
+		tag=${suite%/*}-slim
+		[[ $suite == */* ]] && tag=$tag-${suite#*/}
+		if image_present "$tag"; then
+			echo "image debian:$tag: present"
 		else
 			pending+=("$suite")
 		fi
@@ -266,18 +287,22 @@ ensure_images() {
 	security=$(debian_security_mirror) || true
 	echo "images: debootstrapping ${pending[*]} from $mirror (named by this machine's apt sources)"
 	for suite in "${pending[@]}"; do
-		setsid bash "$TESTBED_SRC/debian-image.sh" "$suite" "$mirror" "$security" \
-			</dev/null >"$LOG_DIR/image-$suite.log" 2>&1 9>&- &
+		arch=
+		[[ $suite == */* ]] && arch=${suite#*/}
+		setsid bash "$TESTBED_SRC/debian-image.sh" "${suite%/*}" "$mirror" "$security" $arch \
+			</dev/null >"$LOG_DIR/image-${suite/\//-}.log" 2>&1 9>&- &
 		pids+=($!)
 		BACKGROUND+=($!)
 	done
 	for i in "${!pending[@]}"; do
 		suite=${pending[$i]}
+		tag=${suite%/*}-slim
+		[[ $suite == */* ]] && tag=$tag-${suite#*/}
 		if wait "${pids[$i]}"; then
-			echo "image debian:$suite-slim: built and pushed to $REGISTRY_ADDR/library/debian:$suite-slim"
+			echo "image debian:$tag: built and pushed to $REGISTRY_ADDR/library/debian:$tag"
 		else
-			tail -n 20 "$LOG_DIR/image-$suite.log" >&2
-			echo "testbed: building debian:$suite-slim failed; see $LOG_DIR/image-$suite.log" >&2
+			tail -n 20 "$LOG_DIR/image-${suite/\//-}.log" >&2
+			echo "testbed: building debian:$tag failed; see $LOG_DIR/image-${suite/\//-}.log" >&2
 			failed=1
 		fi
 	done

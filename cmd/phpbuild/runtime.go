@@ -32,6 +32,7 @@ type runtimeSpecOptions struct {
 	Extensions                  []string // NAME or NAME@SOURCE
 	Launcher                    string
 	Refresh                     bool
+	Platforms                   []string
 	env                         envDefaults
 }
 
@@ -42,6 +43,7 @@ func (o *runtimeSpecOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.PhalconSource, "phalcon-source", "", "Phalcon source: PATH, https://URL#sha256=HEX or oci://REF (default $PHPBUILD_PHALCON_SOURCE)")
 	f.StringArrayVar(&o.Extensions, "ext", nil, "extension to add: NAME (a Debian package) or NAME@SOURCE (compiled); repeatable")
 	f.StringVar(&o.Launcher, "launcher", "", "static launcher binary (default $PHPBUILD_LAUNCHER, or launcher next to phpbuild)")
+	f.StringSliceVar(&o.Platforms, "platform", nil, "platforms to make run images for, e.g. linux/amd64,linux/arm64 (default this machine's; others run under emulation here, natively on a builder of that architecture); the launcher for linux/ARCH is --launcher's path plus -linux-ARCH")
 	f.BoolVar(&o.Refresh, "refresh", false, "install the Debian packages again as the suite has them today (security updates): a new runtime with the same PHP minor, Phalcon and extensions, which `phpbuild rebase` moves images onto")
 }
 
@@ -49,7 +51,7 @@ func (o *runtimeSpecOptions) spec(cmd *cobra.Command) (runtimes.BuildSpec, error
 	if o.PHP == "" {
 		return runtimes.BuildSpec{}, &usageError{fmt.Errorf("%s: --php X.Y is required", cmd.CommandPath())}
 	}
-	spec := runtimes.BuildSpec{PHPMinor: o.PHP, Phalcon: o.Phalcon}
+	spec := runtimes.BuildSpec{PHPMinor: o.PHP, Phalcon: o.Phalcon, Platforms: o.Platforms}
 	if o.Refresh {
 		// One refresh a day: the same day's runs find it by key.
 		spec.Refresh = time.Now().UTC().Format("2006-01-02")

@@ -42,6 +42,20 @@ func LauncherBinary(t testing.TB) string {
 	return out
 }
 
+// LauncherBinaries builds the launcher for this machine and, next to it
+// as `make build` names it (launcher-linux-arm64), for linux/arm64.
+func LauncherBinaries(t testing.TB) string {
+	t.Helper()
+	out := LauncherBinary(t)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out+"-linux-arm64", "./cmd/launcher")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the arm64 launcher: %v\n%s", err, b)
+	}
+	return out
+}
+
 var (
 	runtimeOnce sync.Once
 	runtimeRepo name.Repository
