@@ -190,13 +190,17 @@ func printEntries(w io.Writer, entries []runtimes.Entry) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHP\tPHALCON\tEXTENSIONS\tRUN\tBUILD\tBUILT")
+	fmt.Fprintln(tw, "PHP\tPHALCON\tEXTENSIONS\tPLATFORMS\tRUN\tBUILD\tBUILT")
 	for _, e := range entries {
 		ph := e.Phalcon
 		if ph == "" {
 			ph = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", e.PHP, ph, len(e.Extensions), short(e.Run), short(e.Build), e.Built)
+		plats := []string{runtimes.NativePlatform()}
+		for _, p := range e.Platforms {
+			plats = append(plats, p.Platform)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.PHP, ph, len(e.Extensions), strings.Join(plats, ","), short(e.Run), short(e.Build), e.Built)
 	}
 	tw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -203,4 +204,58 @@ func RefreshedRuntimes(t testing.TB, token string) name.Repository {
 	}
 	refreshedRepos[token] = repo
 	return repo
+}
+
+var (
+	multiOnce sync.Once
+	multiRepo name.Repository
+	multiErr  error
+)
+
+// MultiPlatformRuntimes builds, once per test binary, the PHP 8.4 runtime
+// for linux/amd64 and, under QEMU, linux/arm64, on the test bed's
+// two-platform Debian index (testbed.MultiPlatformBase) named in a copy of
+// the catalog, into a repo of its own. After the first run it is found by
+// key.
+func MultiPlatformRuntimes(t testing.TB) name.Repository {
+	t.Helper()
+	reg := testbed.Registry(t)
+	host := testbed.BuildkitHost(t)
+	launcher := LauncherBinaries(t)
+	base := testbed.MultiPlatformBase(t, "trixie")
+	multiOnce.Do(func() {
+		var cat *runtimes.Catalog
+		if cat, multiErr = MultiPlatformCatalog(base); multiErr != nil {
+			return
+		}
+		if multiRepo, multiErr = name.NewRepository(reg + "/phpbuild-test/multi-runtimes"); multiErr != nil {
+			return
+		}
+		b, err := runtimes.NewBuilder(runtimes.WithBuildkitHost(host), runtimes.WithLauncher(launcher), runtimes.WithBuildCatalog(cat))
+		if err != nil {
+			multiErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+		defer cancel()
+		_, multiErr = b.Build(ctx, multiRepo, runtimes.BuildSpec{PHPMinor: "8.4", Platforms: []string{"linux/amd64", "linux/arm64"}})
+	})
+	if multiErr != nil {
+		t.Fatalf("building the two-platform test runtime: %v", multiErr)
+	}
+	return multiRepo
+}
+
+// MultiPlatformCatalog is the default catalog with PHP 8.4's base
+// replaced by base.
+func MultiPlatformCatalog(base string) (*runtimes.Catalog, error) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "runtimes", "catalog.toml"))
+	if err != nil {
+		return nil, err
+	}
+	const trixie = `base = "docker.io/library/debian:trixie-slim"`
+	if !strings.Contains(string(b), trixie) {
+		return nil, fmt.Errorf("runtimes/catalog.toml no longer has %s", trixie)
+	}
+	return runtimes.ParseCatalog([]byte(strings.Replace(string(b), trixie, fmt.Sprintf("base = %q", base), 1)))
 }
