@@ -59,7 +59,14 @@ func Rebase(ctx context.Context, ref name.Reference, opts ...Option) (*Rebased, 
 		return nil, err
 	}
 	repo := ref.Context()
-	orig, err := remote.Image(ref, o.remoteWith(ctx)...)
+	desc, err := remote.Get(ref, o.remoteWith(ctx)...)
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
+	}
+	if desc.MediaType.IsIndex() {
+		return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s is an index of several platforms: rebase moves one image; build the commit again on the new runtime instead", ref)}
+	}
+	orig, err := desc.Image()
 	if err != nil {
 		return nil, transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
 	}
