@@ -34,12 +34,7 @@ func repoRoot() string {
 func LauncherBinary(t testing.TB) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "launcher")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/launcher")
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the launcher: %v\n%s", err, b)
-	}
+	buildLauncher(t, out)
 	return out
 }
 
@@ -48,13 +43,18 @@ func LauncherBinary(t testing.TB) string {
 func LauncherBinaries(t testing.TB) string {
 	t.Helper()
 	out := LauncherBinary(t)
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out+"-linux-arm64", "./cmd/launcher")
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the arm64 launcher: %v\n%s", err, b)
-	}
+	buildLauncher(t, out+"-linux-arm64", "GOOS=linux", "GOARCH=arm64")
 	return out
+}
+
+func buildLauncher(t testing.TB, out string, env ...string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/launcher")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the launcher %s: %v\n%s", out, err, b)
+	}
 }
 
 var (
