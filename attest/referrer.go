@@ -173,7 +173,7 @@ func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subj
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if api.StatusCode == http.StatusOK && api.Header.Get("Content-Type") == string(types.OCIImageIndex) {
+	if api.StatusCode == http.StatusOK {
 		return nil // the registry lists referrers itself
 	}
 	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}

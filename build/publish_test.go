@@ -439,10 +439,26 @@ func TestPushKnownBlobs(t *testing.T) {
 // as manifests with the image as subject; docker and tar outputs say they
 // attached nothing.
 func TestPublishersAttach(t *testing.T) {
+	// A registry with the referrers API lists them itself; one without
+	// (Docker's registry 2.x) gets the sha256-HEX referrers tag.
+	api := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(true)))
+	t.Cleanup(api.Close)
+	img, digest := testImage(t)
+	apiRepo := testRepo(t, strings.TrimPrefix(api.URL, "http://")+"/team/app")
+	sbom := attest.Document{Type: attest.SBOMType, Body: []byte(`{"bomFormat":"CycloneDX"}`)}
+	if _, err := NewRegistry(apiRepo, nil).Publish(context.Background(), img, []string{testSHA}, []attest.Document{sbom}); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := attest.Read(context.Background(), apiRepo.Digest(digest), attest.SBOMType); err != nil || string(body) != string(sbom.Body) {
+		t.Errorf("through the referrers API: %q, %v", body, err)
+	}
+	if tags, _ := remote.List(apiRepo); len(tags) != 1 {
+		t.Errorf("a registry with the referrers API got tags %v, want the SHA alone", tags)
+	}
+
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
-	img, digest := testImage(t)
 	docs := []attest.Document{{Type: attest.SBOMType, Body: []byte(`{"bomFormat":"CycloneDX"}`)}, {Type: attest.ProvenanceType, Body: []byte(`{"_type":"https://in-toto.io/Statement/v1"}`)}}
 	got, err := NewRegistry(repo, nil).Publish(context.Background(), img, []string{testSHA}, docs)
 	if err != nil {
