@@ -126,11 +126,11 @@ func Attach(ctx context.Context, repo name.Repository, subject v1.Descriptor, do
 }
 
 // Refer puts docs' artifact manifests in repo, their blobs (Blobs)
-// uploaded already, in two round trips where ggcr's remote.Write takes
-// six per document: the manifests, the referrers API probe and the
-// referrers tag are read and written at once, and the tag, sha256-HEX,
-// is written once for all. rt is an authenticated transport with push
-// access to repo (ggcr's transport.NewWithContext).
+// uploaded already, in three round trips where ggcr's remote.Write takes
+// six per document: the manifests are put while the referrers tag is
+// read; then the referrers API is asked; only a registry without it gets
+// the tag, sha256-HEX, written once for all. rt is an authenticated
+// transport with push access to repo (ggcr's transport.NewWithContext).
 func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subject v1.Descriptor, docs []Document) error {
 	c := &http.Client{Transport: rt}
 	base := url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr()}
@@ -159,18 +159,20 @@ func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subj
 			return nil
 		})
 	}
-	var api, tagged *http.Response
+	var tagged *http.Response
 	var tagBody []byte
-	g.Go(func() (err error) {
-		api, _, err = get(gctx, c, at("referrers/%s", subject.Digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
-		return err
-	})
 	tag := strings.Replace(subject.Digest.String(), ":", "-", 1)
 	g.Go(func() (err error) {
 		tagged, tagBody, err = get(gctx, c, at("manifests/%s", tag), http.StatusOK, http.StatusNotFound)
 		return err
 	})
 	if err := g.Wait(); err != nil {
+		return err
+	}
+	// Asked once the manifests are in: a registry may not know the repo
+	// before, and answer 404 though it has the API.
+	api, _, err := get(ctx, c, at("referrers/%s", subject.Digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
+	if err != nil {
 		return err
 	}
 	if api.StatusCode == http.StatusOK {
@@ -262,9 +264,11 @@ var ErrNone = errors.New("no attachment of that type")
 
 // Read returns the body of the attachment of artifactType that refers to
 // the image digest d. With several (an image built twice by different
-// phpbuild versions), the last the registry lists wins.
+// phpbuild versions), the last the registry lists wins. Registries that
+// list an artifact by its config's media type (the empty one) instead of
+// its artifactType have the manifest read to tell.
 func Read(ctx context.Context, d name.Digest, artifactType string, opts ...remote.Option) ([]byte, error) {
-	opts = append(opts, remote.WithContext(ctx), remote.WithFilter("artifactType", artifactType))
+	opts = append(opts, remote.WithContext(ctx))
 	idx, err := remote.Referrers(d, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("listing the referrers of %s: %w", d, err)
@@ -275,8 +279,17 @@ func Read(ctx context.Context, d name.Digest, artifactType string, opts ...remot
 	}
 	var found *v1.Descriptor
 	for i, m := range im.Manifests {
-		if m.ArtifactType == artifactType {
+		switch m.ArtifactType {
+		case artifactType:
 			found = &im.Manifests[i]
+		case "", emptyType:
+			a, err := remote.Image(d.Context().Digest(m.Digest.String()), opts...)
+			if err != nil {
+				return nil, fmt.Errorf("reading the referrer %s of %s: %w", m.Digest, d, err)
+			}
+			if am, err := a.Manifest(); err == nil && am.ArtifactType == artifactType {
+				found = &im.Manifests[i]
+			}
 		}
 	}
 	if found == nil {
