@@ -73,7 +73,14 @@ func TestMultiPlatform(t *testing.T) {
 
 	var bodies []string
 	for _, d := range im.Manifests {
-		_, base := runImage(t, repo.Digest(d.Digest.String()).String())
+		c, base := runImage(t, repo.Digest(d.Digest.String()).String())
+		// The extension compiled for this platform, and PHP saying which
+		// machine it runs on.
+		out, code := c.Exec(t, "php", "-r", `echo hello_phpbuild("x"), " ", php_uname("m");`)
+		want := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[d.Platform.Architecture]
+		if code != 0 || out != "hello x, from a compiled extension "+want {
+			t.Errorf("%s: php says %q (exit %d), want the hello extension on %s", d.Platform.Architecture, out, code, want)
+		}
 		p := get(t, base+"/")
 		if p.status != 200 || !strings.Contains(p.body, "assets app") {
 			t.Errorf("%s/%s: GET / = %d %q", d.Platform.OS, d.Platform.Architecture, p.status, p.body)

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -513,5 +514,66 @@ func TestPublishersAttach(t *testing.T) {
 	got, err = NewTarball(filepath.Join(t.TempDir(), "image.tar"), repo.String()).Publish(context.Background(), img, []string{testSHA}, docs)
 	if err != nil || got.Attached {
 		t.Errorf("tarball: %+v, %v; want nothing attached", got, err)
+	}
+}
+
+// TestPublishMultiPlatform: an image with its index (see multiPlatform)
+// goes to a registry as the index under each tag, its images by digest,
+// the documents referring to the index; to an OCI layout as the index.
+func TestPublishMultiPlatform(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
+	amd, _ := testImage(t)
+	arm, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	id, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []attest.Document{{Type: attest.SBOMType, Body: []byte(`{"bomFormat":"CycloneDX"}`)}}
+	got, err := NewRegistry(repo, nil).Publish(context.Background(), multiPlatform{Image: amd, index: idx}, []string{testSHA, "1.0.0"}, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{repo.Tag("1.0.0").String() + "@" + id.String(), repo.Tag(testSHA).String() + "@" + id.String()}; !slices.Equal(got.Refs, want) {
+		t.Errorf("refs %v, want the index under both tags %v", got.Refs, want)
+	}
+	pulled, err := remote.Index(repo.Tag(testSHA))
+	if err != nil {
+		t.Fatalf("the SHA tag is not an index: %v", err)
+	}
+	if d, _ := pulled.Digest(); d != id {
+		t.Errorf("the tag names %s, want %s", d, id)
+	}
+	for _, im := range []v1.Image{amd, arm} {
+		d, _ := im.Digest()
+		if _, err := remote.Image(repo.Digest(d.String())); err != nil {
+			t.Errorf("image %s is not in the repo: %v", d, err)
+		}
+	}
+	if body, err := attest.Read(context.Background(), repo.Digest(id.String()), attest.SBOMType); err != nil || string(body) != string(docs[0].Body) {
+		t.Errorf("the index's SBOM: %q, %v", body, err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "oci")
+	if _, err := NewLayout(dir, "phpbuild/app").Publish(context.Background(), multiPlatform{Image: amd, index: idx}, []string{"1.0.0"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	l, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := l.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Manifests) != 1 || m.Manifests[0].Digest != id || !m.Manifests[0].MediaType.IsIndex() {
+		t.Errorf("layout holds %+v, want the index %s", m.Manifests, id)
 	}
 }

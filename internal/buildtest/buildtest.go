@@ -213,7 +213,8 @@ var (
 )
 
 // MultiPlatformRuntimes builds, once per test binary, the PHP 8.4 runtime
-// for linux/amd64 and, under QEMU, linux/arm64, on the test bed's
+// with the testdata extension hello compiled in, for linux/amd64 and,
+// under QEMU, linux/arm64, on the test bed's
 // two-platform Debian index (testbed.MultiPlatformBase) named in a copy of
 // the catalog, into a repo of its own. After the first run it is found by
 // key.
@@ -238,7 +239,11 @@ func MultiPlatformRuntimes(t testing.TB) name.Repository {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 		defer cancel()
-		_, multiErr = b.Build(ctx, multiRepo, runtimes.BuildSpec{PHPMinor: "8.4", Platforms: []string{"linux/amd64", "linux/arm64"}})
+		// The testdata extension proves the compile path on each platform
+		// (Phalcon's compile under emulation takes hours).
+		hello := runtimes.ExtensionSource{Location: filepath.Join(repoRoot(), "testdata", "ext", "hello")}
+		_, multiErr = b.Build(ctx, multiRepo, runtimes.BuildSpec{PHPMinor: "8.4", Platforms: []string{"linux/amd64", "linux/arm64"},
+			Extensions: []runtimes.ExtensionRequest{{Name: "hello", Source: hello}}})
 	})
 	if multiErr != nil {
 		t.Fatalf("building the two-platform test runtime: %v", multiErr)
