@@ -131,4 +131,3 @@ func childRef(t *testing.T, repo name.Repository, index, arch string) string {
 	t.Fatalf("index %s has no %s image", index, arch)
 	return ""
 }
-
