@@ -9,7 +9,7 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 
 include Makefile.testbed
 
-.PHONY: all build test lint unit demo clean bench bench-serving
+.PHONY: all build test test-slow lint unit demo clean bench bench-serving
 
 all: build
 
@@ -29,6 +29,14 @@ test: testbed lint
 	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 \
 	  PHPBUILD_PHALCON_SOURCE="$${PHPBUILD_PHALCON_SOURCE:-$(PHALCON_SOURCE)}" \
 	  $(GO) test -race -count=1 -timeout 80m ./...
+
+# The slow tests `make test` skips: the amd64 + arm64 runtime, its arm64
+# run image and testdata extension built under QEMU (about 20 minutes the
+# first time on 2 cores, seconds once the registry holds it), and an app
+# image index built, run on both platforms and changed.
+test-slow: testbed
+	set -a && . $(TESTBED_ENV) && set +a && PHPBUILD_TESTBED=1 PHPBUILD_SLOW=1 \
+	  $(GO) test -count=1 -timeout 80m -run 'TestMultiPlatform' -v ./build
 
 # Hermetic tests only: no test bed (integration tests skip loudly).
 unit:
