@@ -57,9 +57,30 @@ func (c *uploadCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 // result is what the push of img sent.
 func (c *uploadCounter) result(img v1.Image) (Uploaded, error) {
 	u := Uploaded{Bytes: c.bytes.Load()}
-	ls, err := img.Layers()
-	if err != nil {
-		return u, err
+	images := []v1.Image{img}
+	if idx := indexOf(img); idx != nil {
+		var err error
+		if images, err = imagesOf(idx); err != nil {
+			return u, err
+		}
+	}
+	var ls []v1.Layer
+	seen := map[v1.Hash]bool{}
+	for _, im := range images {
+		il, err := im.Layers()
+		if err != nil {
+			return u, err
+		}
+		for _, l := range il {
+			d, err := l.Digest()
+			if err != nil {
+				return u, err
+			}
+			if !seen[d] {
+				seen[d] = true
+				ls = append(ls, l)
+			}
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
