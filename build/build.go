@@ -225,7 +225,7 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 				return nil, fmt.Errorf("reading the vendor layer: %w", err)
 			} else if len(files) > 0 {
 				plan.Warnings = append(plan.Warnings, fmt.Sprintf("vendor/ holds native code built for %s, which the other platforms' images cannot run: %s",
-					runtimes.NativePlatform(), strings.Join(files, ", ")))
+					rt.Native, strings.Join(files, ", ")))
 			}
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -42,7 +41,8 @@ func (m multiPlatform) KnownBlobs() []v1.Hash {
 // image (the layers are architecture-independent: built once, uploaded
 // once) and indexes those images after native, the builder's.
 func (o *options) platformIndex(ctx context.Context, native v1.Image, rt *runtimes.Runtime, layersAdded []added, m imageMeta) (v1.ImageIndex, error) {
-	adds := []mutate.IndexAddendum{{Add: native, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}}}
+	nos, narch, _ := strings.Cut(rt.Native, "/")
+	adds := []mutate.IndexAddendum{{Add: native, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: nos, Architecture: narch}}}}
 	for _, p := range rt.Others {
 		ref, err := name.ParseReference(p.Run)
 		if err != nil {

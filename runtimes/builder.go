@@ -320,7 +320,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
 		Run: runDigest.String(), Build: derived[roleBuild].String(), Composer: derived[roleComposer].String(),
 		CLI: derived[roleCLI].String(), Platform: platform, PlatformHidden: hidden, Built: b.o.now().UTC().Format(time.RFC3339),
-		Platforms: runs,
+		Native: NativePlatform(), Platforms: runs,
 	}
 	if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e.RunRef(repo), nativeSpec(), p, sources); err != nil {
 		return nil, err

@@ -77,8 +77,10 @@ type Entry struct {
 	// extensions, not the CLI image's.
 	Platform       map[string]string `json:"platform,omitempty"`
 	PlatformHidden []string          `json:"platformHidden,omitempty"`
-	// Platforms are the run images for other platforms than the native
-	// one, which made every image above; empty for a single platform.
+	// Native is the platform of the images above, the builder's
+	// ("linux/amd64" when empty: entries recorded before it was), and
+	// Platforms the run images for other platforms; empty for one.
+	Native    string        `json:"native,omitempty"`
 	Platforms []PlatformRun `json:"platforms,omitempty"`
 	// SBOM is the digest of the run image's CycloneDX SBOM, a blob in the
 	// runtime repo attached to the run image as a referrer; empty for
@@ -88,6 +90,15 @@ type Entry struct {
 	// Built is the RFC 3339 time of the build; informational only, the key
 	// decides reuse.
 	Built string `json:"built"`
+}
+
+// NativePlatform is the platform of the entry's run, build, composer and
+// CLI images.
+func (e Entry) NativePlatform() string {
+	if e.Native == "" {
+		return "linux/amd64"
+	}
+	return e.Native
 }
 
 // RunRef returns the repo@digest reference of the entry's run image.

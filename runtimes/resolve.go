@@ -52,8 +52,10 @@ type Runtime struct {
 	// recorded before phpbuild made SBOMs.
 	SBOM string `json:"-"`
 	// Others are the run images for other platforms, repo@digest, with
-	// their SBOMs: an app build makes an image index of all of them.
+	// their SBOMs: an app build makes an image index of all of them, with
+	// RunImage as Native's.
 	Others []PlatformRun `json:"others,omitempty"`
+	Native string        `json:"-"`
 }
 
 // ConflictError is a resolution that found no runtime. Its first line names
@@ -497,6 +499,7 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 	if best.SBOM != "" {
 		rt.SBOM = repo + "@" + best.SBOM
 	}
+	rt.Native = best.NativePlatform()
 	for _, p := range best.Platforms {
 		o := PlatformRun{Platform: p.Platform, Run: repo + "@" + p.Run}
 		if p.SBOM != "" {

@@ -196,7 +196,7 @@ func printEntries(w io.Writer, entries []runtimes.Entry) {
 		if ph == "" {
 			ph = "-"
 		}
-		plats := []string{runtimes.NativePlatform()}
+		plats := []string{e.NativePlatform()}
 		for _, p := range e.Platforms {
 			plats = append(plats, p.Platform)
 		}
