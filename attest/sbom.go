@@ -127,25 +127,9 @@ func AppSBOM(a App) ([]byte, error) {
 		meta.Name = "app"
 	}
 	bom := newBOM(meta)
-	var cs []cdx.Component
-	seen := map[string]bool{}
-	for _, doc := range append([][]byte{a.Runtime}, a.Others...) {
-		if len(doc) == 0 {
-			continue
-		}
-		var rt cdx.BOM
-		if err := cdx.NewBOMDecoder(bytes.NewReader(doc), cdx.BOMFileFormatJSON).Decode(&rt); err != nil {
-			return nil, fmt.Errorf("reading the runtime's SBOM: %w", err)
-		}
-		if rt.Components == nil {
-			continue
-		}
-		for _, c := range *rt.Components {
-			if !seen[c.PackageURL] {
-				seen[c.PackageURL] = true
-				cs = append(cs, c)
-			}
-		}
+	cs, err := runtimeComponents(append([][]byte{a.Runtime}, a.Others...))
+	if err != nil {
+		return nil, err
 	}
 	if len(a.ComposerLock) > 0 {
 		got, err := composerComponents(a.ComposerLock, a.Dev)
@@ -168,19 +152,16 @@ func AppSBOM(a App) ([]byte, error) {
 
 // Rebased is the SBOM of an image moved onto another runtime: app's
 // components that do not come from the runtime (composer, npm), with the
-// new runtime's, in AppSBOM's order.
-func Rebased(app, runtime []byte) ([]byte, error) {
+// new runtime's (each platform's run image's, each component once), in
+// AppSBOM's order.
+func Rebased(app []byte, runtimes ...[]byte) ([]byte, error) {
 	var old cdx.BOM
 	if err := cdx.NewBOMDecoder(bytes.NewReader(app), cdx.BOMFileFormatJSON).Decode(&old); err != nil {
 		return nil, fmt.Errorf("reading the image's SBOM: %w", err)
 	}
-	var rt cdx.BOM
-	if err := cdx.NewBOMDecoder(bytes.NewReader(runtime), cdx.BOMFileFormatJSON).Decode(&rt); err != nil {
-		return nil, fmt.Errorf("reading the runtime's SBOM: %w", err)
-	}
-	var cs []cdx.Component
-	if rt.Components != nil {
-		cs = append(cs, *rt.Components...)
+	cs, err := runtimeComponents(runtimes)
+	if err != nil {
+		return nil, err
 	}
 	if old.Components != nil {
 		for _, c := range *old.Components {
@@ -199,6 +180,33 @@ func Rebased(app, runtime []byte) ([]byte, error) {
 	bom := newBOM(meta)
 	bom.Components = &cs
 	return encode(bom)
+}
+
+// runtimeComponents are the components of the runtime SBOMs docs (nil
+// ones skipped), each purl once: the platforms' run images share their
+// architecture-independent packages and PHP.
+func runtimeComponents(docs [][]byte) ([]cdx.Component, error) {
+	var cs []cdx.Component
+	seen := map[string]bool{}
+	for _, doc := range docs {
+		if len(doc) == 0 {
+			continue
+		}
+		var rt cdx.BOM
+		if err := cdx.NewBOMDecoder(bytes.NewReader(doc), cdx.BOMFileFormatJSON).Decode(&rt); err != nil {
+			return nil, fmt.Errorf("reading the runtime's SBOM: %w", err)
+		}
+		if rt.Components == nil {
+			continue
+		}
+		for _, c := range *rt.Components {
+			if !seen[c.PackageURL] {
+				seen[c.PackageURL] = true
+				cs = append(cs, c)
+			}
+		}
+	}
+	return cs, nil
 }
 
 func source(c cdx.Component) string {

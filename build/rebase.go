@@ -12,7 +12,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -63,29 +65,28 @@ func Rebase(ctx context.Context, ref name.Reference, opts ...Option) (*Rebased, 
 	if err != nil {
 		return nil, transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
 	}
-	if desc.MediaType.IsIndex() {
-		return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s is an index of several platforms: rebase moves one image; build the commit again on the new runtime instead", ref)}
-	}
-	orig, err := desc.Image()
+	// An index (one image per platform) is rebased image by image, each
+	// onto the new runtime's run image for its platform.
+	images, platformsOf, oldIndex, err := platformImages(desc)
 	if err != nil {
 		return nil, transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
 	}
-	origDigest, err := orig.Digest()
-	if err != nil {
-		return nil, err
+	runs := make([]name.Digest, len(images))
+	for i, img := range images {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
+		}
+		run := cf.Config.Labels[LabelRunImage]
+		if run == "" {
+			return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s: %w (it has no %s label)", ref, ErrNotPhpbuildImage, LabelRunImage)}
+		}
+		if runs[i], err = name.NewDigest(run); err != nil {
+			return nil, fmt.Errorf("%s: its %s label %q: %w", ref, LabelRunImage, run, err)
+		}
 	}
-	cf, err := orig.ConfigFile()
-	if err != nil {
-		return nil, transient.Classify(fmt.Errorf("reading %s: %w", ref, err))
-	}
-	fromRun := cf.Config.Labels[LabelRunImage]
-	if fromRun == "" {
-		return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s: %w (it has no %s label)", ref, ErrNotPhpbuildImage, LabelRunImage)}
-	}
-	oldRef, err := name.NewDigest(fromRun)
-	if err != nil {
-		return nil, fmt.Errorf("%s: its %s label %q: %w", ref, LabelRunImage, fromRun, err)
-	}
+	oldRef := runs[0]
+	fromRun := oldRef.String()
 	oldEntries, err := runtimes.ReadManifest(ctx, oldRef.Context(), o.remoteWith(ctx)...)
 	if err != nil {
 		return nil, transient.Classify(err)
@@ -112,33 +113,59 @@ func Rebase(ctx context.Context, ref name.Reference, opts ...Option) (*Rebased, 
 			return nil, &badinput.Error{Field: "--runtime", Err: err}
 		}
 	}
-	res := &Rebased{From: origDigest.String(), Digest: origDigest.String(), FromRuntime: fromRun, ToRuntime: fromRun, Refs: []string{}, Attachments: []Attachment{}, Warnings: []string{}}
+	res := &Rebased{From: desc.Digest.String(), Digest: desc.Digest.String(), FromRuntime: fromRun, ToRuntime: fromRun, Refs: []string{}, Attachments: []Attachment{}, Warnings: []string{}}
 	if !ok || to.Run == from.Run {
 		res.Unchanged = true
 		return res, nil
 	}
 	res.ToRuntime = rtRepo.Digest(to.Run).String()
+	newRuns := map[string]string{to.NativePlatform(): to.Run}
+	for _, p := range to.Platforms {
+		newRuns[p.Platform] = p.Run
+	}
 
-	oldBase, err := remote.Image(oldRef, o.remoteWith(ctx)...)
-	if err != nil {
-		return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", oldRef, err))
+	rebased := make([]v1.Image, len(images))
+	for i, img := range images {
+		p := platformsOf[i]
+		if p == "" {
+			p = to.NativePlatform()
+		}
+		newRun, ok := newRuns[p]
+		if !ok {
+			return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s has a %s image and the runtime %s has no %s run image: build the commit again instead", ref, p, shortHex(to.Run), p)}
+		}
+		oldBase, err := remote.Image(runs[i], o.remoteWith(ctx)...)
+		if err != nil {
+			return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", runs[i], err))
+		}
+		newBase, err := remote.Image(rtRepo.Digest(newRun), o.remoteWith(ctx)...)
+		if err != nil {
+			return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", newRun, err))
+		}
+		var appLayers int
+		if rebased[i], appLayers, err = rebaseOnto(img, oldBase, newBase, rtRepo.Digest(newRun).String()); err != nil {
+			return nil, fmt.Errorf("rebasing %s (%s): %w", ref, p, err)
+		}
+		if i == 0 {
+			res.AppLayers = appLayers
+		}
 	}
-	newBase, err := remote.Image(rtRepo.Digest(to.Run), o.remoteWith(ctx)...)
-	if err != nil {
-		return nil, transient.Classify(fmt.Errorf("reading run image %s: %w", res.ToRuntime, err))
+	out := rebased[0]
+	var subject partial.Describable = out
+	if oldIndex != nil {
+		idx, err := reindex(oldIndex, rebased)
+		if err != nil {
+			return nil, err
+		}
+		out, subject = multiPlatform{Image: rebased[0], index: idx}, idx
 	}
-	img, appLayers, err := rebaseOnto(orig, oldBase, newBase, res.ToRuntime)
-	if err != nil {
-		return nil, fmt.Errorf("rebasing %s: %w", ref, err)
-	}
-	res.AppLayers = appLayers
-	d, err := img.Digest()
+	d, err := subject.Digest()
 	if err != nil {
 		return nil, err
 	}
 	res.Digest = d.String()
 
-	m, err := orig.Manifest()
+	m, err := images[0].Manifest()
 	if err != nil {
 		return nil, err
 	}
@@ -152,18 +179,74 @@ func Rebase(ctx context.Context, ref name.Reference, opts ...Option) (*Rebased, 
 	if t, ok := ref.(name.Tag); ok && !slices.Contains(tags, t.TagStr()) {
 		tags = append([]string{t.TagStr()}, tags...)
 	}
-	docs, warnings, err := o.rebaseDocuments(ctx, repo.Digest(origDigest.String()), rtRepo.Digest(to.SBOM), to, img, tags)
+	docs, warnings, err := o.rebaseDocuments(ctx, repo.Digest(desc.Digest.String()), rtRepo, to, d, m.Annotations, tags)
 	if err != nil {
 		return nil, err
 	}
 	res.Warnings = append(res.Warnings, warnings...)
-	refs, err := Push(ctx, img, repo, tags, docs, nil, o.remoteWith(ctx)...)
+	refs, err := Push(ctx, out, repo, tags, docs, nil, o.remoteWith(ctx)...)
 	if err != nil {
 		return nil, err
 	}
 	res.Refs = refs
 	res.Attachments = describeAttachments(docs)
 	return res, nil
+}
+
+// platformImages are the images desc names, with their platforms ("" for
+// a lone image), and the index when it is one.
+func platformImages(desc *remote.Descriptor) ([]v1.Image, []string, v1.ImageIndex, error) {
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return []v1.Image{img}, []string{""}, nil, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var images []v1.Image
+	var platforms []string
+	for _, d := range im.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		p := ""
+		if d.Platform != nil {
+			p = d.Platform.OS + "/" + d.Platform.Architecture
+		}
+		images, platforms = append(images, img), append(platforms, p)
+	}
+	if len(images) == 0 {
+		return nil, nil, nil, errors.New("an empty index")
+	}
+	return images, platforms, idx, nil
+}
+
+// reindex is old with each image replaced by its rebased one, in order,
+// keeping the descriptors' platforms and the index's annotations.
+func reindex(old v1.ImageIndex, images []v1.Image) (v1.ImageIndex, error) {
+	im, err := old.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var adds []mutate.IndexAddendum
+	for i, d := range im.Manifests {
+		adds = append(adds, mutate.IndexAddendum{Add: images[i], Descriptor: v1.Descriptor{Platform: d.Platform}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	annotated, ok := mutate.Annotations(idx, im.Annotations).(v1.ImageIndex)
+	if !ok {
+		return nil, errors.New("annotating the index")
+	}
+	return annotated, nil
 }
 
 // rebaseOnto is ggcr's mutate.Rebase made to keep what phpbuild's images
@@ -237,16 +320,27 @@ func appEnv(env, base []string) []string {
 }
 
 // rebaseDocuments are the rebased image's SBOM, the old one's composer and
-// npm packages over the new runtime's, and the rebase's provenance.
-func (o *options) rebaseDocuments(ctx context.Context, old name.Digest, runSBOM name.Digest, to runtimes.Entry, img v1.Image, tags []string) ([]attest.Document, []string, error) {
+// npm packages over the new runtime's (each platform's), and the rebase's
+// provenance, for the image or index digest d.
+func (o *options) rebaseDocuments(ctx context.Context, old name.Digest, rtRepo name.Repository, to runtimes.Entry, d v1.Hash, annotations map[string]string, tags []string) ([]attest.Document, []string, error) {
 	var warnings []string
 	var docs []attest.Document
 	if to.SBOM == "" {
 		warnings = append(warnings, "the new runtime has no SBOM recorded: the image gets none; run `phpbuild runtime build` with its flags again to add it")
 	} else {
-		rt, err := o.runtimeSBOM(ctx, &runtimes.Runtime{SBOM: runSBOM.String()}).Wait()
-		if err != nil {
-			return nil, nil, err
+		sboms := []string{to.SBOM}
+		for _, p := range to.Platforms {
+			if p.SBOM != "" {
+				sboms = append(sboms, p.SBOM)
+			}
+		}
+		var rts [][]byte
+		for _, s := range sboms {
+			rt, err := o.runtimeSBOM(ctx, &runtimes.Runtime{SBOM: rtRepo.Digest(s).String()}).Wait()
+			if err != nil {
+				return nil, nil, err
+			}
+			rts = append(rts, rt)
 		}
 		app, err := attest.Read(ctx, old, attest.SBOMType, o.remoteWith(ctx)...)
 		switch {
@@ -256,23 +350,18 @@ func (o *options) rebaseDocuments(ctx context.Context, old name.Digest, runSBOM 
 		case err != nil:
 			return nil, nil, transient.Classify(err)
 		}
-		sbom, err := attest.Rebased(app, rt)
+		sbom, err := attest.Rebased(app, rts...)
 		if err != nil {
 			return nil, nil, err
 		}
 		docs = append(docs, attest.Document{Type: attest.SBOMType, Body: sbom})
 	}
-	d, err := img.Digest()
-	if err != nil {
-		return nil, nil, err
+	b := attest.Build{Image: old.Context().String(), Digest: d, Commit: annotations[labelRevision], Version: annotations["org.opencontainers.image.version"],
+		Tags: tags, Builder: o.builder, Remote: annotations["org.opencontainers.image.source"], RebasedFrom: old.String(),
+		Runtime: map[string]string{"run": rtRepo.Digest(to.Run).String()}}
+	for _, p := range to.Platforms {
+		b.Runtime["run "+p.Platform] = rtRepo.Digest(p.Run).String()
 	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, nil, err
-	}
-	b := attest.Build{Image: old.Context().String(), Digest: d, Commit: m.Annotations[labelRevision], Version: m.Annotations["org.opencontainers.image.version"],
-		Tags: tags, Builder: o.builder, Remote: m.Annotations["org.opencontainers.image.source"], RebasedFrom: old.String(),
-		Runtime: map[string]string{"run": runSBOM.Context().Digest(to.Run).String()}}
 	prov, err := attest.Provenance(b)
 	if err != nil {
 		return nil, nil, err
