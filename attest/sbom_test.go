@@ -17,8 +17,8 @@ const composerLock = `{
         {
             "name": "vlucas/phpdotenv",
             "version": "v5.6.1",
-            "source": {"type": "git", "url": "https://github.com/vlucas/phpdotenv.git", "reference": "a59a13791077fe3d44f90e7133eb68e7d22eaff2"},
-            "dist": {"type": "zip", "url": "https://api.github.com/repos/vlucas/phpdotenv/zipball/a59a13791077fe3d44f90e7133eb68e7d22eaff2", "reference": "a59a13791077fe3d44f90e7133eb68e7d22eaff2", "shasum": ""},
+            "source": {"type": "git", "url": "https://git.example/vlucas/phpdotenv.git", "reference": "a59a13791077fe3d44f90e7133eb68e7d22eaff2"},
+            "dist": {"type": "zip", "url": "https://dist.example/vlucas/phpdotenv/zipball/a59a13791077fe3d44f90e7133eb68e7d22eaff2", "reference": "a59a13791077fe3d44f90e7133eb68e7d22eaff2", "shasum": ""},
             "require": {"php": "^7.2.5 || ^8.0"},
             "type": "library",
             "license": ["BSD-3-Clause"]
@@ -49,8 +49,8 @@ const packageLock = `{
   "lockfileVersion": 3,
   "packages": {
     "": {"name": "shop-assets", "devDependencies": {"vite": "^5.0.0"}},
-    "node_modules/@esbuild/linux-x64": {"version": "0.19.12", "resolved": "https://registry.npmjs.org/@esbuild/linux-x64/-/linux-x64-0.19.12.tgz", "integrity": "sha512-abc", "dev": true, "license": "MIT"},
-    "node_modules/vite": {"version": "5.0.12", "resolved": "https://registry.npmjs.org/vite/-/vite-5.0.12.tgz", "integrity": "sha512-def", "dev": true, "license": "MIT"},
+    "node_modules/@esbuild/linux-x64": {"version": "0.19.12", "resolved": "https://npm.example/@esbuild/linux-x64/-/linux-x64-0.19.12.tgz", "integrity": "sha512-abc", "dev": true, "license": "MIT"},
+    "node_modules/vite": {"version": "5.0.12", "resolved": "https://npm.example/vite/-/vite-5.0.12.tgz", "integrity": "sha512-def", "dev": true, "license": "MIT"},
     "node_modules/vite/node_modules/rollup": {"version": "4.9.6", "dev": true, "license": "MIT"},
     "node_modules/shared": {"resolved": "packages/shared", "link": true},
     "packages/shared": {"version": "1.0.0"}
@@ -70,7 +70,7 @@ func testRuntime(t *testing.T) Runtime {
 	}
 	return Runtime{Distro: "debian-12", Packages: pkgs, PHP: "8.2.29", Extensions: []Extension{
 		{Name: "opcache", Version: "8.2.29"},
-		{Name: "phalcon", Version: "5.18.1", Location: "https://pecl.php.net/get/phalcon-5.18.1.tgz", SHA256: strings.Repeat("ab", 32)},
+		{Name: "phalcon", Version: "5.18.1", Location: "https://pecl.example/get/phalcon-5.18.1.tgz", SHA256: strings.Repeat("ab", 32)},
 	}}
 }
 
@@ -171,7 +171,7 @@ func TestAppSBOMWithoutRuntime(t *testing.T) {
 
 func TestNPMLockfileV1(t *testing.T) {
 	cs, err := npmComponents([]byte(`{"lockfileVersion": 1, "dependencies": {
-		"left-pad": {"version": "1.3.0", "resolved": "https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz", "dev": true},
+		"left-pad": {"version": "1.3.0", "resolved": "https://npm.example/left-pad/-/left-pad-1.3.0.tgz", "dev": true},
 		"@babel/core": {"version": "7.1.0", "dependencies": {"debug": {"version": "3.2.6"}}}}}`))
 	if err != nil {
 		t.Fatal(err)

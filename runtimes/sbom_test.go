@@ -20,7 +20,7 @@ func TestRuntimeFacts(t *testing.T) {
 	}
 	p := &plan{compiled: []compiledExt{
 		{name: "phalcon", source: ExtensionSource{Location: "/home/ci/phalcon-5.18.1.tgz"}},
-		{name: "redis", source: ExtensionSource{Location: "https://pecl.php.net/get/redis-6.2.0.tgz", SHA256: "cc"}},
+		{name: "redis", source: ExtensionSource{Location: "https://pecl.example/get/redis-6.2.0.tgz", SHA256: "cc"}},
 	}}
 	got, err := runtimeFacts(files, p, map[string]string{"phalcon": "aa", "redis": "cc"})
 	if err != nil {
@@ -32,7 +32,7 @@ func TestRuntimeFacts(t *testing.T) {
 			{Name: "core", Version: "8.4.28"},
 			{Name: "opcache", Version: "8.4.28"},
 			{Name: "phalcon", Version: "5.18.1", SHA256: "aa"},
-			{Name: "redis", Version: "6.2.0", Location: "https://pecl.php.net/get/redis-6.2.0.tgz", SHA256: "cc"},
+			{Name: "redis", Version: "6.2.0", Location: "https://pecl.example/get/redis-6.2.0.tgz", SHA256: "cc"},
 		}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
