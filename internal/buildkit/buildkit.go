@@ -37,9 +37,15 @@ func HostFromEnv() string {
 // TLSFromEnv's mutual TLS, or docker-container://NAME); failing to is
 // transient, a TLS setting that cannot work is bad input.
 func Connect(ctx context.Context, host string) (*client.Client, error) {
-	opts, err := TLSFromEnv().options(host)
+	t := TLSFromEnv()
+	opts, err := t.options(host)
 	if err != nil {
 		return nil, err
+	}
+	if t.Set() {
+		if err := t.preflight(ctx, host); err != nil {
+			return nil, err
+		}
 	}
 	bk, err := client.New(ctx, host, opts...)
 	if err != nil {

@@ -1,10 +1,16 @@
 package buildkit
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/client"
 	// docker-container://NAME: buildctl dial-stdio through docker exec.
@@ -64,13 +70,7 @@ func (t TLS) options(host string) ([]client.ClientOpt, error) {
 	if (t.Cert == "") != (t.Key == "") {
 		return nil, &badinput.Error{Field: "BUILDKIT_TLS_CERT", Err: fmt.Errorf("a client certificate needs its key, and a key its certificate: set both BUILDKIT_TLS_CERT and BUILDKIT_TLS_KEY")}
 	}
-	name := t.ServerName
-	if name == "" {
-		name = strings.TrimPrefix(host, "tcp://")
-		if i := strings.LastIndex(name, ":"); i >= 0 {
-			name = name[:i]
-		}
-	}
+	name := t.serverName(host)
 	var opts []client.ClientOpt
 	if t.CA != "" {
 		opts = append(opts, client.WithServerConfig(name, t.CA))
@@ -100,5 +100,61 @@ func TLSError(host string, err error) error {
 	} else if i := strings.Index(s, "x509: "); i >= 0 {
 		s = strings.TrimRight(s[i:], `")`)
 	}
-	return &badinput.Error{Field: "BUILDKIT_HOST", Err: fmt.Errorf("the TLS handshake with buildkitd at %s failed (%s): set BUILDKIT_TLS_DIR, or BUILDKIT_TLS_CA_CERT, BUILDKIT_TLS_CERT and BUILDKIT_TLS_KEY, to a client certificate and key its CA signed", host, s)}
+	return &badinput.Error{Field: "BUILDKIT_HOST", Err: fmt.Errorf("the TLS connection to buildkitd at %s failed (%s): set BUILDKIT_TLS_DIR, or BUILDKIT_TLS_CA_CERT, BUILDKIT_TLS_CERT and BUILDKIT_TLS_KEY, to a client certificate and key its CA signed", host, s)}
+}
+
+// preflight makes one TLS connection to host, as the client will, and
+// reads the server's first bytes: a gRPC server sends its HTTP/2 settings
+// at once, while one that refuses the client's certificate sends an alert
+// or closes. With TLS 1.3 that refusal comes after the handshake, so
+// without this check it surfaced mid-build as a broken pipe.
+func (t TLS) preflight(ctx context.Context, host string) error {
+	addr := strings.TrimPrefix(host, "tcp://")
+	cfg := &tls.Config{ServerName: t.serverName(host), MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return badinput.New(t.CA, "BUILDKIT_TLS_CA_CERT: %v", badinput.PathCause(err))
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return badinput.New(t.CA, "BUILDKIT_TLS_CA_CERT: no PEM certificate in it")
+		}
+	}
+	if t.Cert != "" {
+		c, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return badinput.New(t.Cert, "BUILDKIT_TLS_CERT and BUILDKIT_TLS_KEY: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if TLSRefused(err) {
+			return TLSError(host, err)
+		}
+		return nil // not a TLS matter: the client's own dial reports it
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil // a server that waits for the client's preface
+		}
+		return TLSError(host, fmt.Errorf("the server closed the connection after the handshake: %w", err))
+	}
+	return nil
+}
+
+func (t TLS) serverName(host string) string {
+	if t.ServerName != "" {
+		return t.ServerName
+	}
+	name := strings.TrimPrefix(host, "tcp://")
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		name = name[:i]
+	}
+	return name
 }

@@ -54,7 +54,7 @@ func TestTLSFromEnv(t *testing.T) {
 	if !TLSRefused(refused) || Unavailable(refused) {
 		t.Error("a TLS refusal must not read as buildkitd being unavailable (transient)")
 	}
-	if err := TLSError("tcp://h:1", refused); !badinput.Is(err) || !strings.Contains(err.Error(), "(tls: certificate required)") {
+	if err := TLSError("tcp://h:1", refused); !badinput.Is(err) || !strings.Contains(err.Error(), "(tls: certificate required)") || !strings.Contains(err.Error(), "TLS connection to buildkitd at tcp://h:1") {
 		t.Errorf("TLSError = %v", err)
 	}
 }
