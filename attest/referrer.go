@@ -237,6 +237,22 @@ func send(ctx context.Context, c *http.Client, method, u string, mt types.MediaT
 	return resp, b, err
 }
 
+// IsReferrersTag reports whether tag is the referrers tag scheme's
+// sha256-HEX, which lists an image's referrers where the registry has no
+// referrers API: not an image to build on or deploy.
+func IsReferrersTag(tag string) bool {
+	hex, ok := strings.CutPrefix(tag, "sha256-")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
 // Describe names an artifact type for people.
 func Describe(artifactType string) string {
 	switch artifactType {

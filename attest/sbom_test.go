@@ -209,3 +209,17 @@ func sorted(s []string) []string {
 	}
 	return out
 }
+
+func TestIsReferrersTag(t *testing.T) {
+	for tag, want := range map[string]bool{
+		"sha256-" + strings.Repeat("a1", 32):       true,
+		"sha256-" + strings.Repeat("a1", 31):       false,
+		"sha256-" + strings.Repeat("A1", 32):       false,
+		"1.0.0":                                    false,
+		"0123456789abcdef0123456789abcdef01234567": false,
+	} {
+		if got := IsReferrersTag(tag); got != want {
+			t.Errorf("IsReferrersTag(%q) = %v, want %v", tag, got, want)
+		}
+	}
+}

@@ -30,32 +30,36 @@ type Attachment struct {
 	Size   int64  `json:"size"`
 }
 
-// runtimeSBOM reads the run image's SBOM blob; nil for a runtime recorded
-// without one.
+// runtimeSBOM reads the run image's SBOM blob while the build goes on;
+// nil for a runtime recorded without one.
 func (o *options) runtimeSBOM(ctx context.Context, rt *runtimes.Runtime) *par.Future[[]byte] {
-	return par.Go(func() ([]byte, error) {
-		if rt.SBOM == "" {
-			return nil, nil
-		}
-		ref, err := name.NewDigest(rt.SBOM)
-		if err != nil {
-			return nil, fmt.Errorf("runtime manifest: SBOM %q: %w", rt.SBOM, err)
-		}
-		l, err := remote.Layer(ref, o.remoteWith(ctx)...)
-		if err != nil {
-			return nil, transient.Classify(fmt.Errorf("reading the runtime's SBOM %s: %w", rt.SBOM, err))
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			return nil, transient.Classify(fmt.Errorf("reading the runtime's SBOM %s: %w", rt.SBOM, err))
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		if err != nil {
-			return nil, transient.Classify(fmt.Errorf("reading the runtime's SBOM %s: %w", rt.SBOM, err))
-		}
-		return b, nil
-	})
+	return par.Go(func() ([]byte, error) { return o.sbomBlob(ctx, rt.SBOM) })
+}
+
+// sbomBlob reads a runtime's SBOM, the blob ref (repo@digest) names; nil
+// for "".
+func (o *options) sbomBlob(ctx context.Context, ref string) ([]byte, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		return nil, fmt.Errorf("runtime manifest: SBOM %q: %w", ref, err)
+	}
+	l, err := remote.Layer(d, o.remoteWith(ctx)...)
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading the runtime's SBOM %s: %w", ref, err))
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading the runtime's SBOM %s: %w", ref, err))
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("reading the runtime's SBOM %s: %w", ref, err))
+	}
+	return b, nil
 }
 
 // documents are img's SBOM and provenance. The SBOM holds nothing that
@@ -70,7 +74,7 @@ func (o *options) documents(ctx context.Context, img *Image, app *detect.App, rt
 		if p.SBOM == "" {
 			continue
 		}
-		b, err := o.runtimeSBOM(ctx, &runtimes.Runtime{SBOM: p.SBOM}).Wait()
+		b, err := o.sbomBlob(ctx, p.SBOM)
 		if err != nil {
 			return nil, nil, err
 		}

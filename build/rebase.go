@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -105,7 +104,7 @@ func Rebase(ctx context.Context, ref name.Reference, opts ...Option) (*Rebased, 
 	}
 	to, ok := runtimes.Newer(from, entries)
 	if o.rebaseTo != "" {
-		to, ok = pickRuntime(entries, o.rebaseTo)
+		to, ok = runtimes.Pick(entries, o.rebaseTo)
 		if !ok {
 			return nil, &badinput.Error{Field: "--runtime", Err: fmt.Errorf("%s: no runtime in %s has that key or run image", o.rebaseTo, rtRepo)}
 		}
@@ -132,7 +131,7 @@ func Rebase(ctx context.Context, ref name.Reference, opts ...Option) (*Rebased, 
 		}
 		newRun, ok := newRuns[p]
 		if !ok {
-			return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s has a %s image and the runtime %s has no %s run image: build the commit again instead", ref, p, shortHex(to.Run), p)}
+			return nil, &badinput.Error{Field: "IMAGE", Err: fmt.Errorf("%s has a %s image and the runtime %s has no %s run image: build the commit again instead", ref, p, to.Key, p)}
 		}
 		oldBase, err := remote.Image(runs[i], o.remoteWith(ctx)...)
 		if err != nil {
@@ -336,7 +335,7 @@ func (o *options) rebaseDocuments(ctx context.Context, old name.Digest, rtRepo n
 		}
 		var rts [][]byte
 		for _, s := range sboms {
-			rt, err := o.runtimeSBOM(ctx, &runtimes.Runtime{SBOM: rtRepo.Digest(s).String()}).Wait()
+			rt, err := o.sbomBlob(ctx, rtRepo.Digest(s).String())
 			if err != nil {
 				return nil, nil, err
 			}
@@ -369,23 +368,6 @@ func (o *options) rebaseDocuments(ctx context.Context, old name.Digest, rtRepo n
 	return append(docs, attest.Document{Type: attest.ProvenanceType, Body: prov}), warnings, nil
 }
 
-// pickRuntime finds the entry whose key or run image is want.
-func pickRuntime(entries []runtimes.Entry, want string) (runtimes.Entry, bool) {
-	for _, e := range entries {
-		if e.Key == want || e.Run == want || shortHex(e.Run) == want || shortHex(e.Key) == want {
-			return e, true
-		}
-	}
-	return runtimes.Entry{}, false
-}
-
-func shortHex(d string) string {
-	if len(d) > 7+12 {
-		return d[7 : 7+12]
-	}
-	return d
-}
-
 // OutdatedTag is one tag of an app repo whose runtime has a newer build it
 // can be rebased onto.
 type OutdatedTag struct {
@@ -409,7 +391,7 @@ func Outdated(ctx context.Context, repo name.Repository, opts ...Option) ([]Outd
 	if err != nil {
 		return nil, transient.Classify(fmt.Errorf("listing the tags of %s: %w", repo, err))
 	}
-	tags = slices.DeleteFunc(tags, func(t string) bool { return strings.HasPrefix(t, "sha256-") })
+	tags = slices.DeleteFunc(tags, attest.IsReferrersTag)
 	sort.Strings(tags)
 	runs := make([]string, len(tags))
 	g, gctx := errgroup.WithContext(ctx)

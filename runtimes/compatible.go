@@ -75,6 +75,17 @@ func ByRun(entries []Entry, digest string) (Entry, bool) {
 	return Entry{}, false
 }
 
+// Pick returns the entry whose key or run image digest is want, or whose
+// digest's first 12 hex digits are.
+func Pick(entries []Entry, want string) (Entry, bool) {
+	for _, e := range entries {
+		if e.Key == want || e.Run == want || shortDigest(e.Run) == want || shortDigest(e.Key) == want {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "none"

@@ -43,3 +43,16 @@ func TestNewerAndCompatible(t *testing.T) {
 		}
 	}
 }
+
+func TestPick(t *testing.T) {
+	run := "sha256:" + strings.Repeat("ab", 32)
+	entries := []Entry{{Key: "sha256:" + strings.Repeat("cd", 32), Run: run}}
+	for _, want := range []string{run, entries[0].Key, strings.Repeat("ab", 6), strings.Repeat("cd", 6)} {
+		if e, ok := Pick(entries, want); !ok || e.Run != run {
+			t.Errorf("Pick(%q) = %+v, %v", want, e, ok)
+		}
+	}
+	if _, ok := Pick(entries, "sha256:00"); ok {
+		t.Error("Pick found an entry for a digest no entry has")
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/build"
 	"github.com/phpbuild/phpbuild/release"
 )
@@ -144,8 +144,6 @@ type imageTag struct {
 	Tag, Version, Revision, Created, Subject string
 }
 
-var referrersTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}$`)
-
 // maxTags bounds the tags the deploy form reads.
 const maxTags = 30
 
@@ -158,7 +156,7 @@ func listTags(ctx context.Context, env *release.Environment) ([]imageTag, error)
 	}
 	// sha256-HEX tags hold an image's referrers (its SBOM and provenance)
 	// where the registry has no referrers API: not images to deploy.
-	tags := slices.DeleteFunc(all, referrersTag.MatchString)
+	tags := slices.DeleteFunc(all, attest.IsReferrersTag)
 	sort.Sort(sort.Reverse(sort.StringSlice(tags)))
 	if len(tags) > maxTags*4 {
 		tags = tags[:maxTags*4]
