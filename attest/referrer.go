@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 
@@ -18,9 +17,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/phpbuild/phpbuild/internal/regapi"
 )
 
 // Artifact types of the documents phpbuild attaches.
@@ -31,10 +31,59 @@ const (
 	emptyType = "application/vnd.oci.empty.v1+json"
 )
 
-// Document is one attachment: its artifact type and its bytes.
+// Document is one attachment: its artifact type and its bytes, or the
+// blob that holds them.
 type Document struct {
 	Type string
 	Body []byte
+	// Blob is the document when Body is nil: one an earlier image carries
+	// (see Carried), read only when written where it is not.
+	Blob v1.Layer
+}
+
+// Carried is a document of type typ that is already the blob d in a
+// registry, size bytes: it is not made again, and its bytes are read
+// only by a publisher that writes them somewhere else (an OCI layout, a
+// repo that lacks it). fetch opens them.
+func Carried(typ string, d v1.Hash, size int64, fetch func() (io.ReadCloser, error)) Document {
+	return Document{Type: typ, Blob: carried{d: d, size: size, mt: types.MediaType(typ), fetch: fetch}}
+}
+
+// carried is a Carried document's blob.
+type carried struct {
+	d     v1.Hash
+	size  int64
+	mt    types.MediaType
+	fetch func() (io.ReadCloser, error)
+}
+
+func (c carried) Digest() (v1.Hash, error)             { return c.d, nil }
+func (c carried) DiffID() (v1.Hash, error)             { return c.d, nil }
+func (c carried) Size() (int64, error)                 { return c.size, nil }
+func (c carried) MediaType() (types.MediaType, error)  { return c.mt, nil }
+func (c carried) Compressed() (io.ReadCloser, error)   { return c.fetch() }
+func (c carried) Uncompressed() (io.ReadCloser, error) { return c.fetch() }
+
+// Layer is the document as a blob.
+func (d Document) Layer() v1.Layer {
+	if d.Body == nil && d.Blob != nil {
+		return d.Blob
+	}
+	return static.NewLayer(d.Body, types.MediaType(d.Type))
+}
+
+// Descriptor is the document's blob: media type, size and digest.
+func (d Document) Descriptor() (v1.Descriptor, error) {
+	l := d.Layer()
+	h, err := l.Digest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	n, err := l.Size()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: types.MediaType(d.Type), Size: n, Digest: h}, nil
 }
 
 // Artifact is doc as an OCI 1.1 artifact manifest referring to subject:
@@ -43,10 +92,11 @@ type Document struct {
 // (ggcr keeps the referrers tag, sha256-HEX, where the registry lacks the
 // referrers API).
 func Artifact(doc Document, subject v1.Descriptor) (v1.Image, error) {
-	raw, blob, err := artifactManifest(doc, subject)
+	raw, err := artifactManifest(doc, subject)
 	if err != nil {
 		return nil, err
 	}
+	blob := doc.Layer()
 	d, err := blob.Digest()
 	if err != nil {
 		return nil, err
@@ -59,31 +109,29 @@ func Artifact(doc Document, subject v1.Descriptor) (v1.Image, error) {
 func Blobs(docs []Document) []v1.Layer {
 	out := []v1.Layer{static.NewLayer([]byte("{}"), emptyType)}
 	for _, d := range docs {
-		out = append(out, static.NewLayer(d.Body, types.MediaType(d.Type)))
+		out = append(out, d.Layer())
 	}
 	return out
 }
 
-func artifactManifest(doc Document, subject v1.Descriptor) ([]byte, v1.Layer, error) {
-	blob := static.NewLayer(doc.Body, types.MediaType(doc.Type))
-	d, err := blob.Digest()
+func artifactManifest(doc Document, subject v1.Descriptor) ([]byte, error) {
+	blob, err := doc.Descriptor()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cd, err := static.NewLayer([]byte("{}"), emptyType).Digest()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	m := v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  doc.Type,
 		Config:        v1.Descriptor{MediaType: emptyType, Size: 2, Digest: cd, Data: []byte("{}")},
-		Layers:        []v1.Descriptor{{MediaType: types.MediaType(doc.Type), Size: int64(len(doc.Body)), Digest: d}},
+		Layers:        []v1.Descriptor{blob},
 		Subject:       &v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest},
 	}
-	raw, err := json.Marshal(m)
-	return raw, blob, err
+	return json.Marshal(m)
 }
 
 // artifact is the core partial.CompressedToImage makes an image of.
@@ -132,17 +180,11 @@ func Attach(ctx context.Context, repo name.Repository, subject v1.Descriptor, do
 // the tag, sha256-HEX, written once for all. rt is an authenticated
 // transport with push access to repo (ggcr's transport.NewWithContext).
 func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subject v1.Descriptor, docs []Document) error {
-	c := &http.Client{Transport: rt}
-	base := url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr()}
-	at := func(format string, args ...any) string {
-		u := base
-		u.Path = fmt.Sprintf("/v2/%s/", repo.RepositoryStr()) + fmt.Sprintf(format, args...)
-		return u.String()
-	}
+	r := regapi.New(rt, repo)
 	var added []v1.Descriptor
 	g, gctx := errgroup.WithContext(ctx)
 	for _, doc := range docs {
-		raw, _, err := artifactManifest(doc, subject)
+		raw, err := artifactManifest(doc, subject)
 		if err != nil {
 			return err
 		}
@@ -152,8 +194,7 @@ func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subj
 		}
 		added = append(added, v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: n, Digest: h, ArtifactType: doc.Type})
 		g.Go(func() error {
-			_, _, err := send(gctx, c, http.MethodPut, at("manifests/%s", h), types.OCIManifestSchema1, raw, http.StatusCreated, http.StatusOK, http.StatusAccepted)
-			if err != nil {
+			if err := r.PutManifest(gctx, h.String(), types.OCIManifestSchema1, raw); err != nil {
 				return fmt.Errorf("attaching the %s: %w", Describe(doc.Type), err)
 			}
 			return nil
@@ -162,17 +203,22 @@ func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subj
 	var tagged *http.Response
 	var tagBody []byte
 	tag := strings.Replace(subject.Digest.String(), ":", "-", 1)
-	g.Go(func() (err error) {
-		tagged, tagBody, err = get(gctx, c, at("manifests/%s", tag), http.StatusOK, http.StatusNotFound)
-		return err
+	g.Go(func() error {
+		return regapi.Retry(gctx, func() (err error) {
+			tagged, tagBody, err = r.Get(gctx, r.URL("manifests/%s", tag), http.StatusOK, http.StatusNotFound)
+			return err
+		})
 	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	// Asked once the manifests are in: a registry may not know the repo
 	// before, and answer 404 though it has the API.
-	api, _, err := get(ctx, c, at("referrers/%s", subject.Digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
-	if err != nil {
+	var api *http.Response
+	if err := regapi.Retry(ctx, func() (err error) {
+		api, _, err = r.Get(ctx, r.URL("referrers/%s", subject.Digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
+		return err
+	}); err != nil {
 		return err
 	}
 	if api.StatusCode == http.StatusOK {
@@ -203,38 +249,10 @@ func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subj
 	if err != nil {
 		return err
 	}
-	if _, _, err := send(ctx, c, http.MethodPut, at("manifests/%s", tag), types.OCIImageIndex, raw, http.StatusCreated, http.StatusOK, http.StatusAccepted); err != nil {
+	if err := r.PutManifest(ctx, tag, types.OCIImageIndex, raw); err != nil {
 		return fmt.Errorf("writing the referrers tag %s: %w", tag, err)
 	}
 	return nil
-}
-
-func get(ctx context.Context, c *http.Client, u string, ok ...int) (*http.Response, []byte, error) {
-	return send(ctx, c, http.MethodGet, u, "", nil, ok...)
-}
-
-// send makes one request and reads its answer, a transport.Error unless
-// its status is one of ok.
-func send(ctx context.Context, c *http.Client, method, u string, mt types.MediaType, body []byte, ok ...int) (*http.Response, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", string(mt))
-	} else {
-		req.Header.Set("Accept", string(types.OCIImageIndex))
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, ok...); err != nil {
-		return nil, nil, err
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return resp, b, err
 }
 
 // IsReferrersTag reports whether tag is the referrers tag scheme's

@@ -117,6 +117,11 @@ type App struct {
 	NodeLock []byte
 }
 
+// SBOMFormat changes whenever AppSBOM's output for the same App does: a
+// build carries an earlier image's SBOM when the key of its inputs, this
+// included, is the same (see the build package's AnnotationSBOM).
+const SBOMFormat = "cyclonedx-1.7/1"
+
 // AppSBOM is the CycloneDX JSON document of an app image: the runtime's
 // components, then every composer package that ships, then the npm
 // packages the assets step used (scope excluded, PropertyBuildOnly).

@@ -72,11 +72,11 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The run image, its SBOM and the cache image are read while the
-	// layers are keyed.
+	// The run image, the cache image and the SBOM are read or made while
+	// the layers are keyed.
 	baseF := par.Go(func() (v1.Image, error) { return o.runImage(ctx, rt) })
-	runSBOM := o.runtimeSBOM(ctx, rt)
 	prevF := o.prev
+	sbomF := o.sbom(ctx, app, rt, prevF)
 	defer o.warmCLI(ctx, dir, commit, prevF, rt)()
 	carried := carryIndex(ctx, app.Dir, commit, prevF)
 	ls, err := layers.ForApp(app, rt)
@@ -204,8 +204,13 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 			}
 		}
 	}
+	sbom, err := sbomF.Wait()
+	if err != nil {
+		return nil, err
+	}
+	plan.Warnings = append(plan.Warnings, sbom.warnings...)
 	cfgLayer := configOf(ls)
-	meta := imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage, processes: cfgLayer.Settings.Processes}
+	meta := imageMeta{commit: commit, plan: plan, env: cfgLayer.Env(), source: o.sourceURL, runImage: rt.RunImage, processes: cfgLayer.Settings.Processes, sbom: sbom.note}
 	if img.Image, err = assemble(base, addedLayers, meta); err != nil {
 		return nil, err
 	}
@@ -229,18 +234,21 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 			}
 		}
 	}
-	rs, err := runSBOM.Wait()
-	if err != nil {
+	if img.Documents, err = o.documents(img, rt, sbom.doc); err != nil {
 		return nil, err
 	}
-	var warnings []string
-	if img.Documents, warnings, err = o.documents(ctx, img, app, rt, rs); err != nil {
-		return nil, err
-	}
-	plan.Warnings = append(plan.Warnings, warnings...)
 	if prev != nil && o.target != nil && prev.ref.Context().String() == o.target.String() {
-		// The push need not ask about blobs the target repo is known to hold.
-		img.Image = withKnownBlobs{Image: img.Image, known: prev.blobs()}
+		// The push need not ask about blobs the target repo is known to
+		// hold: the cache image's, and its SBOM when carried.
+		known := prev.blobs()
+		if sbom.known {
+			for _, l := range attest.Blobs(img.Documents[:1]) {
+				if h, err := l.Digest(); err == nil {
+					known = append(known, h)
+				}
+			}
+		}
+		img.Image = withKnownBlobs{Image: img.Image, known: known}
 	}
 	if index != nil {
 		img.Image = multiPlatform{Image: img.Image, index: index}

@@ -65,7 +65,10 @@ func faultCases() []faultCase {
 				if !isBlobUpload(r) || (r.Method != http.MethodPatch && r.Method != http.MethodPut) {
 					return faultproxy.None
 				}
-				if r.Method == http.MethodPatch {
+				// The bytes go in a PATCH (ggcr's streamed upload) or in
+				// the PUT that commits them (a small blob's, see regapi).
+				sends := r.Method == http.MethodPatch || r.ContentLength > 0
+				if sends {
 					blobOf[r.URL.Path] = r.ContentLength
 				}
 				blob := blobOf[r.URL.Path]
@@ -76,7 +79,7 @@ func faultCases() []faultCase {
 					return faultproxy.None
 				}
 				spared[blob] = true
-				if r.Method == http.MethodPatch {
+				if sends {
 					return faultproxy.ResetMidBody // the layer half sent
 				}
 				return faultproxy.Reset // the commit lost
@@ -129,10 +132,10 @@ func faultCases() []faultCase {
 		transient: true,
 		faults:    []faultproxy.Fault{faultproxy.Status507},
 	}, {
-		name: "stall on a blob PATCH past the deadline",
+		name: "stall on a blob's bytes past the deadline",
 		rule: func() faultproxy.Rule {
 			return func(r *http.Request, _ int) faultproxy.Fault {
-				if r.Method == http.MethodPatch && isBlobUpload(r) {
+				if isBlobUpload(r) && (r.Method == http.MethodPatch || r.ContentLength > 0) {
 					return faultproxy.Stall
 				}
 				return faultproxy.None

@@ -100,6 +100,8 @@ type cacheImage struct {
 	diffOnce sync.Once
 	diff     []git.Change
 	diffErr  error
+	// sbom is the SBOM attached to the image, when it records it.
+	sbom sbomNote
 	// early is that diff started from the commit the image's tag names,
 	// while the image was read; earlyFrom is that commit.
 	early     *par.Future[[]git.Change]
@@ -223,6 +225,9 @@ func (o *options) cacheImage(ctx context.Context, dir string, commit *git.Commit
 	if rev := labels[labelRevision]; isSHA(rev) {
 		c.revision = rev
 	}
+	if v := labels[AnnotationSBOM]; v != "" {
+		_ = json.Unmarshal([]byte(v), &c.sbom) // unreadable: made again
+	}
 	var cls []cachedLayer
 	if err := json.Unmarshal([]byte(labels[LabelLayers]), &cls); err != nil {
 		return nil, nil // not a phpbuild image: nothing to reuse
@@ -265,6 +270,8 @@ type imageMeta struct {
 	// processes is the process table's JSON, for the label a release
 	// reads; nil for an app that runs web alone.
 	processes []byte
+	// sbom is the SBOM the image gets, for AnnotationSBOM.
+	sbom sbomNote
 }
 
 // assemble appends the app layers to the run image and sets the config:
@@ -354,6 +361,13 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 	// The layers as an annotation too: the next build reads them from the
 	// manifest, without fetching the config (see buildLabels).
 	oci[LabelLayers] = string(keys)
+	if m.sbom.Digest != "" {
+		note, err := json.Marshal(m.sbom)
+		if err != nil {
+			return nil, err
+		}
+		oci[AnnotationSBOM] = string(note)
+	}
 	annotated, ok := mutate.Annotations(img, oci).(v1.Image)
 	if !ok {
 		return nil, errors.New("annotating the manifest")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,9 +23,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/internal/regapi"
 	"github.com/phpbuild/phpbuild/transient"
 )
 
@@ -80,7 +83,7 @@ func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []st
 		// test's) replaces it, and the push then counts nothing.
 		opts = append([]remote.Option{remote.WithTransport(counter)}, p.remote...)
 	}
-	refs, err := Push(ctx, img, p.repo, tags, docs, p.progress, opts...)
+	refs, err := pushVia(ctx, img, p.repo, tags, docs, p.progress, counter, opts)
 	if err != nil {
 		return Published{}, err
 	}
@@ -95,15 +98,21 @@ func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []st
 // img says the repo holds (see KnownBlobs) are not even checked; should
 // the registry have lost one, the push starts again checking all.
 func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, opts ...remote.Option) ([]string, error) {
+	return pushVia(ctx, img, repo, tags, docs, progress, registryTransport, opts)
+}
+
+// pushVia is Push with base the transport under the requests phpbuild
+// makes itself (see regapi), ggcr's being in opts.
+func pushVia(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, base http.RoundTripper, opts []remote.Option) ([]string, error) {
 	known := map[v1.Hash]bool{}
 	if k, ok := img.(interface{ KnownBlobs() []v1.Hash }); ok {
 		for _, h := range k.KnownBlobs() {
 			known[h] = true
 		}
 	}
-	refs, err := push(ctx, img, repo, tags, docs, progress, known, opts)
+	refs, err := push(ctx, img, repo, tags, docs, progress, known, base, opts)
 	if len(known) > 0 && blobUnknown(err) {
-		refs, err = push(ctx, img, repo, tags, docs, progress, nil, opts)
+		refs, err = push(ctx, img, repo, tags, docs, progress, nil, base, opts)
 	}
 	if err != nil {
 		return nil, transient.Classify(fmt.Errorf("pushing to %s: %w", repo, err))
@@ -111,15 +120,25 @@ func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	return refs, nil
 }
 
-func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, known map[v1.Hash]bool, opts []remote.Option) ([]string, error) {
-	// One pusher: one ping and one token for the whole push.
+func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, known map[v1.Hash]bool, base http.RoundTripper, opts []remote.Option) ([]string, error) {
+	// ggcr's pusher for large blobs and mounts; the rest, small blobs and
+	// manifests, in as few round trips as the API allows (see regapi).
 	pusher, err := remote.NewPusher(append(append([]remote.Option{}, opts...), remote.WithContext(ctx))...)
 	if err != nil {
 		return nil, err
 	}
+	auth, err := authn.Resolve(ctx, authn.DefaultKeychain, repo)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(transport.PushScope)})
+	if err != nil {
+		return nil, err
+	}
+	api := regapi.New(rt, repo)
 	// top is what the tags name: the image, or the index of a
 	// multi-platform image, whose images are put by digest first.
-	var top remote.Taggable = img
+	var top manifested = img
 	images := []v1.Image{img}
 	if idx := indexOf(img); idx != nil {
 		top = idx
@@ -127,7 +146,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 			return nil, err
 		}
 	}
-	d, err := partial.Digest(top.(partial.WithRawManifest))
+	d, err := partial.Digest(top)
 	if err != nil {
 		return nil, err
 	}
@@ -176,10 +195,18 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	g.SetLimit(4)
 	for _, l := range missing {
 		g.Go(func() error {
-			if err := pusher.Upload(gctx, repo, l); err != nil {
+			size, err := l.Size()
+			if err != nil {
 				return err
 			}
-			size, _ := l.Size()
+			if _, mountable := l.(*remote.MountableLayer); !mountable && size <= regapi.SmallBlob {
+				err = api.PutBlob(gctx, l)
+			} else {
+				err = pusher.Upload(gctx, repo, l)
+			}
+			if err != nil {
+				return err
+			}
 			done.Add(size)
 			report()
 			return nil
@@ -196,7 +223,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 				if err != nil {
 					return err
 				}
-				return pusher.Put(gctx, repo.Digest(h.String()), im)
+				return putManifest(gctx, api, h.String(), im)
 			})
 		}
 		if err := g.Wait(); err != nil {
@@ -207,7 +234,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	// tag waits for both.
 	refer := make(chan error, 1)
 	if len(docs) > 0 {
-		go func() { refer <- referTo(ctx, top.(partial.Describable), repo, docs) }()
+		go func() { refer <- referTo(ctx, top.(partial.Describable), rt, repo, docs) }()
 	} else {
 		refer <- nil
 	}
@@ -220,7 +247,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 		}
 	}
 	if len(ordered) == 0 {
-		if err := pusher.Put(ctx, repo.Digest(d.String()), top); err != nil {
+		if err := putManifest(ctx, api, d.String(), top); err != nil {
 			return nil, err
 		}
 		return nil, <-refer
@@ -233,7 +260,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 			}
 		}
 		tag := repo.Tag(t)
-		if err := pusher.Put(ctx, tag, top); err != nil {
+		if err := putManifest(ctx, api, t, top); err != nil {
 			return nil, fmt.Errorf("tagging %s: %w", tag, err)
 		}
 		refs = append(refs, tag.String()+"@"+d.String())
@@ -241,18 +268,29 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	return refs, nil
 }
 
-// referTo attaches docs to img in repo (see attest.Refer), with the
-// credentials the docker config gives for repo.
-func referTo(ctx context.Context, img partial.Describable, repo name.Repository, docs []attest.Document) error {
+// manifested is an image or an index: what a registry puts under a tag.
+type manifested interface {
+	RawManifest() ([]byte, error)
+	MediaType() (types.MediaType, error)
+}
+
+// putManifest puts m's manifest in api's repo under ref.
+func putManifest(ctx context.Context, api *regapi.Repo, ref string, m manifested) error {
+	raw, err := m.RawManifest()
+	if err != nil {
+		return err
+	}
+	mt, err := m.MediaType()
+	if err != nil {
+		return err
+	}
+	return api.PutManifest(ctx, ref, mt, raw)
+}
+
+// referTo attaches docs to img in repo (see attest.Refer) through rt,
+// authenticated for pushes to repo.
+func referTo(ctx context.Context, img partial.Describable, rt http.RoundTripper, repo name.Repository, docs []attest.Document) error {
 	desc, err := partial.Descriptor(img)
-	if err != nil {
-		return err
-	}
-	auth, err := authn.Resolve(ctx, authn.DefaultKeychain, repo)
-	if err != nil {
-		return err
-	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, registryTransport, []string{repo.Scope(transport.PushScope)})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -287,7 +288,10 @@ func rebaseOnto(orig, oldBase, newBase v1.Image, newRun string) (v1.Image, int, 
 	if err != nil {
 		return nil, 0, err
 	}
-	annotated, ok := mutate.Annotations(img, m.Annotations).(v1.Image)
+	// Not the SBOM's: the rebased image gets another (see rebaseDocuments).
+	kept := maps.Clone(m.Annotations)
+	delete(kept, AnnotationSBOM)
+	annotated, ok := mutate.Annotations(img, kept).(v1.Image)
 	if !ok {
 		return nil, 0, errors.New("annotating the manifest")
 	}
