@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -65,6 +67,14 @@ func (c *pingCache) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method != http.MethodGet || r.URL.Path != "/v2/" || r.URL.RawQuery != "" || r.Header.Get("Authorization") != "" {
 		return c.inner.RoundTrip(r)
 	}
+	if reg, err := name.NewRegistry(r.URL.Host); err == nil && r.URL.Scheme == "https" && reg.Scheme() == "http" {
+		return c.race(r)
+	}
+	return c.cached(r)
+}
+
+// cached answers the ping r from the cache, asking when it has no answer.
+func (c *pingCache) cached(r *http.Request) (*http.Response, error) {
 	key := r.URL.Scheme + "://" + r.URL.Host
 	c.mu.Lock()
 	p, ok := c.seen[key]
@@ -85,6 +95,73 @@ func (c *pingCache) RoundTrip(r *http.Request) (*http.Response, error) {
 		return c.inner.RoundTrip(r)
 	}
 	return p.answer(r)
+}
+
+// errPlainHTTP answers the https ping of a registry that answered the
+// same ping over plain HTTP, as Go's client does when it finds so.
+var errPlainHTTP = errors.New("http: server gave HTTP response to HTTPS client")
+
+// race pings a registry over https and plain HTTP at once, for a host
+// where go-containerregistry tries https and then, should it fail, http
+// (loopback, private addresses): a registry answering plain HTTP fails
+// the https ping at once, instead of after a TLS handshake that costs a
+// fresh process several milliseconds. The plain answer is kept for
+// go-containerregistry's next ping, and the https failure too.
+func (c *pingCache) race(r *http.Request) (*http.Response, error) {
+	key := r.URL.Scheme + "://" + r.URL.Host
+	c.mu.Lock()
+	p, ok := c.seen[key]
+	c.mu.Unlock()
+	if ok && !p.expired(c.ttl) {
+		return c.cached(r)
+	}
+	plain := r.Clone(r.Context())
+	plain.URL.Scheme = "http"
+	plainOK := make(chan bool, 1)
+	go func() {
+		resp, err := c.cached(plain)
+		if err != nil {
+			plainOK <- false
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		plainOK <- resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+	}()
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	tls := make(chan answer, 1)
+	go func() {
+		resp, err := c.cached(r.WithContext(ctx))
+		if err == nil {
+			// Read now: the request's context ends before the caller reads.
+			body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			resp.Body, err = io.NopCloser(bytes.NewReader(body)), rerr
+		}
+		tls <- answer{resp, err}
+	}()
+	defer cancel()
+	for {
+		select {
+		case a := <-tls:
+			return a.resp, a.err
+		case ok := <-plainOK:
+			if !ok {
+				plainOK = nil // the https answer decides
+				continue
+			}
+			p := &ping{done: make(chan struct{}), at: time.Now(), err: errPlainHTTP}
+			close(p.done)
+			c.mu.Lock()
+			c.seen[key] = p
+			c.mu.Unlock()
+			return nil, errPlainHTTP
+		}
+	}
 }
 
 // ask pings for p, and keeps the answer when it describes the registry.
@@ -109,9 +186,11 @@ func (c *pingCache) ask(r *http.Request, key string, p *ping) (*http.Response, e
 	}
 	p.at = time.Now()
 	if !p.kept() {
-		// Asked again next time.
+		// Asked again next time, unless answered meanwhile (see race).
 		c.mu.Lock()
-		delete(c.seen, key)
+		if c.seen[key] == p {
+			delete(c.seen, key)
+		}
 		c.mu.Unlock()
 	}
 	return resp, err

@@ -126,3 +126,55 @@ func TestPingCacheKeepsOnlyAnswers(t *testing.T) {
 		t.Errorf("pinged %d times after the answer expired, want 3", got)
 	}
 }
+
+// stalledTLS is a transport whose https requests never get an answer (a
+// slow TLS handshake, drawn out), counted; the rest go to inner.
+type stalledTLS struct {
+	inner http.RoundTripper
+	tries atomic.Int32
+}
+
+func (s *stalledTLS) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" {
+		return s.inner.RoundTrip(r)
+	}
+	s.tries.Add(1)
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
+// TestPingCacheRacesPlainHTTP: for a loopback registry, which
+// go-containerregistry pings over https first, the cache pings plain HTTP
+// at the same time; the registry answers it, so the https ping fails at
+// once, without waiting for TLS, and that is kept: a second read asks
+// neither again.
+func TestPingCacheRacesPlainHTTP(t *testing.T) {
+	reg := &pingCounter{inner: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	tls := &stalledTLS{inner: http.DefaultTransport}
+	cache := newPingCache(tls, time.Minute)
+	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/team/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(repo.Tag("v1"), img); err != nil {
+		t.Fatal(err)
+	}
+	reg.pings.Store(0)
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := remote.List(repo, append(remoteVia(cache), remote.WithContext(ctx))...)
+		cancel()
+		if err != nil {
+			t.Fatalf("listing %s: %v", repo, err)
+		}
+	}
+	if got, tries := reg.pings.Load(), tls.tries.Load(); got != 1 || tries != 1 {
+		t.Errorf("%d plain pings and %d https tries, want one each: the https ping gives up when plain HTTP answers, and both answers are kept", got, tries)
+	}
+}
