@@ -290,7 +290,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	composerImage := llb.Image(repo.Digest(derived[roleComposer].String()).String(), llb.WithCustomName("the composer image"))
 	cli := cliState(base, p)
 	var platforms [2]map[string]string // the composer image's, the CLI image's
-	derived[roleCLI], err = b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+	derived[roleCLI], err = b.solveCompressed(ctx, bk, repo, mounts, cliCompression, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 		res, err := solveState(ctx, c, cli)
 		if err != nil {
 			return nil, err
@@ -409,14 +409,32 @@ func (b *Builder) resolveBase(ctx context.Context, bk *client.Client, ref string
 // solve runs one build and pushes its result to repo by digest only: no tag
 // points at it until everything succeeded.
 func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Repository, mounts map[string]fsutil.FS, fn gwclient.BuildFunc) (digest.Digest, error) {
+	return b.solveCompressed(ctx, bk, repo, mounts, "", fn)
+}
+
+// cliCompression is how the CLI image's layers are compressed. Only
+// BuildKit pulls that image, for the composer steps of app builds, and on
+// a fresh runner it unpacks it before a class added or a lock change can
+// run: zstd unpacks several times faster than gzip. The run image stays
+// gzip, which every docker reads.
+const cliCompression = "zstd"
+
+// solveCompressed is solve with the layers compressed as compression
+// ("zstd"), all of them, those of the base image too; "": BuildKit's
+// default, gzip, reusing the base image's blobs.
+func (b *Builder) solveCompressed(ctx context.Context, bk *client.Client, repo name.Repository, mounts map[string]fsutil.FS, compression string, fn gwclient.BuildFunc) (digest.Digest, error) {
+	attrs := map[string]string{
+		"name": repo.String(), "push": "true", "push-by-digest": "true",
+		"registry.insecure": fmt.Sprint(repo.Registry.Scheme() == "http"),
+		"oci-mediatypes":    "true",
+	}
+	if compression != "" {
+		attrs["compression"], attrs["force-compression"] = compression, "true"
+	}
 	opt := client.SolveOpt{
 		LocalMounts: mounts,
 		Session:     buildkit.Auth(),
-		Exports: []client.ExportEntry{{Type: client.ExporterImage, Attrs: map[string]string{
-			"name": repo.String(), "push": "true", "push-by-digest": "true",
-			"registry.insecure": fmt.Sprint(repo.Registry.Scheme() == "http"),
-			"oci-mediatypes":    "true",
-		}}},
+		Exports:     []client.ExportEntry{{Type: client.ExporterImage, Attrs: attrs}},
 	}
 	// BuildKit returns the build function's error as a gRPC status, which
 	// loses its type; keep the original to report it as it was.
