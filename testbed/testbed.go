@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
 	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
 
 	"github.com/phpbuild/phpbuild/internal/buildkit"
 )
@@ -166,4 +170,46 @@ func DockerRun(t testing.TB, ref string, entrypoint []string, cmd ...string) (st
 		t.Fatalf("reading container logs: %v", err)
 	}
 	return out.String(), errb.String(), code
+}
+
+// BuildkitRun runs `sh -c script` in ref through the test bed's buildkitd,
+// which pulls what docker 20.10 cannot (zstd layers), and returns its
+// standard output and exit code.
+func BuildkitRun(t testing.TB, ref, script string) (stdout string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := bkclient.New(ctx, BuildkitHost(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The exit code goes to a file, so that a failing script is an answer,
+	// not a failed solve; IgnoreCache has the script really run.
+	run := llb.Image(ref).Run(llb.Args([]string{"/bin/sh", "-c", `(` + script + `) > /out/stdout; echo $? > /out/code`}), llb.IgnoreCache)
+	def, err := run.AddMount("/out", llb.Scratch()).Marshal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	status := make(chan *bkclient.SolveStatus)
+	go func() {
+		for range status {
+		}
+	}()
+	if _, err := c.Solve(ctx, def, bkclient.SolveOpt{Exports: []bkclient.ExportEntry{{Type: bkclient.ExporterLocal, OutputDir: dir}}}, status); err != nil {
+		t.Fatalf("running a script in %s: %v", ref, err)
+	}
+	out, err := os.ReadFile(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+		t.Fatalf("exit code %q: %v", b, err)
+	}
+	return string(out), code
 }
