@@ -36,9 +36,12 @@ func TestRebase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The newest entry, which builds and rebases pick: on a machine that
+	// kept the repo, runtimes an earlier phpbuild recorded (another key)
+	// are there too.
 	newEntries, err := runtimes.ReadManifest(ctx, newer)
-	if err != nil || len(newEntries) != 1 {
-		t.Fatalf("the refreshed runtime repo has %d entries (%v), want 1", len(newEntries), err)
+	if err != nil || len(newEntries) == 0 {
+		t.Fatalf("the refreshed runtime repo has %d entries (%v), want one at least", len(newEntries), err)
 	}
 	newRun := newer.Digest(newEntries[0].Run).String()
 	if len(stale) != 2 || stale[0].Tag != "1.0.0" || stale[1].Tag != first.SHA || stale[0].Newer != newRun {
