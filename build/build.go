@@ -257,11 +257,18 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	return img, nil
 }
 
-// runImage reads the runtime's run image, manifest and config.
+// runImage is the runtime's run image: its manifest and config as the
+// runtime manifest embeds them, when they are the run image's, or else
+// read from the registry.
 func (o *options) runImage(ctx context.Context, rt *runtimes.Runtime) (v1.Image, error) {
 	runRef, err := name.ParseReference(rt.RunImage)
 	if err != nil {
 		return nil, fmt.Errorf("runtime manifest: run image %q: %w", rt.RunImage, err)
+	}
+	if d, ok := runRef.(name.Digest); ok {
+		if img, err := embeddedImage(d, rt.RunManifest, rt.RunConfig, o.remoteWith(ctx)); err == nil {
+			return img, nil
+		}
 	}
 	base, err := remote.Image(runRef, o.remoteWith(ctx)...)
 	if err == nil {

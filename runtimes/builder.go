@@ -233,9 +233,13 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	if e, ok := Find(entries, key); ok {
-		if e.SBOM == "" {
-			if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e.RunRef(repo), nativeSpec(), p, sources); err != nil {
-				return nil, err
+		// Recorded by an earlier phpbuild: what it did not record is added
+		// (the SBOM, the run image's manifest and config), nothing built.
+		if e.SBOM == "" || e.RunManifest == nil {
+			if e.SBOM == "" {
+				if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e.RunRef(repo), nativeSpec(), p, sources); err != nil {
+					return nil, err
+				}
 			}
 			if err := Record(ctx, repo, e, b.o.remote...); err != nil {
 				return nil, err

@@ -34,6 +34,10 @@ const (
 	annotationKey   = "dev.phpbuild.runtime.key"
 	annotationRole  = "dev.phpbuild.runtime.role"
 	annotationEntry = "dev.phpbuild.runtime.entry" // on the run descriptor only
+	// annotationRunConfig is the run image's config, on the run
+	// descriptor, whose data field holds the run image's manifest: a build
+	// has the run image from the one manifest fetch too (see Entry.RunManifest).
+	annotationRunConfig = "dev.phpbuild.runtime.run-config"
 
 	roleRun      = "run"
 	roleBuild    = "build"
@@ -90,6 +94,11 @@ type Entry struct {
 	// Built is the RFC 3339 time of the build; informational only, the key
 	// decides reuse.
 	Built string `json:"built"`
+	// RunManifest and RunConfig are the run image's manifest and config as
+	// the runtime manifest embeds them; nil for entries recorded before it
+	// did (`runtime build` adds them). A build checks them against Run.
+	RunManifest []byte `json:"-"`
+	RunConfig   []byte `json:"-"`
 }
 
 // NativePlatform is the platform of the entry's run, build, composer and
@@ -194,11 +203,52 @@ func Record(ctx context.Context, repo name.Repository, e Entry, opts ...remote.O
 	}
 
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	if err := remote.WriteIndex(repo.Tag(ManifestTag), idx, opts...); err != nil {
+	raw, err := embedRunImages(repo, idx, opts)
+	if err != nil {
+		return fmt.Errorf("recording runtime in %s: %w", repo, err)
+	}
+	if err := remote.Put(repo.Tag(ManifestTag), rawIndex(raw), opts...); err != nil {
 		return fmt.Errorf("recording runtime in %s: writing runtime manifest: %w", repo, transient.Classify(err))
 	}
 	return nil
 }
+
+// embedRunImages is idx's manifest with each run image's manifest in its
+// descriptor's data field and its config in annotationRunConfig, read
+// from repo where the descriptor lacks them.
+func embedRunImages(repo name.Repository, idx v1.ImageIndex, opts []remote.Option) ([]byte, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	im = im.DeepCopy()
+	for i, d := range im.Manifests {
+		if d.Annotations[annotationRole] != roleRun || (len(d.Data) > 0 && d.Annotations[annotationRunConfig] != "") {
+			continue
+		}
+		img, err := remote.Image(repo.Digest(d.Digest.String()), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("run image %s: %w", d.Digest, transient.Classify(err))
+		}
+		m, err := img.RawManifest()
+		if err != nil {
+			return nil, fmt.Errorf("run image %s: %w", d.Digest, transient.Classify(err))
+		}
+		cfg, err := img.RawConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("run image %s: %w", d.Digest, transient.Classify(err))
+		}
+		im.Manifests[i].Data = m
+		im.Manifests[i].Annotations[annotationRunConfig] = string(cfg)
+	}
+	return json.Marshal(im)
+}
+
+// rawIndex is an OCI image index as its bytes, for remote.Put.
+type rawIndex []byte
+
+func (r rawIndex) RawManifest() ([]byte, error)        { return r, nil }
+func (r rawIndex) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }
 
 // recordable checks what Record relies on: a key to replace by and digests
 // to reference.
@@ -296,6 +346,9 @@ func manifestEntries(m *v1.IndexManifest) ([]Entry, error) {
 		var e Entry
 		if err := json.Unmarshal([]byte(desc.Annotations[annotationEntry]), &e); err != nil {
 			return nil, fmt.Errorf("runtime %s: parsing entry annotation: %w", desc.Annotations[annotationKey], err)
+		}
+		if cfg := desc.Annotations[annotationRunConfig]; cfg != "" && len(desc.Data) > 0 {
+			e.RunManifest, e.RunConfig = desc.Data, []byte(cfg)
 		}
 		entries = append(entries, e)
 	}

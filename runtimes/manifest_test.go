@@ -1,6 +1,7 @@
 package runtimes
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -109,6 +110,20 @@ func readManifest(t *testing.T, repo name.Repository) []Entry {
 	got, err := ReadManifest(context.Background(), repo)
 	if err != nil {
 		t.Fatalf("ReadManifest: %v", err)
+	}
+	// Each entry has its run image's manifest and config, as the registry
+	// holds them; the rest is compared by the caller.
+	for i, e := range got {
+		img, err := remote.Image(repo.Digest(e.Run))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := img.RawManifest()
+		cfg, _ := img.RawConfigFile()
+		if !bytes.Equal(e.RunManifest, m) || !bytes.Equal(e.RunConfig, cfg) {
+			t.Errorf("entry %s: run image manifest %q and config %q, want %q and %q", e.Key, e.RunManifest, e.RunConfig, m, cfg)
+		}
+		got[i].RunManifest, got[i].RunConfig = nil, nil
 	}
 	return got
 }
@@ -249,6 +264,10 @@ func checkIndex(t *testing.T, repo name.Repository, entries []Entry) {
 		}
 	}
 	for _, d := range m.Manifests {
+		if d.Annotations[annotationRole] == roleRun && (len(d.Data) == 0 || d.Annotations[annotationRunConfig] == "") {
+			t.Errorf("run child %s: data %d bytes, config annotation %d bytes; want the run image's manifest and config", d.Digest, len(d.Data), len(d.Annotations[annotationRunConfig]))
+		}
+		delete(d.Annotations, annotationRunConfig) // readManifest checks it
 		got = append(got, child{d.Digest.String(), d.Annotations})
 		if _, err := remote.Get(repo.Digest(d.Digest.String())); err != nil {
 			t.Errorf("child %s does not resolve: %v", d.Digest, err)

@@ -48,6 +48,10 @@ type Runtime struct {
 	Platform       map[string]string `json:"-"`
 	PlatformHidden []string          `json:"-"`
 	RunDigest      string            `json:"-"`
+	// RunManifest and RunConfig are the run image's, as the runtime
+	// manifest embeds them (see Entry); nil when it does not.
+	RunManifest []byte `json:"-"`
+	RunConfig   []byte `json:"-"`
 	// SBOM is the run image's SBOM blob, repo@digest; "" for runtimes
 	// recorded before phpbuild made SBOMs.
 	SBOM string `json:"-"`
@@ -496,6 +500,7 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 		rt.Platform, rt.PlatformHidden = best.Platform, best.PlatformHidden
 	}
 	rt.RunDigest = best.Run
+	rt.RunManifest, rt.RunConfig = best.RunManifest, best.RunConfig
 	if best.SBOM != "" {
 		rt.SBOM = repo + "@" + best.SBOM
 	}
