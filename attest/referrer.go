@@ -173,14 +173,12 @@ func Attach(ctx context.Context, repo name.Repository, subject v1.Descriptor, do
 	return nil
 }
 
-// Refer puts docs' artifact manifests in repo, their blobs (Blobs)
-// uploaded already, in three round trips where ggcr's remote.Write takes
-// six per document: the manifests are put while the referrers tag is
-// read; then the referrers API is asked; only a registry without it gets
-// the tag, sha256-HEX, written once for all. rt is an authenticated
-// transport with push access to repo (ggcr's transport.NewWithContext).
-func Refer(ctx context.Context, rt http.RoundTripper, repo name.Repository, subject v1.Descriptor, docs []Document) error {
-	r := regapi.New(rt, repo)
+// Refer puts docs' artifact manifests in r's repo, reached with push
+// access, their blobs (Blobs) uploaded already, in three round trips
+// where ggcr's remote.Write takes six per document: the manifests are put
+// while the referrers tag is read; then the referrers API is asked; only
+// a registry without it gets the tag, sha256-HEX, written once for all.
+func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Document) error {
 	var added []v1.Descriptor
 	g, gctx := errgroup.WithContext(ctx)
 	for _, doc := range docs {

@@ -52,6 +52,10 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 		// Read once: Assemble builds this commit.
 		opts = append(slices.Clone(opts), func(n *options) error { n.commit = commit; return o.prefetched(n) })
 	}
+	if pr, ok := pub.(preparer); ok {
+		// The push starts while the image is built.
+		pr.prepare(ctx)
+	}
 	img, err := Assemble(ctx, dir, opts...)
 	if err != nil {
 		return nil, err

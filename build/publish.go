@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/badinput"
+	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/internal/regapi"
 	"github.com/phpbuild/phpbuild/transient"
 )
@@ -63,6 +66,89 @@ type registryPublisher struct {
 	repo     name.Repository
 	progress chan<- v1.Update
 	remote   []remote.Option // nil: DefaultRemote
+	// prep is the push's start, made while the image is built (see
+	// prepare); nil: Publish makes it.
+	prep *par.Future[*pushPrep]
+}
+
+// pushPrep is what a push needs before there is an image: the transport
+// that counts what is sent, authenticated for pushes to the repo (a ping,
+// a token), and uploads opened for the small blobs every build makes new
+// (the image config, the provenance, most often the app layer).
+type pushPrep struct {
+	counter *uploadCounter
+	opts    []remote.Option // ggcr's, over counter
+	api     *regapi.Repo
+
+	mu     sync.Mutex
+	opened []*url.URL
+}
+
+// uploadsOpened is how many uploads prepare opens.
+const uploadsOpened = 3
+
+// newPushPrep authenticates for pushes to repo over base (counted), ggcr
+// with opts over it too.
+func newPushPrep(ctx context.Context, repo name.Repository, base http.RoundTripper, opts []remote.Option) (*pushPrep, error) {
+	counter := newUploadCounter(base)
+	if len(opts) == 0 {
+		opts = remoteVia(counter)
+	} else {
+		// The counter goes first: a transport in the caller's options (a
+		// test's) replaces it, and ggcr's requests then count nothing.
+		opts = append([]remote.Option{remote.WithTransport(counter)}, opts...)
+	}
+	auth, err := authn.Resolve(ctx, authn.DefaultKeychain, repo)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, counter, []string{repo.Scope(transport.PushScope)})
+	if err != nil {
+		return nil, transient.Classify(fmt.Errorf("pushing to %s: %w", repo, err))
+	}
+	return &pushPrep{counter: counter, opts: opts, api: regapi.New(rt, repo)}, nil
+}
+
+// takeOpened is an opened upload, nil when none is left.
+func (pp *pushPrep) takeOpened() *url.URL {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if len(pp.opened) == 0 {
+		return nil
+	}
+	loc := pp.opened[len(pp.opened)-1]
+	pp.opened = pp.opened[:len(pp.opened)-1]
+	return loc
+}
+
+// prepare starts the push while the image is built (see pushPrep). What
+// fails here is done again by Publish.
+func (p *registryPublisher) prepare(ctx context.Context) {
+	p.prep = par.Go(func() (*pushPrep, error) {
+		pp, err := p.newPrep(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var wg sync.WaitGroup
+		for range uploadsOpened {
+			wg.Go(func() {
+				if loc, err := pp.api.Open(ctx); err == nil {
+					pp.mu.Lock()
+					pp.opened = append(pp.opened, loc)
+					pp.mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return pp, nil
+	})
+}
+
+func (p *registryPublisher) newPrep(ctx context.Context) (*pushPrep, error) {
+	if len(p.remote) == 0 {
+		return newPushPrep(ctx, p.repo, registryTransport, nil)
+	}
+	return newPushPrep(ctx, p.repo, remote.DefaultTransport, p.remote)
 }
 
 // NewRegistry pushes to repo (see Push); progress, when not nil, receives
@@ -72,22 +158,21 @@ func NewRegistry(repo name.Repository, progress chan<- v1.Update, opts ...remote
 }
 
 func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []string, docs []attest.Document) (Published, error) {
-	var counter *uploadCounter
-	var opts []remote.Option
-	if len(p.remote) == 0 {
-		counter = newUploadCounter(registryTransport)
-		opts = remoteVia(counter)
-	} else {
-		counter = newUploadCounter(remote.DefaultTransport)
-		// The counter goes first: a transport in the caller's options (a
-		// test's) replaces it, and the push then counts nothing.
-		opts = append([]remote.Option{remote.WithTransport(counter)}, p.remote...)
+	var pp *pushPrep
+	if p.prep != nil {
+		pp, _ = p.prep.Wait()
 	}
-	refs, err := pushVia(ctx, img, p.repo, tags, docs, p.progress, counter, opts)
+	if pp == nil {
+		var err error
+		if pp, err = p.newPrep(ctx); err != nil {
+			return Published{}, err
+		}
+	}
+	refs, err := pushWith(ctx, img, p.repo, tags, docs, p.progress, pp)
 	if err != nil {
 		return Published{}, err
 	}
-	up, err := counter.result(img)
+	up, err := pp.counter.result(img)
 	return Published{Refs: refs, Uploaded: &up, Attached: len(docs) > 0}, err
 }
 
@@ -98,21 +183,24 @@ func (p *registryPublisher) Publish(ctx context.Context, img v1.Image, tags []st
 // img says the repo holds (see KnownBlobs) are not even checked; should
 // the registry have lost one, the push starts again checking all.
 func Push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, opts ...remote.Option) ([]string, error) {
-	return pushVia(ctx, img, repo, tags, docs, progress, registryTransport, opts)
+	pp, err := newPushPrep(ctx, repo, registryTransport, opts)
+	if err != nil {
+		return nil, err
+	}
+	return pushWith(ctx, img, repo, tags, docs, progress, pp)
 }
 
-// pushVia is Push with base the transport under the requests phpbuild
-// makes itself (see regapi), ggcr's being in opts.
-func pushVia(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, base http.RoundTripper, opts []remote.Option) ([]string, error) {
+// pushWith is Push from pp.
+func pushWith(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, pp *pushPrep) ([]string, error) {
 	known := map[v1.Hash]bool{}
 	if k, ok := img.(interface{ KnownBlobs() []v1.Hash }); ok {
 		for _, h := range k.KnownBlobs() {
 			known[h] = true
 		}
 	}
-	refs, err := push(ctx, img, repo, tags, docs, progress, known, base, opts)
+	refs, err := push(ctx, img, repo, tags, docs, progress, known, pp)
 	if len(known) > 0 && blobUnknown(err) {
-		refs, err = push(ctx, img, repo, tags, docs, progress, nil, base, opts)
+		refs, err = push(ctx, img, repo, tags, docs, progress, nil, pp)
 	}
 	if err != nil {
 		return nil, transient.Classify(fmt.Errorf("pushing to %s: %w", repo, err))
@@ -120,22 +208,14 @@ func pushVia(ctx context.Context, img v1.Image, repo name.Repository, tags []str
 	return refs, nil
 }
 
-func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, known map[v1.Hash]bool, base http.RoundTripper, opts []remote.Option) ([]string, error) {
+func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string, docs []attest.Document, progress chan<- v1.Update, known map[v1.Hash]bool, pp *pushPrep) ([]string, error) {
 	// ggcr's pusher for large blobs and mounts; the rest, small blobs and
 	// manifests, in as few round trips as the API allows (see regapi).
-	pusher, err := remote.NewPusher(append(append([]remote.Option{}, opts...), remote.WithContext(ctx))...)
+	pusher, err := remote.NewPusher(append(append([]remote.Option{}, pp.opts...), remote.WithContext(ctx))...)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := authn.Resolve(ctx, authn.DefaultKeychain, repo)
-	if err != nil {
-		return nil, err
-	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(transport.PushScope)})
-	if err != nil {
-		return nil, err
-	}
-	api := regapi.New(rt, repo)
+	api := pp.api
 	// top is what the tags name: the image, or the index of a
 	// multi-platform image, whose images are put by digest first.
 	var top manifested = img
@@ -199,10 +279,18 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 			if err != nil {
 				return err
 			}
-			if _, mountable := l.(*remote.MountableLayer); !mountable && size <= regapi.SmallBlob {
-				err = api.PutBlob(gctx, l)
-			} else {
+			_, mountable := l.(*remote.MountableLayer)
+			switch {
+			case mountable || size > regapi.SmallBlob:
 				err = pusher.Upload(gctx, repo, l)
+			case size <= regapi.SmallNew:
+				if loc := pp.takeOpened(); loc != nil {
+					err = api.PutAt(gctx, loc, l)
+					break
+				}
+				fallthrough
+			default:
+				err = api.PutBlob(gctx, l)
 			}
 			if err != nil {
 				return err
@@ -234,7 +322,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	// tag waits for both.
 	refer := make(chan error, 1)
 	if len(docs) > 0 {
-		go func() { refer <- referTo(ctx, top.(partial.Describable), rt, repo, docs) }()
+		go func() { refer <- referTo(ctx, top.(partial.Describable), api, docs) }()
 	} else {
 		refer <- nil
 	}
@@ -287,14 +375,13 @@ func putManifest(ctx context.Context, api *regapi.Repo, ref string, m manifested
 	return api.PutManifest(ctx, ref, mt, raw)
 }
 
-// referTo attaches docs to img in repo (see attest.Refer) through rt,
-// authenticated for pushes to repo.
-func referTo(ctx context.Context, img partial.Describable, rt http.RoundTripper, repo name.Repository, docs []attest.Document) error {
+// referTo attaches docs to img through api (see attest.Refer).
+func referTo(ctx context.Context, img partial.Describable, api *regapi.Repo, docs []attest.Document) error {
 	desc, err := partial.Descriptor(img)
 	if err != nil {
 		return err
 	}
-	return attest.Refer(ctx, rt, repo, *desc, docs)
+	return attest.Refer(ctx, api, *desc, docs)
 }
 
 // blobUnknown is a registry's refusal of a manifest whose blob it lacks.
@@ -498,6 +585,20 @@ func newTarball(file, repo string) *localPublisher {
 
 // multiPublisher publishes with each publisher in turn.
 type multiPublisher []Publisher
+
+// preparer is a publisher that can start before there is an image (see
+// registryPublisher.prepare).
+type preparer interface {
+	prepare(ctx context.Context)
+}
+
+func (m multiPublisher) prepare(ctx context.Context) {
+	for _, p := range m {
+		if pr, ok := p.(preparer); ok {
+			pr.prepare(ctx)
+		}
+	}
+}
 
 // Multi publishes with each of pubs in order, and stops at the first that
 // fails; what it returns adds up theirs.

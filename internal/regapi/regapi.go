@@ -141,6 +141,52 @@ func (r *Repo) PutBlob(ctx context.Context, l v1.Layer) error {
 	})
 }
 
+// Open opens an upload, as PutBlob's POST does, for PutAt: made while
+// the blob is being made, it is one round trip fewer after.
+func (r *Repo) Open(ctx context.Context) (*url.URL, error) {
+	var loc *url.URL
+	err := Retry(ctx, func() error {
+		resp, _, err := r.Send(ctx, http.MethodPost, r.URL("blobs/uploads/"), "", nil, http.StatusAccepted)
+		if err != nil {
+			return err
+		}
+		loc, err = resp.Location()
+		return err
+	})
+	return loc, err
+}
+
+// SmallNew is the size up to which PutAt sends a blob without asking
+// whether the repo holds it: sending it costs less than the question.
+const SmallNew = 64 << 10
+
+// PutAt sends l whole, in one PUT, to the upload at loc (see Open),
+// without asking whether the repo holds it; should that fail, PutBlob
+// tries again from the start.
+func (r *Repo) PutAt(ctx context.Context, loc *url.URL, l v1.Layer) error {
+	h, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return err
+	}
+	u := *loc
+	q := u.Query()
+	q.Set("digest", h.String())
+	u.RawQuery = q.Encode()
+	if _, _, err := r.Send(ctx, http.MethodPut, u.String(), "application/octet-stream", b, http.StatusCreated); err == nil || ctx.Err() != nil {
+		return err
+	}
+	return r.PutBlob(ctx, l)
+}
+
 // Retry runs f until it succeeds, fails in a way that retrying cannot
 // cure, or has failed four times, waiting 0.1, 0.2 and 0.4 s between.
 func Retry(ctx context.Context, f func() error) error {
