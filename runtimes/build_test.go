@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/phpbuild/phpbuild/badinput"
@@ -303,27 +304,23 @@ func TestRuntimeBuildPhalcon(t *testing.T) {
 // layerDigests lists an image's layer digests, in order.
 func layerDigests(t *testing.T, ref string) []string {
 	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r)
-	if err != nil {
-		t.Fatalf("%s: %v", ref, err)
-	}
-	ls, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, l := range ls {
-		d, _ := l.Digest()
-		out = append(out, d.String())
+	for _, l := range manifestOf(t, ref).Layers {
+		out = append(out, l.Digest.String())
 	}
 	return out
 }
 
 func layerTypes(t *testing.T, ref string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range manifestOf(t, ref).Layers {
+		out = append(out, string(l.MediaType))
+	}
+	return out
+}
+
+func manifestOf(t *testing.T, ref string) *v1.Manifest {
 	t.Helper()
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -337,9 +334,5 @@ func layerTypes(t *testing.T, ref string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, l := range m.Layers {
-		out = append(out, string(l.MediaType))
-	}
-	return out
+	return m
 }

@@ -94,16 +94,7 @@ const SmallBlob = 1 << 20
 // registry to expire. The whole is tried again after trouble that
 // retrying may cure.
 func (r *Repo) PutBlob(ctx context.Context, l v1.Layer) error {
-	h, err := l.Digest()
-	if err != nil {
-		return err
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return err
-	}
-	b, err := io.ReadAll(rc)
-	rc.Close()
+	h, b, err := blob(l)
 	if err != nil {
 		return err
 	}
@@ -116,15 +107,9 @@ func (r *Repo) PutBlob(ctx context.Context, l v1.Layer) error {
 			there = err == nil && resp.StatusCode == http.StatusOK
 			return err
 		})
-		g.Go(func() error {
-			resp, _, err := r.Send(gctx, http.MethodPost, r.URL("blobs/uploads/"), "", nil, http.StatusAccepted)
-			if err != nil {
-				return err
-			}
-			if loc, err = resp.Location(); err != nil {
-				return fmt.Errorf("starting an upload: %w", err)
-			}
-			return nil
+		g.Go(func() (err error) {
+			loc, err = r.open(gctx)
+			return err
 		})
 		err := g.Wait()
 		if there {
@@ -133,24 +118,55 @@ func (r *Repo) PutBlob(ctx context.Context, l v1.Layer) error {
 		if err != nil {
 			return err
 		}
-		q := loc.Query()
-		q.Set("digest", h.String())
-		loc.RawQuery = q.Encode()
-		_, _, err = r.Send(ctx, http.MethodPut, loc.String(), "application/octet-stream", b, http.StatusCreated)
-		return err
+		return r.commit(ctx, loc, h, b)
 	})
+}
+
+// blob is l's digest and bytes.
+func blob(l v1.Layer) (v1.Hash, []byte, error) {
+	h, err := l.Digest()
+	if err != nil {
+		return v1.Hash{}, nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return v1.Hash{}, nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return h, b, err
+}
+
+// open opens an upload and gives where its bytes go.
+func (r *Repo) open(ctx context.Context) (*url.URL, error) {
+	resp, _, err := r.Send(ctx, http.MethodPost, r.URL("blobs/uploads/"), "", nil, http.StatusAccepted)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return nil, fmt.Errorf("starting an upload: %w", err)
+	}
+	return loc, nil
+}
+
+// commit sends b, whose digest is h, to the upload at loc, whole, and
+// commits it.
+func (r *Repo) commit(ctx context.Context, loc *url.URL, h v1.Hash, b []byte) error {
+	u := *loc
+	q := u.Query()
+	q.Set("digest", h.String())
+	u.RawQuery = q.Encode()
+	_, _, err := r.Send(ctx, http.MethodPut, u.String(), "application/octet-stream", b, http.StatusCreated)
+	return err
 }
 
 // Open opens an upload, as PutBlob's POST does, for PutAt: made while
 // the blob is being made, it is one round trip fewer after.
 func (r *Repo) Open(ctx context.Context) (*url.URL, error) {
 	var loc *url.URL
-	err := Retry(ctx, func() error {
-		resp, _, err := r.Send(ctx, http.MethodPost, r.URL("blobs/uploads/"), "", nil, http.StatusAccepted)
-		if err != nil {
-			return err
-		}
-		loc, err = resp.Location()
+	err := Retry(ctx, func() (err error) {
+		loc, err = r.open(ctx)
 		return err
 	})
 	return loc, err
@@ -164,24 +180,11 @@ const SmallNew = 64 << 10
 // without asking whether the repo holds it; should that fail, PutBlob
 // tries again from the start.
 func (r *Repo) PutAt(ctx context.Context, loc *url.URL, l v1.Layer) error {
-	h, err := l.Digest()
+	h, b, err := blob(l)
 	if err != nil {
 		return err
 	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return err
-	}
-	b, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return err
-	}
-	u := *loc
-	q := u.Query()
-	q.Set("digest", h.String())
-	u.RawQuery = q.Encode()
-	if _, _, err := r.Send(ctx, http.MethodPut, u.String(), "application/octet-stream", b, http.StatusCreated); err == nil || ctx.Err() != nil {
+	if err := r.commit(ctx, loc, h, b); err == nil || ctx.Err() != nil {
 		return err
 	}
 	return r.PutBlob(ctx, l)
