@@ -278,7 +278,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		on   func(llb.State) llb.State
 	}{{roleComposer, composerState}, {roleBuild, func(st llb.State) llb.State { return buildOn(st, p) }}} {
 		st := d.on(llb.Image(repo.Digest(from.String()).String(), llb.WithCustomName("the "+d.role+" image's base")))
-		dg, err := b.solve(ctx, bk, repo, mounts, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		dg, err := b.solveCompressed(ctx, bk, repo, mounts, layerCompression[d.role], func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 			res, err := solveState(ctx, c, st)
 			if err != nil {
 				return nil, err
@@ -294,7 +294,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 	composerImage := llb.Image(repo.Digest(derived[roleComposer].String()).String(), llb.WithCustomName("the composer image"))
 	cli := cliState(base, p)
 	var platforms [2]map[string]string // the composer image's, the CLI image's
-	derived[roleCLI], err = b.solveCompressed(ctx, bk, repo, mounts, cliCompression, func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+	derived[roleCLI], err = b.solveCompressed(ctx, bk, repo, mounts, layerCompression[roleCLI], func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 		res, err := solveState(ctx, c, cli)
 		if err != nil {
 			return nil, err
@@ -416,24 +416,33 @@ func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Reposi
 	return b.solveCompressed(ctx, bk, repo, mounts, "", fn)
 }
 
-// cliCompression is how the CLI image's layers are compressed. Only
-// BuildKit pulls that image, for the composer steps of app builds, and on
-// a fresh runner it unpacks it before a class added or a lock change can
-// run: zstd unpacks several times faster than gzip. The run image stays
-// gzip, which every docker reads.
-const cliCompression = "zstd"
+// layerCompression is how the images that only BuildKit pulls, for the
+// steps of app builds, are compressed: zstd, which buildkitd unpacks
+// several times faster than gzip, where a fresh runner waits for the
+// unpack. "+all" compresses the base image's layers again too: without
+// it, BuildKit keeps the gzip blob it has cached for a layer, so the same
+// runtime would come out gzip on one builder and zstd on another. The run
+// and composer images stay gzip, which every docker reads. It is an input
+// of the runtime key.
+var layerCompression = map[string]string{
+	// The CLI image: a class added or a lock change waits for it.
+	roleCLI: "zstd+all",
+	// The build image: php-dev, nodejs and npm, the largest blob a cold
+	// build pulls, over the composer image's layers (which it then no
+	// longer shares with it, in the registry).
+	roleBuild: "zstd+all",
+}
 
 // solveCompressed is solve with the layers compressed as compression
-// ("zstd"), all of them, those of the base image too; "": BuildKit's
-// default, gzip, reusing the base image's blobs.
+// says (see layerCompression); "": BuildKit's default, gzip.
 func (b *Builder) solveCompressed(ctx context.Context, bk *client.Client, repo name.Repository, mounts map[string]fsutil.FS, compression string, fn gwclient.BuildFunc) (digest.Digest, error) {
 	attrs := map[string]string{
 		"name": repo.String(), "push": "true", "push-by-digest": "true",
 		"registry.insecure": fmt.Sprint(repo.Registry.Scheme() == "http"),
 		"oci-mediatypes":    "true",
 	}
-	if compression != "" {
-		attrs["compression"], attrs["force-compression"] = compression, "true"
+	if algo, all := strings.CutSuffix(compression, "+all"); compression != "" {
+		attrs["compression"], attrs["force-compression"] = algo, fmt.Sprint(all)
 	}
 	opt := client.SolveOpt{
 		LocalMounts: mounts,

@@ -255,7 +255,7 @@ func (p *plan) key(baseDigest string, sources map[string]string, launcherSHA, re
 		"phalcon":  p.phalcon,
 		"sources":  sources, // name -> sha256 of the fetched source
 		"launcher": launcherSHA,
-		"cli":      cliCompression,
+		"layers":   layerCompression,
 	}
 	if p.refresh != "" {
 		in["refresh"] = p.refresh
