@@ -105,37 +105,57 @@ func (o *options) sbom(ctx context.Context, app *detect.App, rt *runtimes.Runtim
 		if err != nil {
 			return nil, err
 		}
+		// makeSBOM makes it from the runtime's and the lockfiles.
+		makeSBOM := func() ([]byte, error) {
+			in := in
+			var err error
+			if in.Runtime, err = o.sbomBlob(ctx, rt.SBOM); err != nil {
+				return nil, err
+			}
+			for _, p := range rt.Others {
+				if p.SBOM == "" {
+					continue
+				}
+				b, err := o.sbomBlob(ctx, p.SBOM)
+				if err != nil {
+					return nil, err
+				}
+				in.Others = append(in.Others, b)
+			}
+			body, err := attest.AppSBOM(in)
+			if err != nil {
+				return nil, fmt.Errorf("making the SBOM: %w", err)
+			}
+			return body, nil
+		}
 		if prev != nil && prev.sbom.Key == out.note.Key {
 			if h, err := v1.NewHash(prev.sbom.Digest); err == nil {
 				ref := prev.ref.Context().Digest(h.String())
 				out.note = prev.sbom
 				out.doc = attest.Carried(attest.SBOMType, h, prev.sbom.Size, func() (io.ReadCloser, error) {
-					l, err := remote.Layer(ref, o.remoteWith(ctx)...)
+					if l, err := remote.Layer(ref, o.remoteWith(ctx)...); err == nil {
+						if rc, err := l.Compressed(); err == nil {
+							return rc, nil
+						}
+					}
+					// Gone from the registry (collected with an
+					// untagged referrer): the same inputs make it again.
+					body, err := makeSBOM()
 					if err != nil {
 						return nil, err
 					}
-					return l.Compressed()
+					if got, _, _ := v1.SHA256(bytes.NewReader(body)); got != h {
+						return nil, fmt.Errorf("the SBOM %s is gone from %s, and made again it is %s", h, ref.Context(), got)
+					}
+					return io.NopCloser(bytes.NewReader(body)), nil
 				})
 				out.known = o.target != nil && prev.ref.Context().String() == o.target.String()
 				return out, nil
 			}
 		}
-		if in.Runtime, err = o.sbomBlob(ctx, rt.SBOM); err != nil {
-			return nil, err
-		}
-		for _, p := range rt.Others {
-			if p.SBOM == "" {
-				continue
-			}
-			b, err := o.sbomBlob(ctx, p.SBOM)
-			if err != nil {
-				return nil, err
-			}
-			in.Others = append(in.Others, b)
-		}
-		body, err := attest.AppSBOM(in)
+		body, err := makeSBOM()
 		if err != nil {
-			return nil, fmt.Errorf("making the SBOM: %w", err)
+			return nil, err
 		}
 		out.doc = attest.Document{Type: attest.SBOMType, Body: body}
 		h, n, err := v1.SHA256(bytes.NewReader(body))

@@ -86,14 +86,29 @@ func TestSBOMCarry(t *testing.T) {
 	if err != nil || string(body) != string(made.doc.Body) {
 		t.Errorf("the carried SBOM reads %d bytes (%v), want the %d made", len(body), err, len(made.doc.Body))
 	}
-	// From a cache image in another repo: carried, but not known here.
-	otherRepo, err := name.NewRepository(host + "/team/other")
+	// From a cache image in another registry: carried, but not known here.
+	// Another registry: the in-memory one shares blobs across its repos.
+	empty := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(empty.Close)
+	otherRepo, err := name.NewRepository(strings.TrimPrefix(empty.URL, "http://") + "/team/other")
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := otherRepo.Digest("sha256:" + strings.Repeat("b", 64))
-	if got := sbom(&cacheImage{ref: other, sbom: made.note}); got.doc.Body != nil || got.known {
-		t.Errorf("cache image in another repo: %+v, want carried, not known in the target", got)
+	got := sbom(&cacheImage{ref: other, sbom: made.note})
+	if got.doc.Body != nil || got.known {
+		t.Errorf("cache image in another registry: %+v, want carried, not known in the target", got)
+	}
+	// That registry lacks the blob (as when it collected it): read,
+	// it is made again, the same bytes.
+	rc, err = got.doc.Layer().Compressed()
+	if err != nil {
+		t.Fatalf("a carried SBOM gone from the registry: %v", err)
+	}
+	body, err = io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(body) != string(made.doc.Body) {
+		t.Errorf("a carried SBOM gone from the registry reads %d bytes (%v), want the %d made", len(body), err, len(made.doc.Body))
 	}
 
 	// Each input changed: made again.
