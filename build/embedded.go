@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -63,12 +64,11 @@ func (i embeddedImg) Layers() ([]v1.Layer, error) {
 }
 
 func (i embeddedImg) LayerByDigest(h v1.Hash) (v1.Layer, error) {
-	for idx, d := range i.e.m.Layers {
-		if d.Digest == h {
-			return i.e.layer(idx), nil
-		}
+	l, err := i.e.LayerByDigest(h)
+	if err != nil {
+		return nil, err
 	}
-	return i.Image.LayerByDigest(h) // the config
+	return l.(v1.Layer), nil
 }
 
 func (i embeddedImg) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
@@ -98,7 +98,11 @@ func (e *embedded) MediaType() (types.MediaType, error) {
 	return e.m.MediaType, nil
 }
 
+// LayerByDigest is a layer, or the config.
 func (e *embedded) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	if h == e.m.Config.Digest {
+		return static.NewLayer(e.config, e.m.Config.MediaType), nil
+	}
 	for i, d := range e.m.Layers {
 		if d.Digest == h {
 			return e.layer(i), nil

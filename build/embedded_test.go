@@ -98,6 +98,12 @@ func TestEmbeddedImage(t *testing.T) {
 	if string(gotCfg) != string(cfg) {
 		t.Error("the embedded image's config is not the registry's")
 	}
+	cd, _ := got.ConfigName()
+	if cl, err := got.LayerByDigest(cd); err != nil {
+		t.Errorf("the config by its digest: %v", err)
+	} else if h, _ := cl.Digest(); h != cd {
+		t.Errorf("the config by its digest is %s, want %s", h, cd)
+	}
 
 	other, err := random.Image(64, 1)
 	if err != nil {

@@ -419,30 +419,30 @@ func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Reposi
 // layerCompression is how the images that only BuildKit pulls, for the
 // steps of app builds, are compressed: zstd, which buildkitd unpacks
 // several times faster than gzip, where a fresh runner waits for the
-// unpack. "+all" compresses the base image's layers again too: without
-// it, BuildKit keeps the gzip blob it has cached for a layer, so the same
-// runtime would come out gzip on one builder and zstd on another. The run
-// and composer images stay gzip, which every docker reads. It is an input
-// of the runtime key.
+// unpack. Every layer is compressed again, the base image's too: without
+// force-compression BuildKit keeps the gzip blob it has cached for a
+// layer, so the same runtime would come out gzip on one builder and zstd
+// on another. The run and composer images stay gzip, which every docker
+// reads. It is an input of the runtime key.
 var layerCompression = map[string]string{
 	// The CLI image: a class added or a lock change waits for it.
-	roleCLI: "zstd+all",
+	roleCLI: "zstd",
 	// The build image: php-dev, nodejs and npm, the largest blob a cold
 	// build pulls, over the composer image's layers (which it then no
 	// longer shares with it, in the registry).
-	roleBuild: "zstd+all",
+	roleBuild: "zstd",
 }
 
-// solveCompressed is solve with the layers compressed as compression
-// says (see layerCompression); "": BuildKit's default, gzip.
+// solveCompressed is solve with every layer compressed as compression
+// ("zstd", see layerCompression); "": BuildKit's default, gzip.
 func (b *Builder) solveCompressed(ctx context.Context, bk *client.Client, repo name.Repository, mounts map[string]fsutil.FS, compression string, fn gwclient.BuildFunc) (digest.Digest, error) {
 	attrs := map[string]string{
 		"name": repo.String(), "push": "true", "push-by-digest": "true",
 		"registry.insecure": fmt.Sprint(repo.Registry.Scheme() == "http"),
 		"oci-mediatypes":    "true",
 	}
-	if algo, all := strings.CutSuffix(compression, "+all"); compression != "" {
-		attrs["compression"], attrs["force-compression"] = algo, fmt.Sprint(all)
+	if compression != "" {
+		attrs["compression"], attrs["force-compression"] = compression, "true"
 	}
 	opt := client.SolveOpt{
 		LocalMounts: mounts,
