@@ -21,9 +21,10 @@ const (
 	Bytes    Unit = "bytes"
 	Requests Unit = "requests"
 	// PerSecond is requests per second, Millis milliseconds of latency,
-	// Count a number of things.
+	// Micros microseconds (of CPU time), Count a number of things.
 	PerSecond Unit = "requests/s"
 	Millis    Unit = "ms"
+	Micros    Unit = "µs"
 	Count     Unit = "count"
 )
 
@@ -211,6 +212,8 @@ func (u Unit) format(x float64) string {
 		return fmt.Sprintf("%.0f/s", x)
 	case Millis:
 		return fmt.Sprintf("%.2f ms", x)
+	case Micros:
+		return fmt.Sprintf("%.0f µs", x)
 	}
 	return fmt.Sprintf("%.0f", x)
 }

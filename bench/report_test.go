@@ -39,6 +39,7 @@ func TestReport(t *testing.T) {
 			{Name: "cold build", Unit: Seconds, Phpbuild: []float64{20, 10, 30}, Dockerfile: []float64{200, 100, 150}},
 			{Name: "image size", Unit: Bytes, Phpbuild: []float64{90e6, 90e6, 90e6}, Dockerfile: []float64{120.5e6, 120.5e6, 121e6}},
 			{Name: "failed requests", Unit: Requests, Phpbuild: []float64{0, 0, 0}, Dockerfile: []float64{0, 0, 0}},
+			{Name: "CPU per request", Unit: Micros, Phpbuild: []float64{121.4, 119.6, 130}, Dockerfile: []float64{114, 114, 118}},
 			{Name: "large: cold build", Unit: Seconds, Phpbuild: []float64{40, 50, 60}, Dockerfile: []float64{300, 300, 300}},
 		},
 		Limits: []Limit{{Name: "code change", Phpbuild: []float64{0.2, 0.3, 0.4}, Limit: []float64{0.1, 0.2, 0.1}}},
@@ -51,6 +52,7 @@ func TestReport(t *testing.T) {
 		"| cold build | 10.0 s / 20.0 s / 30.0 s | 100.0 s / 150.0 s / 200.0 s | 0.13 |",
 		"| image size | 90.0 MB / 90.0 MB / 90.0 MB | 120.5 MB / 120.5 MB / 121.0 MB | 0.75 |",
 		"| failed requests | 0 / 0 / 0 | 0 / 0 / 0 | n/a |",
+		"| CPU per request | 120 µs / 121 µs / 130 µs | 114 µs / 114 µs / 118 µs | 1.06 |",
 		"| code change | 0.20 s / 0.30 s / 0.40 s | 0.10 s / 0.10 s / 0.20 s | 3.00 |",
 		"| cold build | 20.0 s → 50.0 s (×2.5) | 150.0 s → 300.0 s (×2.0) |",
 		"- a note",
@@ -78,7 +80,7 @@ func TestReport(t *testing.T) {
 	if strings.Count(md, "→") != 3 { // the heading and one row
 		t.Errorf("a growth row for a figure that is not there:\n%s", md)
 	}
-	if back.Runs != 3 || len(back.Figures) != 4 {
+	if back.Runs != 3 || len(back.Figures) != 5 {
 		t.Fatalf("JSON: %s", b)
 	}
 	if diff := cmp.Diff([]float64{20, 10, 30}, back.Figures[0].Phpbuild); diff != "" {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +34,8 @@ const (
 	figFirst20   = "cold start: median latency of the first 20 requests"
 	figFirst20Hi = "cold start: slowest of the first 20 requests"
 	figWorkers   = "php-fpm workers"
+	// limitStart is phpbuild's cold start against the floor (see floor).
+	limitStart = "cold start against PHP's built-in server in the same image"
 )
 
 // servingLevels are the concurrencies each page is loaded at.
@@ -85,11 +88,16 @@ func BenchmarkServing(b *testing.B) {
 			"The Phalcon shop's pages render Volt templates with data from MariaDB (the test bed's, shared by both images); its Dockerfile image compiles the templates at run time, phpbuild's ships them compiled. Its Dockerfile copies the phalcon.so of phpbuild's runtime (the same compile of the same source).",
 			"Cold start: from ContainerCreate to the first 200 of / (polled every 5 ms), then 20 GETs one after another. Each run starts the images in the other order.",
 			"php-fpm workers: phpbuild's as its launcher printed them; the Dockerfile's as `docker top` counts its pool processes after the load.",
+			"CPU per request: the CPU time docker counts for the container (its cgroup: nginx, php-fpm and, in phpbuild's, the launcher) while a level ran, over the 200 responses.",
+			"The cold start's floor: the phpbuild image of the same commit started with PHP's built-in server (`php -S`, from the web root) as its only process, under the same limits and measured the same way: what docker's create and start plus PHP's first answer take, with no nginx, php-fpm or launcher.",
 			"Ratios are of the medians; for latencies and the cold start, lower is better.",
 		},
 	}
 	for _, n := range sv.order {
 		rep.Figures = append(rep.Figures, *sv.figures[n])
+	}
+	for _, l := range sv.floors {
+		rep.Limits = append(rep.Limits, *l)
 	}
 	md := rep.Markdown()
 	js, err := rep.JSON()
@@ -164,6 +172,7 @@ func (sv *serving) measure(b *testing.B, a servingApp, run int) {
 	}
 	pb, df := colds[a.imgs.phpbuild], colds[a.imgs.dockerfile]
 	sv.add(b, a.label+": "+figStart, Seconds, pb.first, df.first)
+	sv.addFloor(b, a.label+": "+limitStart, pb.first, sv.floor(b, a))
 	sv.add(b, a.label+": "+figFirst20, Millis, pb.next.Median, df.next.Median)
 	sv.add(b, a.label+": "+figFirst20Hi, Millis, pb.next.Max, df.next.Max)
 	for _, page := range a.pages {
@@ -172,12 +181,16 @@ func (sv *serving) measure(b *testing.B, a servingApp, run int) {
 			what, page = "static file", sv.staticPath(b, urls[a.imgs.phpbuild])
 		}
 		for _, n := range servingLevels {
-			res := map[string]loadgen.Result{}
+			res, cpu := map[string]loadgen.Result{}, map[string]float64{}
 			for _, img := range order {
+				before := sv.cpuTime(b, img)
 				res[img] = loadgen.Closed(context.Background(), urls[img]+page, n, servingFor, 5*time.Second, 0)
-				progress(b, "%-10s %-44s %v", page, img, res[img])
+				cpu[img] = float64((sv.cpuTime(b, img) - before).Microseconds()) / float64(max(res[img].OK, 1))
+				progress(b, "%-10s %-44s %v, %.0f µs of CPU each", page, img, res[img], cpu[img])
 			}
-			sv.addLoad(b, fmt.Sprintf("%s: %s, %d concurrent", a.label, what, n), res[a.imgs.phpbuild], res[a.imgs.dockerfile])
+			name := fmt.Sprintf("%s: %s, %d concurrent", a.label, what, n)
+			sv.addLoad(b, name, res[a.imgs.phpbuild], res[a.imgs.dockerfile])
+			sv.add(b, name+": CPU per request", Micros, cpu[a.imgs.phpbuild], cpu[a.imgs.dockerfile])
 		}
 	}
 	sv.add(b, a.label+": "+figWorkers, Count, float64(sv.workers(b, a.imgs.phpbuild)), float64(sv.workers(b, a.imgs.dockerfile)))
@@ -190,7 +203,20 @@ type serving struct {
 	*suite
 	figures    map[string]*Figure
 	order      []string
-	containers map[string]string // image → container ID
+	floors     []*Limit
+	containers map[string]string // image (or floorKey+image) → container ID
+}
+
+// addFloor records phpbuild's cold start against the floor's, as name.
+func (sv *serving) addFloor(b *testing.B, name string, phpbuild, floor float64) {
+	i := slices.IndexFunc(sv.floors, func(l *Limit) bool { return l.Name == name })
+	if i < 0 {
+		sv.floors = append(sv.floors, &Limit{Name: name})
+		i = len(sv.floors) - 1
+	}
+	l := sv.floors[i]
+	l.Phpbuild, l.Limit = append(l.Phpbuild, phpbuild), append(l.Limit, floor)
+	progress(b, "%-58s phpbuild %-12s floor %s", name+":", Seconds.format(phpbuild), Seconds.format(floor))
 }
 
 func (sv *serving) add(b *testing.B, name string, u Unit, phpbuild, dockerfile float64) {
@@ -225,24 +251,62 @@ type coldStart struct {
 }
 
 // start runs img with env as the bench runs it and returns its base URL
-// once it answered / and 20 more GETs.
+// once it answered / and 20 more GETs (see run).
 func (sv *serving) start(b *testing.B, img string, env []string) (string, coldStart) {
+	return sv.run(b, img, &container.Config{Image: sv.reg + "/" + img, Env: env})
+}
+
+// floorKey names the floor's container in serving.containers.
+const floorKey = "floor: "
+
+// floor is the cold start of the least an image of a can do: docker
+// starts the phpbuild image's own PHP, whose built-in server answers /
+// from the web root, with no nginx, php-fpm or launcher, under the same
+// limits. Its run dir is made by hand, as the launcher would.
+func (sv *serving) floor(b *testing.B, a servingApp) float64 {
+	_, cold := sv.run(b, floorKey+a.imgs.phpbuild, &container.Config{
+		Image:      sv.reg + "/" + a.imgs.phpbuild,
+		Env:        append(slices.Clone(a.env), "PHPBUILD_RUN_DIR=/tmp/floor"),
+		Entrypoint: []string{"sh", "-c", "mkdir -p /tmp/floor/tmp /tmp/floor/sessions && exec php -S 0.0.0.0:8080 -t public"},
+	})
+	return cold.first
+}
+
+// cpuTime is the CPU time img's container has used, as docker counts it
+// (its cgroup's).
+func (sv *serving) cpuTime(b *testing.B, img string) time.Duration {
+	r, err := testbed.Docker(b).ContainerStatsOneShot(context.Background(), sv.containers[img])
+	if err != nil {
+		b.Fatalf("docker stats %s: %v", img, err)
+	}
+	defer r.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(r.Body).Decode(&st); err != nil {
+		b.Fatalf("docker stats %s: %v", img, err)
+	}
+	return time.Duration(st.CPUStats.CPUUsage.TotalUsage)
+}
+
+// run creates and starts the container cfg, named key in
+// serving.containers, as the bench runs it, and returns its base URL once
+// it answered / and 20 more GETs.
+func (sv *serving) run(b *testing.B, key string, cfg *container.Config) (string, coldStart) {
 	cli := testbed.Docker(b)
 	ctx := context.Background()
+	cfg.Labels = map[string]string{"dev.phpbuild.bench": sv.appName}
 	begin := time.Now()
-	created, err := cli.ContainerCreate(ctx,
-		&container.Config{Image: sv.reg + "/" + img, Env: env, Labels: map[string]string{"dev.phpbuild.bench": sv.appName}},
+	created, err := cli.ContainerCreate(ctx, cfg,
 		&container.HostConfig{Resources: container.Resources{NanoCPUs: servingCPUs * 1e9, Memory: servingMemory}},
 		nil, nil, "")
 	if err != nil {
-		b.Fatalf("docker run %s: %v", img, err)
+		b.Fatalf("docker run %s: %v", key, err)
 	}
 	if sv.containers == nil {
 		sv.containers = map[string]string{}
 	}
-	sv.containers[img] = created.ID
+	sv.containers[key] = created.ID
 	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		b.Fatalf("docker run %s: %v", img, err)
+		b.Fatalf("docker run %s: %v", key, err)
 	}
 	info, err := cli.ContainerInspect(ctx, created.ID)
 	if err != nil {
@@ -250,7 +314,7 @@ func (sv *serving) start(b *testing.B, img string, env []string) (string, coldSt
 	}
 	bridge, ok := info.NetworkSettings.Networks["bridge"]
 	if !ok || bridge.IPAddress == "" {
-		b.Fatalf("%s has no address on dockerd's bridge", img)
+		b.Fatalf("%s has no address on dockerd's bridge", key)
 	}
 	url := "http://" + bridge.IPAddress + ":8080"
 	c := &http.Client{Timeout: time.Second}
@@ -262,7 +326,7 @@ func (sv *serving) start(b *testing.B, img string, env []string) (string, coldSt
 		}
 		last = fmt.Sprint(code, err)
 		if time.Since(begin) > time.Minute {
-			b.Fatalf("%s never answered / with 200; last: %s; its log:\n%s", img, last, sv.logTail(created.ID))
+			b.Fatalf("%s never answered / with 200; last: %s; its log:\n%s", key, last, sv.logTail(created.ID))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -271,7 +335,7 @@ func (sv *serving) start(b *testing.B, img string, env []string) (string, coldSt
 	for range 20 {
 		t0 := time.Now()
 		if code, err := getStatus(c, url+"/"); code != http.StatusOK {
-			b.Fatalf("%s: GET / after its first 200: %d %v", img, code, err)
+			b.Fatalf("%s: GET / after its first 200: %d %v", key, code, err)
 		}
 		first = append(first, float64(time.Since(t0).Microseconds())/1000)
 	}
