@@ -173,12 +173,61 @@ func Attach(ctx context.Context, repo name.Repository, subject v1.Descriptor, do
 	return nil
 }
 
+// Referrers is how a registry lists an image's referrers, as far as
+// known before the push.
+type Referrers int
+
+const (
+	// ReferrersUnknown: not asked, or not answerable yet (a new repo).
+	ReferrersUnknown Referrers = iota
+	// ReferrersAPI: the registry has the referrers API and lists them
+	// itself.
+	ReferrersAPI
+	// ReferrersTag: it has not; the sha256-HEX tag lists them.
+	ReferrersTag
+)
+
+// emptyDigest is the sha256 of nothing, the digest ProbeReferrers asks
+// about.
+const emptyDigest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// ProbeReferrers asks r's registry, while the image is built, whether it
+// has the referrers API, so that Refer need not ask after the manifests
+// are in. A registry with the API answers 200 for any digest in a repo it
+// knows (the distribution spec forbids a 404 there), so any other answer
+// in a repo that has tags means no API; in a repo without tags, which a
+// registry with the API may not know yet, or on an error, it is unknown.
+func ProbeReferrers(ctx context.Context, r *regapi.Repo) Referrers {
+	var api, tags *http.Response
+	var g errgroup.Group
+	g.Go(func() (err error) {
+		api, _, err = r.Get(ctx, r.URL("referrers/%s", emptyDigest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
+		return err
+	})
+	g.Go(func() (err error) {
+		tags, _, err = r.Get(ctx, r.URL("tags/list")+"?n=1", http.StatusOK, http.StatusNotFound)
+		return err
+	})
+	if g.Wait() != nil {
+		return ReferrersUnknown
+	}
+	switch {
+	case api.StatusCode == http.StatusOK:
+		return ReferrersAPI
+	case tags.StatusCode == http.StatusOK:
+		return ReferrersTag
+	}
+	return ReferrersUnknown
+}
+
 // Refer puts docs' artifact manifests in r's repo, reached with push
 // access, their blobs (Blobs) uploaded already, in three round trips
 // where ggcr's remote.Write takes six per document: the manifests are put
 // while the referrers tag is read; then the referrers API is asked; only
 // a registry without it gets the tag, sha256-HEX, written once for all.
-func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Document) error {
+// known is what ProbeReferrers found: with the API, the manifests alone
+// are put; without, the API is not asked.
+func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Document, known Referrers) error {
 	var added []v1.Descriptor
 	g, gctx := errgroup.WithContext(ctx)
 	for _, doc := range docs {
@@ -201,26 +250,33 @@ func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Do
 	var tagged *http.Response
 	var tagBody []byte
 	tag := strings.Replace(subject.Digest.String(), ":", "-", 1)
-	g.Go(func() error {
-		return regapi.Retry(gctx, func() (err error) {
-			tagged, tagBody, err = r.Get(gctx, r.URL("manifests/%s", tag), http.StatusOK, http.StatusNotFound)
-			return err
+	if known != ReferrersAPI {
+		g.Go(func() error {
+			return regapi.Retry(gctx, func() (err error) {
+				tagged, tagBody, err = r.Get(gctx, r.URL("manifests/%s", tag), http.StatusOK, http.StatusNotFound)
+				return err
+			})
 		})
-	})
+	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	// Asked once the manifests are in: a registry may not know the repo
-	// before, and answer 404 though it has the API.
-	var api *http.Response
-	if err := regapi.Retry(ctx, func() (err error) {
-		api, _, err = r.Get(ctx, r.URL("referrers/%s", subject.Digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
-		return err
-	}); err != nil {
-		return err
-	}
-	if api.StatusCode == http.StatusOK {
+	if known == ReferrersAPI {
 		return nil // the registry lists referrers itself
+	}
+	if known == ReferrersUnknown {
+		// Asked once the manifests are in: a registry may not know the
+		// repo before, and answer 404 though it has the API.
+		var api *http.Response
+		if err := regapi.Retry(ctx, func() (err error) {
+			api, _, err = r.Get(ctx, r.URL("referrers/%s", subject.Digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
+			return err
+		}); err != nil {
+			return err
+		}
+		if api.StatusCode == http.StatusOK {
+			return nil // the registry lists referrers itself
+		}
 	}
 	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
 	if tagged.StatusCode == http.StatusOK {

@@ -73,12 +73,15 @@ type registryPublisher struct {
 
 // pushPrep is what a push needs before there is an image: the transport
 // that counts what is sent, authenticated for pushes to the repo (a ping,
-// a token), and uploads opened for the small blobs every build makes new
-// (the image config, the provenance, most often the app layer).
+// a token), uploads opened for the small blobs every build makes new
+// (the image config, the provenance, most often the app layer), and
+// whether the registry has the referrers API.
 type pushPrep struct {
 	counter *uploadCounter
 	opts    []remote.Option // ggcr's, over counter
 	api     *regapi.Repo
+	// referrers is what prepare's probe found (attest.ProbeReferrers).
+	referrers attest.Referrers
 
 	mu     sync.Mutex
 	opened []*url.URL
@@ -130,6 +133,7 @@ func (p *registryPublisher) prepare(ctx context.Context) {
 			return nil, err
 		}
 		var wg sync.WaitGroup
+		wg.Go(func() { pp.referrers = attest.ProbeReferrers(ctx, pp.api) })
 		for range uploadsOpened {
 			wg.Go(func() {
 				if loc, err := pp.api.Open(ctx); err == nil {
@@ -322,7 +326,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	// tag waits for both.
 	refer := make(chan error, 1)
 	if len(docs) > 0 {
-		go func() { refer <- referTo(ctx, top.(partial.Describable), api, docs) }()
+		go func() { refer <- referTo(ctx, top.(partial.Describable), api, docs, pp.referrers) }()
 	} else {
 		refer <- nil
 	}
@@ -376,12 +380,12 @@ func putManifest(ctx context.Context, api *regapi.Repo, ref string, m manifested
 }
 
 // referTo attaches docs to img through api (see attest.Refer).
-func referTo(ctx context.Context, img partial.Describable, api *regapi.Repo, docs []attest.Document) error {
+func referTo(ctx context.Context, img partial.Describable, api *regapi.Repo, docs []attest.Document, known attest.Referrers) error {
 	desc, err := partial.Descriptor(img)
 	if err != nil {
 		return err
 	}
-	return attest.Refer(ctx, api, *desc, docs)
+	return attest.Refer(ctx, api, *desc, docs, known)
 }
 
 // blobUnknown is a registry's refusal of a manifest whose blob it lacks.

@@ -577,3 +577,77 @@ func TestPublishMultiPlatform(t *testing.T) {
 		t.Errorf("layout holds %+v, want the index %s", m.Manifests, id)
 	}
 }
+
+// TestPrepareProbesReferrers: prepare asks whether the registry has the
+// referrers API while the image is built, so the push does not ask after
+// the manifests; in a repo without tags, where a registry with the API
+// may not know the repo yet, the push asks as before. Either way the
+// documents can be read back.
+func TestPrepareProbesReferrers(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		api, existing       bool
+		subjectAsked        bool // the referrers API asked about the image
+		tagRead, tagWritten bool // the sha256-HEX referrers tag
+	}{
+		{name: "API, repo with tags", api: true, existing: true},
+		{name: "no API, repo with tags", existing: true, tagRead: true, tagWritten: true},
+		{name: "API, new repo", api: true, subjectAsked: true, tagRead: true},
+		{name: "no API, new repo", subjectAsked: true, tagRead: true, tagWritten: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var asked []string
+			reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(tc.api))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				asked = append(asked, r.Method+" "+r.URL.Path)
+				mu.Unlock()
+				reg.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
+			if tc.existing {
+				old, _ := testImage(t)
+				if err := remote.Write(repo.Tag("old"), old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mu.Lock()
+			asked = nil
+			mu.Unlock()
+			img, digest := testImage(t)
+			docs := []attest.Document{{Type: attest.SBOMType, Body: []byte(`{"bomFormat":"CycloneDX"}`)}}
+			pub := NewRegistry(repo, nil).(*registryPublisher)
+			pub.prepare(context.Background())
+			if _, err := pub.Publish(context.Background(), img, []string{testSHA}, docs); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			seen := slices.Clone(asked)
+			mu.Unlock()
+			count := func(method, suffix string) int {
+				n := 0
+				for _, a := range seen {
+					if strings.HasPrefix(a, method+" ") && strings.HasSuffix(a, suffix) {
+						n++
+					}
+				}
+				return n
+			}
+			tag := "/manifests/" + strings.Replace(digest, ":", "-", 1)
+			if n := count("GET", "/referrers/"+digest); (n > 0) != tc.subjectAsked {
+				t.Errorf("the referrers API asked about the image %d times, want asked: %v; requests: %q", n, tc.subjectAsked, seen)
+			}
+			if n := count("GET", "/referrers/sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); n != 1 {
+				t.Errorf("probed %d times, want once; requests: %q", n, seen)
+			}
+			if read, written := count("GET", tag) > 0, count("PUT", tag) > 0; read != tc.tagRead || written != tc.tagWritten {
+				t.Errorf("referrers tag read %v, written %v; want %v, %v; requests: %q", read, written, tc.tagRead, tc.tagWritten, seen)
+			}
+			if body, err := attest.Read(context.Background(), repo.Digest(digest), attest.SBOMType); err != nil || string(body) != string(docs[0].Body) {
+				t.Errorf("read back: %q, %v", body, err)
+			}
+		})
+	}
+}
