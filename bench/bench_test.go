@@ -60,7 +60,19 @@ const (
 
 	limitCode  = "one-line PHP change: phpbuild against tar + gzip + upload of its app layer"
 	limitLCode = large + limitCode
+	// limitFar and limitLFar are limitCode with the registry farDelay
+	// away.
+	limitFar  = "one-line PHP change, registry 20 ms away: phpbuild against tar + gzip + upload of its app layer"
+	limitLFar = large + limitFar
 )
+
+// farDelay is how much further away the registry is for limitFar: every
+// request waits this long in a proxy (faultproxy.WithLatency), as the
+// pushes of a CI runner to a registry in another data centre do.
+const farDelay = 20 * time.Millisecond
+
+// limitOrder is the order of the limits table.
+var limitOrder = []string{limitCode, limitFar, limitLCode, limitLFar}
 
 // figureOrder is the table's order.
 var figureOrder = []string{figCold, figNoop, figCode, figClass, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figPulledClass, figPulledLock, figSwitch, figRelease, figFailed,
@@ -113,6 +125,7 @@ func BenchmarkVsDockerfile(b *testing.B) {
 			"Bytes pulled: blob bodies served through that proxy while the contender built (runtime or base images, cache images, layers).",
 			"Bytes pushed: request bodies through a counting proxy in front of the registry. The build cache is the Dockerfile's --export-cache; phpbuild has none besides its images.",
 			"Physical limit: the app layer's files (as the pushed image lists them) read from the work tree, written as one tar, gzipped while go-containerregistry uploads it, then a config and a manifest put; nothing else, in the same run, to a new repo.",
+			fmt.Sprintf("Registry %d ms away: after the code change, another one-line change is built by phpbuild, and its physical limit measured, through a proxy that holds every request %d ms (one round trip to a registry in another data centre; connection set-up and bandwidth are not modelled).", farDelay.Milliseconds(), farDelay.Milliseconds()),
 			fmt.Sprintf("Release: under %d requests/s, against docker stop && docker rm && docker run of the new Dockerfile image, timed until the new version answers; both contenders' new images are pulled beforehand. phpbuild's \"new version serving\" runs from the start of `phpbuild release` until the proxy sends every new request to the new container (finding the image, start, health check, switch); its whole release adds the old container's graceful drain and the release log.", loadRate),
 			"Ratios are of the medians.",
 		},
@@ -120,7 +133,7 @@ func BenchmarkVsDockerfile(b *testing.B) {
 	for _, n := range figureOrder {
 		rep.Figures = append(rep.Figures, *s.figures[n])
 	}
-	for _, n := range []string{limitCode, limitLCode} {
+	for _, n := range limitOrder {
 		rep.Limits = append(rep.Limits, *s.limits[n])
 	}
 	for _, n := range []string{figCold, figCode, figClass, figLock, figPushed, figPulledClass, figPulledLock} {
@@ -171,13 +184,16 @@ func write(b *testing.B, path string, body []byte) {
 
 // suite holds what every run shares.
 type suite struct {
-	reg      string // the test bed registry, host:port
-	proxy    *faultproxy.Proxy
-	bin      string // phpbuild
-	runtimes string // the runtime repo, through the proxy
-	stamp    int64
-	figures  map[string]*Figure
-	limits   map[string]*Limit
+	reg   string // the test bed registry, host:port
+	proxy *faultproxy.Proxy
+	// far is the registry farDelay away (see limitFar).
+	far         *faultproxy.Proxy
+	runtimeRepo string // the runtime repo's path
+	bin         string // phpbuild
+	runtimes    string // the runtime repo, through the proxy
+	stamp       int64
+	figures     map[string]*Figure
+	limits      map[string]*Limit
 	// pulled are the blob bytes phpbuild and the Dockerfile pulled in the
 	// last fresh build.
 	pulled [2]float64
@@ -197,7 +213,10 @@ func newSuite(b *testing.B) *suite {
 	rt := buildtest.Runtimes(b)
 	s.proxy = faultproxy.New(s.reg, nil)
 	b.Cleanup(s.proxy.Close)
-	s.runtimes = s.proxy.Addr() + "/" + rt.RepositoryStr()
+	s.far = faultproxy.New(s.reg, nil, faultproxy.WithLatency(farDelay))
+	b.Cleanup(s.far.Close)
+	s.runtimeRepo = rt.RepositoryStr()
+	s.runtimes = s.proxy.Addr() + "/" + s.runtimeRepo
 	s.bin = filepath.Join(b.TempDir(), "phpbuild")
 	if out, err := exec.Command("go", "build", "-trimpath", "-o", s.bin, "../cmd/phpbuild").CombinedOutput(); err != nil {
 		b.Fatalf("building phpbuild: %v\n%s", err, out)
@@ -205,7 +224,7 @@ func newSuite(b *testing.B) *suite {
 	for _, n := range figureOrder {
 		s.figures[n] = &Figure{Name: n, Unit: Seconds}
 	}
-	for _, n := range []string{limitCode, limitLCode} {
+	for _, n := range limitOrder {
 		s.limits[n] = &Limit{Name: n}
 	}
 	for _, n := range []string{figSize, figSizeRaw, figPushed, figPushedCache, figLPushed, figPulledClass, figPulledLock, large + figPulledClass, large + figPulledLock} {
@@ -307,6 +326,7 @@ func (s *suite) run(b *testing.B, i int) {
 
 	pbUp, dfUp, dcUp := s.codeChange(b, dir, c, figCode, limitCode)
 	v2 := c.images(b, dir)
+	s.farChange(b, dir, c, limitFar)
 	s.add(b, figPushed, float64(pbUp), float64(dfUp))
 	s.add(b, figPushedCache, float64(pbUp), float64(dfUp+dcUp))
 
@@ -334,6 +354,7 @@ func (s *suite) runLarge(b *testing.B, i int) {
 	c := newContenders(fmt.Sprintf("bench/%d-%d-large", s.stamp, i))
 	s.addFresh(b, figLCold, dir, c)
 	pbUp, dfUp, _ := s.codeChange(b, dir, c, figLCode, limitLCode)
+	s.farChange(b, dir, c, limitLFar)
 	s.add(b, figLPushed, float64(pbUp), float64(dfUp))
 	s.classAdded(b, dir, c, figLClass)
 	s.add(b, large+figPulledClass, s.pulled[0], s.pulled[1])
@@ -358,6 +379,22 @@ func (s *suite) codeChange(b *testing.B, dir string, c contenders, fig, limit st
 	pb, df, cache = s.proxy.Uploaded(c.pb)-pb0, s.proxy.Uploaded(c.df)-df0, s.proxy.Uploaded(c.dfCache)-dc0
 
 	img := c.images(b, dir).phpbuild
+	files := s.appFiles(b, img)
+	_, sha, _ := strings.Cut(img, ":")
+	to, err := name.ParseReference(s.proxy.Addr()+"/"+c.pb+"-limit:"+sha, name.Insecure)
+	if err != nil {
+		b.Fatal(err)
+	}
+	took, err := PhysicalLimit(dir, "/app", files, to)
+	if err != nil {
+		b.Fatalf("the physical limit of %s: %v", img, err)
+	}
+	s.addLimit(b, limit, pbTime, took, len(files))
+	return pb, df, cache
+}
+
+// appFiles lists the files of img's app layer (see AppLayerFiles).
+func (s *suite) appFiles(b *testing.B, img string) []string {
 	ref, err := name.ParseReference(s.reg+"/"+img, name.Insecure)
 	if err != nil {
 		b.Fatal(err)
@@ -370,20 +407,45 @@ func (s *suite) codeChange(b *testing.B, dir string, c contenders, fig, limit st
 	if err != nil {
 		b.Fatalf("%s: %v", ref, err)
 	}
-	_, sha, _ := strings.Cut(img, ":")
-	to, err := name.ParseReference(s.proxy.Addr()+"/"+c.pb+"-limit:"+sha, name.Insecure)
+	return files
+}
+
+// addLimit records one run of phpbuild against the physical limit.
+func (s *suite) addLimit(b *testing.B, limit string, phpbuild float64, took time.Duration, files int) {
+	l := s.limits[limit]
+	l.Phpbuild = append(l.Phpbuild, phpbuild)
+	l.Limit = append(l.Limit, took.Seconds())
+	progress(b, "%-48s phpbuild %-10s limit %s (%d files)", limit+":", Seconds.format(phpbuild), Seconds.format(took.Seconds()), files)
+}
+
+// farChange commits another one-line change after codeChange's and builds
+// it with phpbuild through s.far, the registry farDelay away, then
+// measures the physical limit of its app layer the same way, as limit.
+func (s *suite) farChange(b *testing.B, dir string, c contenders, limit string) {
+	page := filepath.Join(dir, "public", "index.php")
+	old, _ := os.ReadFile(page)
+	changed := strings.Replace(string(old), "<h1>assets app v2</h1>", "<h1>assets app v3</h1>", 1)
+	if changed == string(old) {
+		b.Fatalf("%s: no v2 heading to change", page)
+	}
+	buildtest.Write(b, dir, "public/index.php", changed)
+	buildtest.Commit(b, dir, "v3", "2026-01-03T06:00:00Z")
+	bk := testbed.StartBuildkitd(b, "", s.far.Addr())
+	defer bk.Remove()
+	cmd := exec.Command(s.bin, "build", dir, "--image", s.far.Addr()+"/"+c.pb, "--runtimes", s.far.Addr()+"/"+s.runtimeRepo, "--progress", "plain")
+	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+bk.Host)
+	pbTime := s.timed(b, cmd)
+	sha := buildtest.Git(b, dir, "rev-parse", "HEAD")
+	files := s.appFiles(b, c.pb+":"+sha)
+	to, err := name.ParseReference(s.far.Addr()+"/"+c.pb+"-limit:far-"+sha, name.Insecure)
 	if err != nil {
 		b.Fatal(err)
 	}
 	took, err := PhysicalLimit(dir, "/app", files, to)
 	if err != nil {
-		b.Fatalf("the physical limit of %s: %v", img, err)
+		b.Fatalf("the physical limit of %s, far: %v", c.pb, err)
 	}
-	l := s.limits[limit]
-	l.Phpbuild = append(l.Phpbuild, pbTime)
-	l.Limit = append(l.Limit, took.Seconds())
-	progress(b, "%-48s phpbuild %-10s limit %s (%d files)", limit+":", Seconds.format(pbTime), Seconds.format(took.Seconds()), len(files))
-	return pb, df, cache
+	s.addLimit(b, limit, pbTime, took, len(files))
 }
 
 // classAdded commits a new class under the app's psr-4 dir, which changes

@@ -77,7 +77,7 @@ type Rule func(r *http.Request, n int) Fault
 type Option func(*options) error
 
 type options struct {
-	stall time.Duration
+	stall, latency time.Duration
 }
 
 // WithStall lets a stalled request through after d; without it a stall
@@ -92,6 +92,19 @@ func WithStall(d time.Duration) Option {
 	}
 }
 
+// WithLatency holds every request d before it is handled: a registry
+// d further away, each request one round trip of d (TCP and TLS set-up and
+// bandwidth are not modelled).
+func WithLatency(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("latency of %v: must be positive", d)
+		}
+		o.latency = d
+		return nil
+	}
+}
+
 // Proxy is a running fault-injecting reverse proxy.
 type Proxy struct {
 	srv    *httptest.Server
@@ -99,6 +112,8 @@ type Proxy struct {
 	rp     *httputil.ReverseProxy
 	tr     *http.Transport
 	stall  time.Duration
+	// latency holds every request before it is handled (WithLatency).
+	latency time.Duration
 
 	ruleMu   sync.Mutex
 	rule     Rule
@@ -134,7 +149,7 @@ func New(target string, rule Rule, opts ...Option) *Proxy {
 			panic("faultproxy: " + err.Error())
 		}
 	}
-	p := &Proxy{target: u, rule: rule, stall: o.stall, closing: make(chan struct{}), uploaded: map[string]int64{}}
+	p := &Proxy{target: u, rule: rule, stall: o.stall, latency: o.latency, closing: make(chan struct{}), uploaded: map[string]int64{}}
 	p.tr = http.DefaultTransport.(*http.Transport).Clone()
 	p.tr.Proxy = nil
 	p.rp = &httputil.ReverseProxy{
@@ -184,6 +199,18 @@ func (p *Proxy) Close() {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	if p.latency > 0 {
+		t := time.NewTimer(p.latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-p.closing:
+			t.Stop()
+			return
+		}
+	}
 	p.ruleMu.Lock()
 	f := p.rule(r, int(p.requests.Add(1)))
 	p.ruleMu.Unlock()

@@ -350,6 +350,31 @@ func TestFaultProxyStall(t *testing.T) {
 	})
 }
 
+// TestFaultProxyLatency: every request takes WithLatency's time more, and
+// still goes through.
+func TestFaultProxyLatency(t *testing.T) {
+	up := newUpstream(t)
+	p := newProxy(t, up.srv.URL, nil, faultproxy.WithLatency(50*time.Millisecond))
+	c := client(t)
+	start := time.Now()
+	for range 3 {
+		resp, err := c.Get(p.URL() + "/v2/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /v2/: %s", resp.Status)
+		}
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("3 requests took %v, want at least 3 × 50ms", took)
+	}
+	if up.hits.Load() != 3 {
+		t.Errorf("the registry got %d requests, want 3", up.hits.Load())
+	}
+}
+
 // TestFaultProxyLocation: an absolute Location at the registry comes back
 // pointing at the proxy, so the client's next request goes through it.
 func TestFaultProxyLocation(t *testing.T) {
