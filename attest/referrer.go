@@ -225,8 +225,10 @@ func ProbeReferrers(ctx context.Context, r *regapi.Repo) Referrers {
 // where ggcr's remote.Write takes six per document: the manifests are put
 // while the referrers tag is read; then the referrers API is asked; only
 // a registry without it gets the tag, sha256-HEX, written once for all.
-// known is what ProbeReferrers found: with the API, the manifests alone
-// are put; without, the API is not asked.
+// known is what ProbeReferrers found, which saves a round trip: with the
+// API, the manifests alone are put; without, the API is not asked. (A
+// registry that wrongly answered the probe without the API gets a
+// referrers tag it does not need, and lists the documents all the same.)
 func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Document, known Referrers) error {
 	var added []v1.Descriptor
 	g, gctx := errgroup.WithContext(ctx)
