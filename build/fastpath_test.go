@@ -34,7 +34,7 @@ func fastThenFull(t *testing.T, dir string, rt, repo name.Repository) {
 	t.Helper()
 	ctx := ctxT(t)
 	var rec recorder
-	reads := &blobReads{inner: remote.DefaultTransport, repo: "/v2/" + repo.RepositoryStr() + "/blobs/"}
+	reads := &blobReads{inner: remote.DefaultTransport, repo: "/v2/" + repo.RepositoryStr() + "/"}
 	fast, err := push(ctx, dir, repo, append(buildOpts(t, rt), build.WithBuildkitHost(noBuildkit), build.WithLayerEvents(rec.add),
 		build.WithRemoteOptions(remote.WithTransport(reads)))...)
 	if err != nil {
@@ -42,14 +42,25 @@ func fastThenFull(t *testing.T, dir string, rt, repo name.Repository) {
 	}
 	// What the cache image, the parent's, says of its layers, digests and
 	// diffIDs included, is in its manifest: its config is not fetched.
-	if prev, err := remote.Image(repo.Tag(buildtest.Git(t, dir, "rev-parse", "HEAD^"))); err == nil {
+	parent := buildtest.Git(t, dir, "rev-parse", "HEAD^")
+	if prev, err := remote.Image(repo.Tag(parent)); err == nil {
 		cfg, err := prev.ConfigName()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.Contains(reads.paths(), reads.repo+cfg.String()) {
+		if slices.Contains(reads.paths(), reads.repo+"blobs/"+cfg.String()) {
 			t.Errorf("fast path read the cache image's config %s", cfg)
 		}
+	}
+	// The parent's manifest, the cache image's, is read once.
+	n := 0
+	for _, p := range reads.paths() {
+		if p == reads.repo+"manifests/"+parent {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("fast path read the parent's manifest %d times, want once: %q", n, reads.paths())
 	}
 	if got := rec.built(); !slices.Equal(got, []string{"app"}) {
 		t.Errorf("fast path built %q, want only app", got)
@@ -81,10 +92,10 @@ func fastThenFull(t *testing.T, dir string, rt, repo name.Repository) {
 	}
 }
 
-// blobReads records the blobs read from one repo.
+// blobReads records what is read from one repo: blobs and manifests.
 type blobReads struct {
 	inner http.RoundTripper
-	repo  string // "/v2/REPO/blobs/"
+	repo  string // "/v2/REPO/"
 	mu    sync.Mutex
 	read  []string
 }
