@@ -340,6 +340,27 @@ func TestConfigOverrides(t *testing.T) {
 			notWant: map[string][]string{fpmConf: {"10s", "= 12"}},
 			env:     []string{"PHPBUILD_HEALTH_PATH=/health", "PHPBUILD_RUN_DIR=/run/phpbuild", "PHP_FPM_MAX_CHILDREN=12", "PHP_MEMORY_LIMIT=128M", "PORT=8080"},
 		},
+		{
+			name:  "workers' output not caught: PHP's messages go through nginx",
+			files: withProject("[php.fpm]\ncatch_workers_output = false\n", minimalApp),
+			want: map[string][]string{
+				fpmConf: {"\ncatch_workers_output = no\n"},
+				fpmINI:  {"\nfastcgi.logging = 1\n"},
+			},
+			notWant: map[string][]string{fpmConf: {"catch_workers_output = yes"}, fpmINI: {"fastcgi.logging = 0"}},
+		},
+		{
+			name:    "workers' output not caught, FastCGI logging set by the app",
+			files:   withProject("[php.fpm]\ncatch_workers_output = false\n[php.ini]\nfastcgi.logging = 0\n", minimalApp),
+			want:    map[string][]string{fpmConf: {"\ncatch_workers_output = no\n"}, fpmINI: {"\nfastcgi.logging = 0\n"}},
+			notWant: map[string][]string{fpmINI: {"fastcgi.logging = 1"}},
+		},
+		{
+			name:    "workers' output caught, as by default",
+			files:   withProject("[php.fpm]\ncatch_workers_output = true\n", minimalApp),
+			want:    map[string][]string{fpmConf: {"\ncatch_workers_output = yes\n"}, fpmINI: {"\nfastcgi.logging = 0\n"}},
+			notWant: map[string][]string{fpmConf: {"catch_workers_output = no"}},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, files := render(t, tc.files)

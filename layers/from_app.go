@@ -250,6 +250,15 @@ func NewConfig(app *detect.App, rt *runtimes.Runtime, volt *Volt) (*Config, erro
 		}
 		s.FPM[t.directive] = t.value
 	}
+	if c := p.PHP.FPM.CatchWorkersOutput; c != nil && !*c {
+		// php-fpm's master reads a byte from every worker's stderr pipe at
+		// the end of each request; without the pipes, PHP's messages reach
+		// the log through nginx (FastCGI stderr) instead.
+		s.FPM["catch_workers_output"] = "no"
+		if _, set := s.INI["fastcgi.logging"]; !set {
+			s.INI["fastcgi.logging"] = "1"
+		}
+	}
 	s.Nginx = map[string]string{}
 	if v := p.Nginx.ClientMaxBodySize; v != "" {
 		if _, err := phpSizeOf(v); err != nil {

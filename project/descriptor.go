@@ -127,6 +127,9 @@ type FPM struct {
 	MaxChildren            int    `toml:"max_children"` // 0: sized by the launcher from the memory limit
 	ProcessControlTimeout  string `toml:"process_control_timeout"`
 	RequestTerminateTimout string `toml:"request_terminate_timeout"`
+	// CatchWorkersOutput false sends the workers' stdout and stderr to
+	// /dev/null, and PHP's messages through nginx; nil is true.
+	CatchWorkersOutput *bool `toml:"catch_workers_output"`
 }
 
 // Phalcon is [phalcon].
