@@ -49,6 +49,9 @@ type servingApp struct {
 	// pages are loaded at each level: paths, or "static" for the
 	// stylesheet the front page links to.
 	pages []string
+	// loadOnly leaves out the cold start and the workers: a variant of
+	// an app measured in full.
+	loadOnly bool
 }
 
 // BenchmarkServing measures how fast the phpbuild image and the
@@ -67,7 +70,7 @@ func BenchmarkServing(b *testing.B) {
 	}
 	s := newSuite(b)
 	sv := &serving{suite: s, figures: map[string]*Figure{}}
-	apps := []servingApp{sv.smallApp(b)}
+	apps := sv.smallApps(b)
 	if shop, ok := sv.shopApp(b); ok {
 		apps = append(apps, shop)
 	}
@@ -84,6 +87,7 @@ func BenchmarkServing(b *testing.B) {
 		App:     "the small app (testdata/apps/assets plus a composer path package) and the Phalcon shop (testdata/apps/phalcon-shop), each built by phpbuild and by a hand-written Dockerfile (bench/Dockerfile, bench/phalcon.Dockerfile) from the same commit",
 		Notes: []string{
 			fmt.Sprintf("Each image runs with --cpus %d --memory %dm on dockerd's bridge, with the same commit's code; the load comes from this machine to the container's address (no docker-proxy), each level for %s over keep-alive connections, a worker sending its next GET when the last is answered (internal/loadgen.Closed). A request unanswered after 5 s counts as an error.", servingCPUs, servingMemory>>20, servingFor),
+			"\"catch_workers_output = false\": the same code, built by phpbuild with that line in project.toml's [php.fpm] (workers' stdout and stderr not caught for the container log; README: The config layer), against the same Dockerfile image.",
 			"The static file is the stylesheet the front page links to. The Dockerfile images run Debian's nginx and php-fpm settings (pm = dynamic, at most 5 workers; access log to a file); phpbuild's, the config layer's (README: The config layer).",
 			"The Phalcon shop's pages render Volt templates with data from MariaDB (the test bed's, shared by both images); its Dockerfile image compiles the templates at run time, phpbuild's ships them compiled. Its Dockerfile copies the phalcon.so of phpbuild's runtime (the same compile of the same source).",
 			"Cold start: from ContainerCreate to the first 200 of / (polled every 5 ms), then 20 GETs one after another. Each run starts the images in the other order.",
@@ -108,19 +112,29 @@ func BenchmarkServing(b *testing.B) {
 	publish(b, "serving", "serving", md, js)
 }
 
-// smallApp builds the bench app with both contenders.
-func (sv *serving) smallApp(b *testing.B) servingApp {
+// smallApps builds the bench app with both contenders, and then with
+// `[php.fpm] catch_workers_output = false` in project.toml, which only
+// phpbuild reads: that image's front controller is loaded against the
+// same Dockerfile image.
+func (sv *serving) smallApps(b *testing.B) []servingApp {
 	dir := benchApp(b)
 	c := newContenders(fmt.Sprintf("bench/%d-serve", sv.stamp))
 	sha := buildtest.Git(b, dir, "rev-parse", "HEAD")
 	pbd, dfd := testbed.StartBuildkitd(b, "", sv.proxy.Addr()), testbed.StartBuildkitd(b, "", sv.proxy.Addr())
+	defer pbd.Remove()
+	defer dfd.Remove()
 	sv.phpbuild(b, pbd, dir, c.pb)
 	sv.dockerfile(b, dfd, dir, c.df, c.dfCache, sha)
-	pbd.Remove()
-	dfd.Remove()
 	imgs := c.images(b, dir)
-	sv.pull(b, imgs.phpbuild, imgs.dockerfile)
-	return servingApp{label: "small app", imgs: imgs, pages: []string{"/", "static"}}
+	buildtest.Write(b, dir, "project.toml", "[php.fpm]\ncatch_workers_output = false\n")
+	buildtest.Commit(b, dir, "workers' output not caught", "2026-01-02T05:00:00Z")
+	sv.phpbuild(b, pbd, dir, c.pb)
+	noCatch := images{phpbuild: c.images(b, dir).phpbuild, dockerfile: imgs.dockerfile}
+	sv.pull(b, imgs.phpbuild, imgs.dockerfile, noCatch.phpbuild)
+	return []servingApp{
+		{label: "small app", imgs: imgs, pages: []string{"/", "static"}},
+		{label: "small app, catch_workers_output = false", imgs: noCatch, pages: []string{"/"}, loadOnly: true},
+	}
 }
 
 // shopApp builds the Phalcon shop with both contenders and migrates its
@@ -170,11 +184,13 @@ func (sv *serving) measure(b *testing.B, a servingApp, run int) {
 	for _, img := range order {
 		urls[img], colds[img] = sv.start(b, img, a.env)
 	}
-	pb, df := colds[a.imgs.phpbuild], colds[a.imgs.dockerfile]
-	sv.add(b, a.label+": "+figStart, Seconds, pb.first, df.first)
-	sv.addFloor(b, a.label+": "+limitStart, pb.first, sv.floor(b, a))
-	sv.add(b, a.label+": "+figFirst20, Millis, pb.next.Median, df.next.Median)
-	sv.add(b, a.label+": "+figFirst20Hi, Millis, pb.next.Max, df.next.Max)
+	if !a.loadOnly {
+		pb, df := colds[a.imgs.phpbuild], colds[a.imgs.dockerfile]
+		sv.add(b, a.label+": "+figStart, Seconds, pb.first, df.first)
+		sv.addFloor(b, a.label+": "+limitStart, pb.first, sv.floor(b, a))
+		sv.add(b, a.label+": "+figFirst20, Millis, pb.next.Median, df.next.Median)
+		sv.add(b, a.label+": "+figFirst20Hi, Millis, pb.next.Max, df.next.Max)
+	}
 	for _, page := range a.pages {
 		what := page
 		if page == "static" {
@@ -193,7 +209,9 @@ func (sv *serving) measure(b *testing.B, a servingApp, run int) {
 			sv.add(b, name+": CPU per request", Micros, cpu[a.imgs.phpbuild], cpu[a.imgs.dockerfile])
 		}
 	}
-	sv.add(b, a.label+": "+figWorkers, Count, float64(sv.workers(b, a.imgs.phpbuild)), float64(sv.workers(b, a.imgs.dockerfile)))
+	if !a.loadOnly {
+		sv.add(b, a.label+": "+figWorkers, Count, float64(sv.workers(b, a.imgs.phpbuild)), float64(sv.workers(b, a.imgs.dockerfile)))
+	}
 	sv.stopAll(b)
 }
 
