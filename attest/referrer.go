@@ -201,7 +201,7 @@ func ProbeReferrers(ctx context.Context, r *regapi.Repo) Referrers {
 	var api, tags *http.Response
 	var g errgroup.Group
 	g.Go(func() (err error) {
-		api, _, err = r.Get(ctx, r.URL("referrers/%s", emptyDigest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
+		api, err = askReferrers(ctx, r, emptyDigest)
 		return err
 	})
 	g.Go(func() (err error) {
@@ -218,6 +218,14 @@ func ProbeReferrers(ctx context.Context, r *regapi.Repo) Referrers {
 		return ReferrersTag
 	}
 	return ReferrersUnknown
+}
+
+// askReferrers asks the referrers API about digest; 200 means the
+// registry has it, and the statuses a registry without it answers are
+// not errors.
+func askReferrers(ctx context.Context, r *regapi.Repo, digest string) (*http.Response, error) {
+	resp, _, err := r.Get(ctx, r.URL("referrers/%s", digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
+	return resp, err
 }
 
 // Refer puts docs' artifact manifests in r's repo, reached with push
@@ -271,7 +279,7 @@ func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Do
 		// repo before, and answer 404 though it has the API.
 		var api *http.Response
 		if err := regapi.Retry(ctx, func() (err error) {
-			api, _, err = r.Get(ctx, r.URL("referrers/%s", subject.Digest), http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable)
+			api, err = askReferrers(ctx, r, subject.Digest.String())
 			return err
 		}); err != nil {
 			return err

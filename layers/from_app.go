@@ -255,6 +255,9 @@ func NewConfig(app *detect.App, rt *runtimes.Runtime, volt *Volt) (*Config, erro
 		// the end of each request; without the pipes, PHP's messages reach
 		// the log through nginx (FastCGI stderr) instead.
 		s.FPM["catch_workers_output"] = "no"
+		if s.INI == nil {
+			s.INI = map[string]string{}
+		}
 		if _, set := s.INI["fastcgi.logging"]; !set {
 			s.INI["fastcgi.logging"] = "1"
 		}
