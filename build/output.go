@@ -54,7 +54,11 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 	}
 	if pr, ok := pub.(preparer); ok {
 		// The push starts while the image is built.
-		pr.prepare(ctx)
+		l := listing{tags: o.targetTags}
+		if o.target != nil {
+			l.repo = *o.target
+		}
+		pr.prepare(ctx, l)
 	}
 	img, err := Assemble(ctx, dir, opts...)
 	if err != nil {

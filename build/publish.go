@@ -82,6 +82,9 @@ type pushPrep struct {
 	api     *regapi.Repo
 	// referrers is what prepare's probe found (attest.ProbeReferrers).
 	referrers attest.Referrers
+	// tags are the repo's tags as the build listed them; nil when it did
+	// not (see listing.of).
+	tags map[string]bool
 
 	mu     sync.Mutex
 	opened []*url.URL
@@ -124,16 +127,18 @@ func (pp *pushPrep) takeOpened() *url.URL {
 	return loc
 }
 
-// prepare starts the push while the image is built (see pushPrep). What
-// fails here is done again by Publish.
-func (p *registryPublisher) prepare(ctx context.Context) {
+// prepare starts the push while the image is built (see pushPrep), with
+// the tags the build listed when they are of this repo. What fails here
+// is done again by Publish.
+func (p *registryPublisher) prepare(ctx context.Context, l listing) {
 	p.prep = par.Go(func() (*pushPrep, error) {
 		pp, err := p.newPrep(ctx)
 		if err != nil {
 			return nil, err
 		}
+		pp.tags = l.of(p.repo)
 		var wg sync.WaitGroup
-		wg.Go(func() { pp.referrers = attest.ProbeReferrers(ctx, pp.api) })
+		wg.Go(func() { pp.referrers = attest.ProbeReferrers(ctx, pp.api, pp.tags) })
 		for range uploadsOpened {
 			wg.Go(func() {
 				if loc, err := pp.api.Open(ctx); err == nil {
@@ -326,7 +331,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	// tag waits for both.
 	refer := make(chan error, 1)
 	if len(docs) > 0 {
-		go func() { refer <- referTo(ctx, top.(partial.Describable), api, docs, pp.referrers) }()
+		go func() { refer <- referTo(ctx, top.(partial.Describable), api, docs, pp) }()
 	} else {
 		refer <- nil
 	}
@@ -379,13 +384,14 @@ func putManifest(ctx context.Context, api *regapi.Repo, ref string, m manifested
 	return api.PutManifest(ctx, ref, mt, raw)
 }
 
-// referTo attaches docs to img through api (see attest.Refer).
-func referTo(ctx context.Context, img partial.Describable, api *regapi.Repo, docs []attest.Document, known attest.Referrers) error {
+// referTo attaches docs to img through api (see attest.Refer), with what
+// pp knows of the repo.
+func referTo(ctx context.Context, img partial.Describable, api *regapi.Repo, docs []attest.Document, pp *pushPrep) error {
 	desc, err := partial.Descriptor(img)
 	if err != nil {
 		return err
 	}
-	return attest.Refer(ctx, api, *desc, docs, known)
+	return attest.Refer(ctx, api, *desc, docs, pp.referrers, pp.tags)
 }
 
 // blobUnknown is a registry's refusal of a manifest whose blob it lacks.
@@ -593,15 +599,42 @@ type multiPublisher []Publisher
 // preparer is a publisher that can start before there is an image (see
 // registryPublisher.prepare).
 type preparer interface {
-	prepare(ctx context.Context)
+	prepare(ctx context.Context, l listing)
 }
 
-func (m multiPublisher) prepare(ctx context.Context) {
+func (m multiPublisher) prepare(ctx context.Context, l listing) {
 	for _, p := range m {
 		if pr, ok := p.(preparer); ok {
-			pr.prepare(ctx)
+			pr.prepare(ctx, l)
 		}
 	}
+}
+
+// listing is the target repo's tags as the build listed them (see
+// options.prefetch); tags is nil when it did not.
+type listing struct {
+	repo name.Repository
+	tags *par.Future[[]string]
+}
+
+// of is the listed tags, when they are repo's, as a set: empty for a repo
+// the registry does not know yet, nil when not listed or unreadable.
+func (l listing) of(repo name.Repository) map[string]bool {
+	if l.tags == nil || l.repo.String() != repo.String() {
+		return nil
+	}
+	tags, err := l.tags.Wait()
+	if err != nil {
+		if notFound(err) {
+			return map[string]bool{}
+		}
+		return nil
+	}
+	set := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		set[t] = true
+	}
+	return set
 }
 
 // Multi publishes with each of pubs in order, and stops at the first that
