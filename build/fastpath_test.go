@@ -274,6 +274,25 @@ func TestAutoloadLayer(t *testing.T) {
 	if got, want := rec.built(), []string{"autoload", "app"}; !slices.Equal(got, want) {
 		t.Errorf("after a class was renamed built %q, want %q", got, want)
 	}
+
+	// A class added in a commit never built, then a body change on top:
+	// the cache image is two commits back, and what changed since it
+	// decides, not what changed since the parent (read early all the same).
+	write(t, dir, "src/Quote.php", "<?php\n\nnamespace App;\n\nfinal class Quote\n{\n}\n")
+	commit(t, dir, "a class added, not built", "2026-01-08T00:00:00Z")
+	edit(t, dir, "src/Page.php", "'the whole world'", "'the world again'")
+	commit(t, dir, "a body change on it", "2026-01-09T00:00:00Z")
+	rec = recorder{}
+	if res, err = push(ctx, dir, repo, buildOpts(t, rt, build.WithLayerEvents(rec.add))...); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if got, want := rec.built(), []string{"autoload", "app"}; !slices.Equal(got, want) {
+		t.Errorf("a class added since the cache image, not since the parent: built %q, want %q", got, want)
+	}
+	ctr, _ = runImage(t, repo.Digest(res.Digest).String())
+	if classmap, code := ctr.Exec(t, "cat", "/app/vendor/composer/autoload_classmap.php"); code != 0 || !strings.Contains(classmap, "'App\\\\Quote' => $baseDir . '/src/Quote.php'") {
+		t.Errorf("autoload_classmap.php (%d) lacks App\\Quote:\n%s", code, classmap)
+	}
 }
 
 // TestAutoloadScripts: an app whose composer.json runs a script with the
