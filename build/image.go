@@ -1,12 +1,14 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -372,7 +375,85 @@ func assemble(base v1.Image, layersAdded []added, m imageMeta) (v1.Image, error)
 	if !ok {
 		return nil, errors.New("annotating the manifest")
 	}
-	return annotated, nil
+	from, err := base.Layers()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range layersAdded {
+		from = append(from, a.layer)
+	}
+	return freeze(annotated, from)
+}
+
+// frozen is an assembled image with its config, manifest and layers
+// serialized and listed once. go-containerregistry's mutate serializes the
+// config again each time its digest is asked, which every layer lookup
+// and layer list does: on a code change, that was the push's largest CPU
+// cost, on a CI runner's two cores shared with the registry.
+type frozen struct {
+	v1.Image
+	config, manifest   []byte
+	configName, digest v1.Hash
+	layers             []v1.Layer
+	byDigest           map[v1.Hash]v1.Layer
+}
+
+// freeze is img frozen; from are layers it holds, looked up by digest
+// before img is asked.
+func freeze(img v1.Image, from []v1.Layer) (*frozen, error) {
+	f := &frozen{Image: img, byDigest: map[v1.Hash]v1.Layer{}}
+	var err error
+	if f.config, err = img.RawConfigFile(); err != nil {
+		return nil, err
+	}
+	if f.configName, _, err = v1.SHA256(bytes.NewReader(f.config)); err != nil {
+		return nil, err
+	}
+	if f.manifest, err = img.RawManifest(); err != nil {
+		return nil, err
+	}
+	if f.digest, _, err = v1.SHA256(bytes.NewReader(f.manifest)); err != nil {
+		return nil, err
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(f.manifest))
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range from {
+		d, err := l.Digest()
+		if err != nil {
+			return nil, err
+		}
+		f.byDigest[d] = l
+	}
+	for _, desc := range m.Layers {
+		l, ok := f.byDigest[desc.Digest]
+		if !ok {
+			if l, err = img.LayerByDigest(desc.Digest); err != nil {
+				return nil, err
+			}
+			f.byDigest[desc.Digest] = l
+		}
+		f.layers = append(f.layers, l)
+	}
+	return f, nil
+}
+
+func (f *frozen) RawConfigFile() ([]byte, error) { return f.config, nil }
+func (f *frozen) ConfigName() (v1.Hash, error)   { return f.configName, nil }
+func (f *frozen) RawManifest() ([]byte, error)   { return f.manifest, nil }
+func (f *frozen) Digest() (v1.Hash, error)       { return f.digest, nil }
+func (f *frozen) Size() (int64, error)           { return int64(len(f.manifest)), nil }
+func (f *frozen) Layers() ([]v1.Layer, error)    { return slices.Clone(f.layers), nil }
+
+func (f *frozen) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	if h == f.configName {
+		return partial.ConfigLayer(f)
+	}
+	if l, ok := f.byDigest[h]; ok {
+		return l, nil
+	}
+	return f.Image.LayerByDigest(h)
 }
 
 func ociAnnotations(m imageMeta) map[string]string {

@@ -113,10 +113,13 @@ func (o *options) prefetch(ctx context.Context) {
 	}
 }
 
-// prefetched passes the reads prefetch started, and the puller, on to
-// another options.
+// prefetched passes the reads prefetch started, the puller and the
+// catalog on to another options.
 func (o *options) prefetched(to *options) error {
 	to.entries, to.targetTags, to.puller = o.entries, o.targetTags, o.puller
+	if to.catalog == nil {
+		to.catalog = o.catalog // parsed once
+	}
 	return nil
 }
 
