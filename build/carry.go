@@ -23,20 +23,11 @@ func carryIndex(ctx context.Context, dir string, commit *git.Commit, prevF *par.
 		if old == nil {
 			return nil, nil // built before indexes were recorded
 		}
-		changes, err := prev.changes(ctx, dir, commit.SHA)
-		if err != nil {
+		d, err := prev.read(ctx, dir, commit.SHA)
+		if err != nil || d.beforeErr != nil {
 			return nil, nil
 		}
-		var ids []string
-		for _, c := range changes {
-			if classindex.Scannable(c.Path) && c.OldMode != modeMissing {
-				ids = append(ids, c.OldBlob)
-			}
-		}
-		blobs, err := git.Blobs(ctx, dir, ids)
-		if err != nil {
-			return nil, nil
-		}
+		changes, blobs := d.changes, d.before
 		changed := make([]classindex.Changed, 0, len(changes))
 		for _, c := range changes {
 			special := false
@@ -54,3 +45,35 @@ func carryIndex(ctx context.Context, dir string, commit *git.Commit, prevF *par.
 
 // modeMissing is git's mode on the side of a change where the file is not.
 const modeMissing = "000000"
+
+// diffRead is what changed between two commits, with the bodies before of
+// the changed files the class index scans (by blob id): what carryIndex
+// reads. beforeErr is why the bodies could not be read; the changes hold
+// all the same.
+type diffRead struct {
+	changes   []git.Change
+	before    map[string][]byte
+	beforeErr error
+}
+
+// readDiff reads what changed under dir from commit from to commit to.
+func readDiff(ctx context.Context, dir, from, to string) (diffRead, error) {
+	changes, err := git.Changed(ctx, dir, from, to)
+	if err != nil {
+		return diffRead{}, err
+	}
+	return withBodies(ctx, dir, changes), nil
+}
+
+// withBodies reads the bodies before of changes (see diffRead).
+func withBodies(ctx context.Context, dir string, changes []git.Change) diffRead {
+	var ids []string
+	for _, c := range changes {
+		if classindex.Scannable(c.Path) && c.OldMode != modeMissing {
+			ids = append(ids, c.OldBlob)
+		}
+	}
+	d := diffRead{changes: changes}
+	d.before, d.beforeErr = git.Blobs(ctx, dir, ids)
+	return d
+}

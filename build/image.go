@@ -105,9 +105,10 @@ type cacheImage struct {
 	diffErr  error
 	// sbom is the SBOM attached to the image, when it records it.
 	sbom sbomNote
-	// early is that diff started from the commit the image's tag names,
-	// while the image was read; earlyFrom is that commit.
-	early     *par.Future[[]git.Change]
+	// early is that diff, with the bodies the class index needs, started
+	// from the commit the image's tag names before the image was read;
+	// earlyFrom is that commit.
+	early     *par.Future[diffRead]
 	earlyFrom string
 }
 
@@ -119,12 +120,27 @@ func (c *cacheImage) changes(ctx context.Context, dir, sha string) ([]git.Change
 		case c.revision == "":
 			c.diffErr = errors.New("the cache image names no commit")
 		case c.early != nil && c.earlyFrom == c.revision:
-			c.diff, c.diffErr = c.early.Wait()
+			var d diffRead
+			d, c.diffErr = c.early.Wait()
+			c.diff = d.changes
 		default:
 			c.diff, c.diffErr = git.Changed(ctx, dir, c.revision, sha)
 		}
 	})
 	return c.diff, c.diffErr
+}
+
+// read is changes with the bodies before that the class index scans (see
+// diffRead), read once with the diff when it was started early.
+func (c *cacheImage) read(ctx context.Context, dir, sha string) (diffRead, error) {
+	if c.revision != "" && c.early != nil && c.earlyFrom == c.revision {
+		return c.early.Wait()
+	}
+	changes, err := c.changes(ctx, dir, sha)
+	if err != nil {
+		return diffRead{}, err
+	}
+	return withBodies(ctx, dir, changes), nil
 }
 
 func (c *cacheImage) layer(name, key string) (v1.Layer, bool) {
@@ -169,13 +185,51 @@ type withKnownBlobs struct {
 
 func (i withKnownBlobs) KnownBlobs() []v1.Hash { return i.known }
 
+// parentGuess is the cache image read on a guess, that it is the
+// parent's, the usual case of a CI build: its manifest, and what changed
+// since, are read as soon as git names the parent, while the rest of git
+// is read and the tags are listed, instead of after. cacheImage uses them
+// when the guess was right, for the commit built.
+type parentGuess struct {
+	head, parent string
+	image        *par.Future[*remote.Descriptor]
+	diff         *par.Future[diffRead]
+}
+
+// diffOf is g's diff; nil for no guess.
+func (g *parentGuess) diffOf() *par.Future[diffRead] {
+	if g == nil {
+		return nil
+	}
+	return g.diff
+}
+
+// guessParent is the callback of git.ReadCommitEarly that starts o.guess;
+// nil when no cache image is looked for among the target's tags.
+func (o *options) guessParent(ctx context.Context, dir string) func(head, parent string) {
+	if o.target == nil || o.cacheFrom != nil || o.noCache || o.guess != nil {
+		return nil
+	}
+	var once sync.Once
+	return func(head, parent string) {
+		once.Do(func() {
+			ref := o.target.Tag(parent)
+			o.guess = &parentGuess{head: head, parent: parent,
+				image: par.Go(func() (*remote.Descriptor, error) { return remote.Get(ref, o.remoteWith(ctx)...) }),
+				diff:  par.Go(func() (diffRead, error) { return readDiff(ctx, dir, parent, head) }),
+			}
+		})
+	}
+}
+
 // cacheImage finds the image to reuse layers from: the one named by
 // WithCacheFrom, or else the image of the nearest ancestor commit that has
 // a SHA tag in the target repo. Neither existing is not an error: every
 // layer is built.
 func (o *options) cacheImage(ctx context.Context, dir string, commit *git.Commit) (*cacheImage, error) {
-	var early *par.Future[[]git.Change]
+	var early *par.Future[diffRead]
 	earlyFrom := ""
+	var guessed *parentGuess
 	if o.noCache {
 		return nil, nil
 	}
@@ -196,11 +250,16 @@ func (o *options) cacheImage(ctx context.Context, dir string, commit *git.Commit
 		for _, sha := range commit.Ancestors {
 			if have[sha] {
 				ref = o.target.Tag(sha)
+				if g := o.guess; g != nil && g.head == commit.SHA && g.parent == sha {
+					guessed = g
+				}
 				// Its image was built from sha: what changed since is
-				// read while the image is.
+				// read while the image is, or was read already.
 				if !commit.Dirty {
 					earlyFrom = sha
-					early = par.Go(func() ([]git.Change, error) { return git.Changed(ctx, dir, sha, commit.SHA) })
+					if early = guessed.diffOf(); early == nil {
+						early = par.Go(func() (diffRead, error) { return readDiff(ctx, dir, sha, commit.SHA) })
+					}
 				}
 				break
 			}
@@ -209,7 +268,13 @@ func (o *options) cacheImage(ctx context.Context, dir string, commit *git.Commit
 	if ref == nil {
 		return nil, nil
 	}
-	desc, err := remote.Get(ref, o.remoteWith(ctx)...)
+	var desc *remote.Descriptor
+	var err error
+	if guessed != nil {
+		desc, err = guessed.image.Wait()
+	} else {
+		desc, err = remote.Get(ref, o.remoteWith(ctx)...)
+	}
 	if err != nil {
 		if notFound(err) {
 			return nil, nil

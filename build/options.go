@@ -45,6 +45,9 @@ type options struct {
 	targetTags *par.Future[[]string]
 	// prev is the cache image being read, started by prepare.
 	prev *par.Future[*cacheImage]
+	// guess is the parent's image and diff, read while git is (see
+	// guessParent).
+	guess *parentGuess
 	// puller reads for the whole build: one ping and one token per repo,
 	// not one per request.
 	puller *remote.Puller
@@ -113,10 +116,10 @@ func (o *options) prefetch(ctx context.Context) {
 	}
 }
 
-// prefetched passes the reads prefetch started, the puller and the
-// catalog on to another options.
+// prefetched passes the reads prefetch and guessParent started, the
+// puller and the catalog on to another options.
 func (o *options) prefetched(to *options) error {
-	to.entries, to.targetTags, to.puller = o.entries, o.targetTags, o.puller
+	to.entries, to.targetTags, to.puller, to.guess = o.entries, o.targetTags, o.puller, o.guess
 	if to.catalog == nil {
 		to.catalog = o.catalog // parsed once
 	}

@@ -42,7 +42,7 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 	}
 	if o.skipExisting {
 		o.prefetch(ctx)
-		commit, err := git.ReadCommit(ctx, dir)
+		commit, err := git.ReadCommitEarly(ctx, dir, o.guessParent(ctx, dir))
 		if err != nil {
 			return nil, err
 		}

@@ -69,12 +69,20 @@ var ociTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // repository (an app inside a monorepo). Problems the user must fix — dir is
 // not in a work tree, the repository has no commits — are *badinput.Error.
 func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
+	return ReadCommitEarly(ctx, dir, nil)
+}
+
+// ReadCommitEarly is ReadCommit, calling parent, when not nil, with HEAD's
+// sha and its first parent's as soon as git names them, while the rest is
+// read: for reads that start on a guess. It may be called more than once,
+// and for a HEAD that then moved; not for a root commit.
+func ReadCommitEarly(ctx context.Context, dir string, parent func(head, parent string)) (*Commit, error) {
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, badinput.New(dir, "%w", badinput.PathCause(err))
 	} else if !fi.IsDir() {
 		return nil, badinput.New(dir, "not a directory")
 	}
-	g := gitCLI{dir: dir}
+	g := gitCLI{dir: dir, parent: parent}
 	// HEAD may move while git is asked (a commit made meanwhile): then
 	// the answers name two commits, and are asked again.
 	var c *Commit
@@ -108,6 +116,19 @@ func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
 	return c, nil
 }
 
+// firstTwo are the shas of the first two lines of read's history.
+func firstTwo(history string) (head, parent string, ok bool) {
+	lines := strings.SplitN(history, "\n", 3)
+	if len(lines) < 2 {
+		return "", "", false
+	}
+	f0, f1 := strings.SplitN(lines[0], " ", 3), strings.SplitN(lines[1], " ", 3)
+	if len(f0) < 2 || len(f1) < 2 {
+		return "", "", false
+	}
+	return f0[1], f1[1], true
+}
+
 // errHeadMoved: HEAD moved while read was asking git.
 var errHeadMoved = errors.New("HEAD moved")
 
@@ -131,6 +152,11 @@ func (g gitCLI) read(ctx context.Context) (*Commit, error) {
 	var history string
 	eg.Go(func() (err error) {
 		history, err = g.run(ctx, "log", "--first-parent", "--no-show-signature", "--format=%ct %H %s", fmt.Sprintf("--max-count=%d", maxAncestors+1), "HEAD", "--")
+		if err == nil && g.parent != nil {
+			if head, parent, ok := firstTwo(history); ok {
+				g.parent(head, parent)
+			}
+		}
 		return err
 	})
 	var status string
@@ -464,6 +490,9 @@ func splitZ(s string) []string {
 // repository format, worktree and config the user's own git reads.
 type gitCLI struct {
 	dir string
+	// parent, when not nil, is told HEAD's parent early (see
+	// ReadCommitEarly).
+	parent func(head, parent string)
 }
 
 // gitError is a git command that failed, with the line of its stderr that
