@@ -197,17 +197,16 @@ const emptyDigest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 // knows (the distribution spec forbids a 404 there), so any other answer
 // in a repo that has tags means no API; in a repo without tags, which a
 // registry with the API may not know yet, or on an error, it is unknown.
-// tags, when not nil, are the repo's tags as the build listed them: the
-// probe does not list them again.
-func ProbeReferrers(ctx context.Context, r *regapi.Repo, tags map[string]bool) Referrers {
-	hasTags := len(tags) > 0
+// hasTags says the build found the repo holds tags (the parent commit's
+// image): the probe then does not list them.
+func ProbeReferrers(ctx context.Context, r *regapi.Repo, hasTags bool) Referrers {
 	var api *http.Response
 	var g errgroup.Group
 	g.Go(func() (err error) {
 		api, err = askReferrers(ctx, r, emptyDigest)
 		return err
 	})
-	if tags == nil {
+	if !hasTags {
 		g.Go(func() error {
 			listed, _, err := r.Get(ctx, r.URL("tags/list")+"?n=1", http.StatusOK, http.StatusNotFound)
 			hasTags = err == nil && listed.StatusCode == http.StatusOK
@@ -243,11 +242,7 @@ func askReferrers(ctx context.Context, r *regapi.Repo, digest string) (*http.Res
 // API, the manifests alone are put; without, the API is not asked. (A
 // registry that wrongly answered the probe without the API gets a
 // referrers tag it does not need, and lists the documents all the same.)
-// tags, when not nil, are the repo's tags as the build listed them: a
-// referrers tag not among them is not read, but written anew. Only a push
-// of the same image meanwhile could have written it since, and its
-// documents could be lost between a read and a write all the same.
-func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Document, known Referrers, tags map[string]bool) error {
+func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Document, known Referrers) error {
 	var added []v1.Descriptor
 	g, gctx := errgroup.WithContext(ctx)
 	for _, doc := range docs {
@@ -270,11 +265,7 @@ func Refer(ctx context.Context, r *regapi.Repo, subject v1.Descriptor, docs []Do
 	var tagged *http.Response
 	var tagBody []byte
 	tag := strings.Replace(subject.Digest.String(), ":", "-", 1)
-	switch {
-	case known == ReferrersAPI:
-	case tags != nil && !tags[tag]:
-		tagged = &http.Response{StatusCode: http.StatusNotFound} // none listed: none to merge
-	default:
+	if known != ReferrersAPI {
 		g.Go(func() error {
 			return regapi.Retry(gctx, func() (err error) {
 				tagged, tagBody, err = r.Get(gctx, r.URL("manifests/%s", tag), http.StatusOK, http.StatusNotFound)

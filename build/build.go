@@ -311,7 +311,7 @@ func prepare(ctx context.Context, dir string, o *options) (*git.Commit, *detect.
 	commit := o.commit
 	if commit == nil {
 		var err error
-		if commit, err = git.ReadCommitEarly(ctx, dir, o.guessParent(ctx, dir)); err != nil {
+		if commit, err = git.ReadCommitEarly(ctx, dir, o.readEarly(ctx, dir)); err != nil {
 			return nil, nil, nil, err
 		}
 	}

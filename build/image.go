@@ -185,41 +185,89 @@ type withKnownBlobs struct {
 
 func (i withKnownBlobs) KnownBlobs() []v1.Hash { return i.known }
 
-// parentGuess is the cache image read on a guess, that it is the
-// parent's, the usual case of a CI build: its manifest, and what changed
-// since, are read as soon as git names the parent, while the rest of git
-// is read and the tags are listed, instead of after. cacheImage uses them
-// when the guess was right, for the commit built.
-type parentGuess struct {
+// earlyReads are the target repo reads a build starts as soon as git names
+// HEAD and its parent, while the rest of git and the runtime manifest are
+// read: whether HEAD's SHA tag is there (for WithSkipExisting), and the
+// parent's image with what changed since, on the guess that the cache
+// image is the parent's, the usual case of a CI build. Neither needs the
+// repo's tags listed.
+type earlyReads struct {
 	head, parent string
-	image        *par.Future[*remote.Descriptor]
-	diff         *par.Future[diffRead]
+	// headTag is HEAD's SHA tag, read when skipping existing builds.
+	headTag *par.Future[*v1.Descriptor]
+	// image and diff are the parent's, when it is looked for.
+	image *par.Future[*remote.Descriptor]
+	diff  *par.Future[diffRead]
 }
 
-// diffOf is g's diff; nil for no guess.
-func (g *parentGuess) diffOf() *par.Future[diffRead] {
-	if g == nil {
-		return nil
-	}
-	return g.diff
-}
-
-// guessParent is the callback of git.ReadCommitEarly that starts o.guess;
-// nil when no cache image is looked for among the target's tags.
-func (o *options) guessParent(ctx context.Context, dir string) func(head, parent string) {
-	if o.target == nil || o.cacheFrom != nil || o.noCache || o.guess != nil {
+// readEarly is the callback of git.ReadCommitEarly that starts o.early;
+// nil when there is no target repo to read.
+func (o *options) readEarly(ctx context.Context, dir string) func(head, parent string) {
+	if o.target == nil || o.early != nil {
 		return nil
 	}
 	var once sync.Once
 	return func(head, parent string) {
 		once.Do(func() {
-			ref := o.target.Tag(parent)
-			o.guess = &parentGuess{head: head, parent: parent,
-				image: par.Go(func() (*remote.Descriptor, error) { return remote.Get(ref, o.remoteWith(ctx)...) }),
-				diff:  par.Go(func() (diffRead, error) { return readDiff(ctx, dir, parent, head) }),
+			e := &earlyReads{head: head, parent: parent}
+			if o.skipExisting {
+				tag := o.target.Tag(head)
+				e.headTag = par.Go(func() (*v1.Descriptor, error) { return remote.Head(tag, o.remoteWith(ctx)...) })
 			}
+			if parent != "" && o.cacheFrom == nil && !o.noCache {
+				tag := o.target.Tag(parent)
+				e.image = par.Go(func() (*remote.Descriptor, error) { return remote.Get(tag, o.remoteWith(ctx)...) })
+				e.diff = par.Go(func() (diffRead, error) { return readDiff(ctx, dir, parent, head) })
+			}
+			o.early = e
 		})
 	}
+}
+
+// parentImage is the parent's image as read early, when it was, for commit:
+// nil when it was not read or the parent has none.
+func (o *options) parentImage(commit *git.Commit) (*remote.Descriptor, error) {
+	e := o.early
+	if e == nil || e.image == nil || e.head != commit.SHA || len(commit.Ancestors) == 0 || e.parent != commit.Ancestors[0] {
+		return nil, nil
+	}
+	desc, err := e.image.Wait()
+	if notFound(err) {
+		return nil, nil
+	}
+	return desc, err
+}
+
+// holdsTags waits for the early read of the parent's image, and reports
+// whether it found one: the target repo then holds tags.
+func (o *options) holdsTags() bool {
+	if o.early == nil || o.early.image == nil {
+		return false
+	}
+	_, err := o.early.image.Wait()
+	return err == nil
+}
+
+// nearestImage is the nearest ancestor of commit whose SHA tag is in the
+// target repo, from its tags; "" when none is, or the repo is new.
+func (o *options) nearestImage(ctx context.Context, commit *git.Commit) (string, error) {
+	tags, err := o.listTags(ctx).Wait()
+	if err != nil {
+		if notFound(err) {
+			return "", nil // a new repo
+		}
+		return "", transient.Classify(fmt.Errorf("listing tags of %s: %w", o.target, err))
+	}
+	have := map[string]bool{}
+	for _, t := range tags {
+		have[t] = true
+	}
+	for _, sha := range commit.Ancestors {
+		if have[sha] {
+			return sha, nil
+		}
+	}
+	return "", nil
 }
 
 // cacheImage finds the image to reuse layers from: the one named by
@@ -229,57 +277,45 @@ func (o *options) guessParent(ctx context.Context, dir string) func(head, parent
 func (o *options) cacheImage(ctx context.Context, dir string, commit *git.Commit) (*cacheImage, error) {
 	var early *par.Future[diffRead]
 	earlyFrom := ""
-	var guessed *parentGuess
 	if o.noCache {
 		return nil, nil
 	}
 	ref := o.cacheFrom
+	var desc *remote.Descriptor
 	if ref == nil && o.target != nil {
-		o.prefetch(ctx)
-		tags, err := o.targetTags.Wait()
-		if err != nil {
-			if notFound(err) {
-				return nil, nil // a new repo
+		// The parent's image, read early: the usual case.
+		var err error
+		if desc, err = o.parentImage(commit); err != nil {
+			return nil, transient.Classify(fmt.Errorf("reading cache image %s: %w", o.target.Tag(commit.Ancestors[0]), err))
+		}
+		if desc != nil {
+			ref = o.target.Tag(o.early.parent)
+			if !commit.Dirty {
+				earlyFrom, early = o.early.parent, o.early.diff
 			}
-			return nil, transient.Classify(fmt.Errorf("listing tags of %s: %w", o.target, err))
-		}
-		have := map[string]bool{}
-		for _, t := range tags {
-			have[t] = true
-		}
-		for _, sha := range commit.Ancestors {
-			if have[sha] {
-				ref = o.target.Tag(sha)
-				if g := o.guess; g != nil && g.head == commit.SHA && g.parent == sha {
-					guessed = g
-				}
-				// Its image was built from sha: what changed since is
-				// read while the image is, or was read already.
-				if !commit.Dirty {
-					earlyFrom = sha
-					if early = guessed.diffOf(); early == nil {
-						early = par.Go(func() (diffRead, error) { return readDiff(ctx, dir, sha, commit.SHA) })
-					}
-				}
-				break
+		} else if sha, err := o.nearestImage(ctx, commit); err != nil {
+			return nil, err
+		} else if sha != "" {
+			ref = o.target.Tag(sha)
+			// Its image was built from sha: what changed since is read
+			// while the image is.
+			if !commit.Dirty {
+				earlyFrom = sha
+				early = par.Go(func() (diffRead, error) { return readDiff(ctx, dir, sha, commit.SHA) })
 			}
 		}
 	}
 	if ref == nil {
 		return nil, nil
 	}
-	var desc *remote.Descriptor
-	var err error
-	if guessed != nil {
-		desc, err = guessed.image.Wait()
-	} else {
-		desc, err = remote.Get(ref, o.remoteWith(ctx)...)
-	}
-	if err != nil {
-		if notFound(err) {
-			return nil, nil
+	if desc == nil {
+		var err error
+		if desc, err = remote.Get(ref, o.remoteWith(ctx)...); err != nil {
+			if notFound(err) {
+				return nil, nil
+			}
+			return nil, transient.Classify(fmt.Errorf("reading cache image %s: %w", ref, err))
 		}
-		return nil, transient.Classify(fmt.Errorf("reading cache image %s: %w", ref, err))
 	}
 	img, err := desc.Image()
 	if err != nil {

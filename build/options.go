@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/phpbuild/phpbuild/git"
 
@@ -39,15 +40,15 @@ type options struct {
 	rebaseTo string
 	// commit is dir's commit when Publish has read it already.
 	commit *git.Commit
-	// The registry reads that need no commit, started while git is read
-	// (see prefetch).
-	entries    *par.Future[[]runtimes.Entry]
-	targetTags *par.Future[[]string]
+	// The runtime manifest, read while git is (see prefetch).
+	entries *par.Future[[]runtimes.Entry]
+	// tags lists the target repo's tags once, when asked (see listTags).
+	tags *tagList
 	// prev is the cache image being read, started by prepare.
 	prev *par.Future[*cacheImage]
-	// guess is the parent's image and diff, read while git is (see
-	// guessParent).
-	guess *parentGuess
+	// early are the reads started once git names HEAD and its parent
+	// (see readEarly).
+	early *earlyReads
 	// puller reads for the whole build: one ping and one token per repo,
 	// not one per request.
 	puller *remote.Puller
@@ -57,7 +58,7 @@ type options struct {
 type Option func(*options) error
 
 func newOptions(opts []Option) (*options, error) {
-	o := &options{buildkitHost: buildkit.DefaultHost, builder: "dev"}
+	o := &options{buildkitHost: buildkit.DefaultHost, builder: "dev", tags: &tagList{}}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -103,23 +104,38 @@ func remoteVia(t http.RoundTripper) []remote.Option {
 	}
 }
 
-// prefetch starts reading the runtime manifest and the target repo's tags,
-// which need no commit, unless started already.
+// prefetch starts reading the runtime manifest, which needs no commit,
+// unless started already.
 func (o *options) prefetch(ctx context.Context) {
 	if o.entries == nil && o.runtimeRepo != nil {
 		repo := *o.runtimeRepo
 		o.entries = par.Go(func() ([]runtimes.Entry, error) { return runtimes.ReadManifest(ctx, repo, o.remoteWith(ctx)...) })
 	}
-	if o.targetTags == nil && o.target != nil && o.cacheFrom == nil && !o.noCache {
-		repo := *o.target
-		o.targetTags = par.Go(func() ([]string, error) { return remote.List(repo, o.remoteWith(ctx)...) })
-	}
 }
 
-// prefetched passes the reads prefetch and guessParent started, the
-// puller and the catalog on to another options.
+// tagList is the target repo's tags, listed once and only when asked:
+// only a build whose parent has no image needs them, to find the nearest
+// ancestor that has one. A repo gains three tags a build, and a registry
+// lists a thousand at most a request: listing them on every build would
+// cost a round trip more per thousand, and grow with the repo.
+type tagList struct {
+	once sync.Once
+	tags *par.Future[[]string]
+}
+
+// listTags lists the target repo's tags, once.
+func (o *options) listTags(ctx context.Context) *par.Future[[]string] {
+	o.tags.once.Do(func() {
+		repo := *o.target
+		o.tags.tags = par.Go(func() ([]string, error) { return remote.List(repo, o.remoteWith(ctx)...) })
+	})
+	return o.tags.tags
+}
+
+// prefetched passes the reads prefetch and readEarly started, the tag
+// list, the puller and the catalog on to another options.
 func (o *options) prefetched(to *options) error {
-	to.entries, to.targetTags, to.puller, to.guess = o.entries, o.targetTags, o.puller, o.guess
+	to.entries, to.tags, to.puller, to.early = o.entries, o.tags, o.puller, o.early
 	if to.catalog == nil {
 		to.catalog = o.catalog // parsed once
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/phpbuild/phpbuild/git"
@@ -42,7 +43,7 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 	}
 	if o.skipExisting {
 		o.prefetch(ctx)
-		commit, err := git.ReadCommitEarly(ctx, dir, o.guessParent(ctx, dir))
+		commit, err := git.ReadCommitEarly(ctx, dir, o.readEarly(ctx, dir))
 		if err != nil {
 			return nil, err
 		}
@@ -54,11 +55,11 @@ func Publish(ctx context.Context, dir string, pub Publisher, opts ...Option) (*R
 	}
 	if pr, ok := pub.(preparer); ok {
 		// The push starts while the image is built.
-		l := listing{tags: o.targetTags}
+		t := tagged{found: o.holdsTags}
 		if o.target != nil {
-			l.repo = *o.target
+			t.repo = *o.target
 		}
-		pr.prepare(ctx, l)
+		pr.prepare(ctx, t)
 	}
 	img, err := Assemble(ctx, dir, opts...)
 	if err != nil {
@@ -95,15 +96,14 @@ func (o *options) existing(ctx context.Context, commit *git.Commit) (*Result, er
 	if commit.Dirty {
 		return nil, nil
 	}
-	if o.targetTags != nil {
-		// The tags are read already: a commit without its SHA tag, the
-		// usual case, costs no request.
-		if tags, err := o.targetTags.Wait(); err == nil && !slices.Contains(tags, commit.SHA) {
-			return nil, nil
-		}
-	}
 	tag := o.target.Tag(commit.SHA)
-	desc, err := remote.Head(tag, o.remoteWith(ctx)...)
+	var desc *v1.Descriptor
+	var err error
+	if e := o.early; e != nil && e.headTag != nil && e.head == commit.SHA {
+		desc, err = e.headTag.Wait() // asked while git was read
+	} else {
+		desc, err = remote.Head(tag, o.remoteWith(ctx)...)
+	}
 	switch {
 	case err == nil:
 		return &Result{Digest: desc.Digest.String(), Refs: []string{tag.String() + "@" + desc.Digest.String()}, Existing: true, SHA: commit.SHA, Version: commit.Version,

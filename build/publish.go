@@ -82,9 +82,6 @@ type pushPrep struct {
 	api     *regapi.Repo
 	// referrers is what prepare's probe found (attest.ProbeReferrers).
 	referrers attest.Referrers
-	// tags are the repo's tags as the build listed them; nil when it did
-	// not (see listing.of).
-	tags map[string]bool
 
 	mu     sync.Mutex
 	opened []*url.URL
@@ -128,17 +125,16 @@ func (pp *pushPrep) takeOpened() *url.URL {
 }
 
 // prepare starts the push while the image is built (see pushPrep), with
-// the tags the build listed when they are of this repo. What fails here
-// is done again by Publish.
-func (p *registryPublisher) prepare(ctx context.Context, l listing) {
+// what the build found of the repo. What fails here is done again by
+// Publish.
+func (p *registryPublisher) prepare(ctx context.Context, t tagged) {
 	p.prep = par.Go(func() (*pushPrep, error) {
 		pp, err := p.newPrep(ctx)
 		if err != nil {
 			return nil, err
 		}
-		pp.tags = l.of(p.repo)
 		var wg sync.WaitGroup
-		wg.Go(func() { pp.referrers = attest.ProbeReferrers(ctx, pp.api, pp.tags) })
+		wg.Go(func() { pp.referrers = attest.ProbeReferrers(ctx, pp.api, t.holds(p.repo)) })
 		for range uploadsOpened {
 			wg.Go(func() {
 				if loc, err := pp.api.Open(ctx); err == nil {
@@ -331,7 +327,7 @@ func push(ctx context.Context, img v1.Image, repo name.Repository, tags []string
 	// tag waits for both.
 	refer := make(chan error, 1)
 	if len(docs) > 0 {
-		go func() { refer <- referTo(ctx, top.(partial.Describable), api, docs, pp) }()
+		go func() { refer <- referTo(ctx, top.(partial.Describable), api, docs, pp.referrers) }()
 	} else {
 		refer <- nil
 	}
@@ -384,14 +380,13 @@ func putManifest(ctx context.Context, api *regapi.Repo, ref string, m manifested
 	return api.PutManifest(ctx, ref, mt, raw)
 }
 
-// referTo attaches docs to img through api (see attest.Refer), with what
-// pp knows of the repo.
-func referTo(ctx context.Context, img partial.Describable, api *regapi.Repo, docs []attest.Document, pp *pushPrep) error {
+// referTo attaches docs to img through api (see attest.Refer).
+func referTo(ctx context.Context, img partial.Describable, api *regapi.Repo, docs []attest.Document, known attest.Referrers) error {
 	desc, err := partial.Descriptor(img)
 	if err != nil {
 		return err
 	}
-	return attest.Refer(ctx, api, *desc, docs, pp.referrers, pp.tags)
+	return attest.Refer(ctx, api, *desc, docs, known)
 }
 
 // blobUnknown is a registry's refusal of a manifest whose blob it lacks.
@@ -599,42 +594,28 @@ type multiPublisher []Publisher
 // preparer is a publisher that can start before there is an image (see
 // registryPublisher.prepare).
 type preparer interface {
-	prepare(ctx context.Context, l listing)
+	prepare(ctx context.Context, t tagged)
 }
 
-func (m multiPublisher) prepare(ctx context.Context, l listing) {
+func (m multiPublisher) prepare(ctx context.Context, t tagged) {
 	for _, p := range m {
 		if pr, ok := p.(preparer); ok {
-			pr.prepare(ctx, l)
+			pr.prepare(ctx, t)
 		}
 	}
 }
 
-// listing is the target repo's tags as the build listed them (see
-// options.prefetch); tags is nil when it did not.
-type listing struct {
-	repo name.Repository
-	tags *par.Future[[]string]
+// tagged is whether the build found the target repo holds tags: its
+// parent commit's image (see earlyReads); found waits for the read, and
+// is nil when there was none.
+type tagged struct {
+	repo  name.Repository
+	found func() bool
 }
 
-// of is the listed tags, when they are repo's, as a set: empty for a repo
-// the registry does not know yet, nil when not listed or unreadable.
-func (l listing) of(repo name.Repository) map[string]bool {
-	if l.tags == nil || l.repo.String() != repo.String() {
-		return nil
-	}
-	tags, err := l.tags.Wait()
-	if err != nil {
-		if notFound(err) {
-			return map[string]bool{}
-		}
-		return nil
-	}
-	set := make(map[string]bool, len(tags))
-	for _, t := range tags {
-		set[t] = true
-	}
-	return set
+// holds reports whether repo is the target and holds tags.
+func (t tagged) holds(repo name.Repository) bool {
+	return t.found != nil && t.repo.String() == repo.String() && t.found()
 }
 
 // Multi publishes with each of pubs in order, and stops at the first that

@@ -31,7 +31,6 @@ import (
 
 	"github.com/phpbuild/phpbuild/attest"
 	"github.com/phpbuild/phpbuild/badinput"
-	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/transient"
 )
 
@@ -582,15 +581,14 @@ func TestPublishMultiPlatform(t *testing.T) {
 // TestPrepareProbesReferrers: prepare asks whether the registry has the
 // referrers API while the image is built, so the push does not ask after
 // the manifests; in a repo without tags, where a registry with the API
-// may not know the repo yet, the push asks as before. Given the tags the
-// build listed, the probe does not list them again, and the referrers
-// tag, not among them, is not read. Either way the documents can be read
-// back.
+// may not know the repo yet, the push asks as before. When the build
+// found the repo holds tags (its parent's image), the probe does not list
+// them. Either way the documents can be read back.
 func TestPrepareProbesReferrers(t *testing.T) {
 	for _, tc := range []struct {
 		name                string
 		api, existing       bool
-		listed              bool // the build listed the repo's tags
+		found               bool // the build found the repo holds tags
 		subjectAsked        bool // the referrers API asked about the image
 		tagRead, tagWritten bool // the sha256-HEX referrers tag
 	}{
@@ -598,10 +596,8 @@ func TestPrepareProbesReferrers(t *testing.T) {
 		{name: "no API, repo with tags", existing: true, tagRead: true, tagWritten: true},
 		{name: "API, new repo", api: true, subjectAsked: true, tagRead: true},
 		{name: "no API, new repo", subjectAsked: true, tagRead: true, tagWritten: true},
-		{name: "API, repo with tags, listed", api: true, existing: true, listed: true},
-		{name: "no API, repo with tags, listed", existing: true, listed: true, tagWritten: true},
-		{name: "API, new repo, listed", api: true, listed: true, subjectAsked: true},
-		{name: "no API, new repo, listed", listed: true, subjectAsked: true, tagWritten: true},
+		{name: "API, repo with tags, found", api: true, existing: true, found: true},
+		{name: "no API, repo with tags, found", existing: true, found: true, tagRead: true, tagWritten: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -621,13 +617,9 @@ func TestPrepareProbesReferrers(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var l listing
-			if tc.listed {
-				// As the build lists them (options.prefetch).
-				l = listing{repo: repo, tags: par.Go(func() ([]string, error) { return remote.List(repo) })}
-				if _, err := l.tags.Wait(); err != nil && !notFound(err) {
-					t.Fatal(err)
-				}
+			var found tagged
+			if tc.found {
+				found = tagged{repo: repo, found: func() bool { return true }}
 			}
 			mu.Lock()
 			asked = nil
@@ -635,7 +627,7 @@ func TestPrepareProbesReferrers(t *testing.T) {
 			img, digest := testImage(t)
 			docs := []attest.Document{{Type: attest.SBOMType, Body: []byte(`{"bomFormat":"CycloneDX"}`)}}
 			pub := NewRegistry(repo, nil).(*registryPublisher)
-			pub.prepare(context.Background(), l)
+			pub.prepare(context.Background(), found)
 			if _, err := pub.Publish(context.Background(), img, []string{testSHA}, docs); err != nil {
 				t.Fatal(err)
 			}
@@ -658,8 +650,8 @@ func TestPrepareProbesReferrers(t *testing.T) {
 			if n := count("GET", "/referrers/sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); n != 1 {
 				t.Errorf("probed %d times, want once; requests: %q", n, seen)
 			}
-			if n := count("GET", "/tags/list"); (n == 0) != tc.listed {
-				t.Errorf("tags listed %d times by the push, listed by the build: %v; requests: %q", n, tc.listed, seen)
+			if n := count("GET", "/tags/list"); (n == 0) != tc.found {
+				t.Errorf("tags listed %d times by the push, found by the build: %v; requests: %q", n, tc.found, seen)
 			}
 			if read, written := count("GET", tag) > 0, count("PUT", tag) > 0; read != tc.tagRead || written != tc.tagWritten {
 				t.Errorf("referrers tag read %v, written %v; want %v, %v; requests: %q", read, written, tc.tagRead, tc.tagWritten, seen)
@@ -671,10 +663,9 @@ func TestPrepareProbesReferrers(t *testing.T) {
 	}
 }
 
-// A referrers tag the build listed is read and added to, not written
-// anew: the same image pushed again with another document keeps the
-// first one's listing.
-func TestListedReferrersTagMerged(t *testing.T) {
+// A referrers tag is read and added to, not written anew: the same image
+// pushed again with another document keeps the first one's listing.
+func TestReferrersTagMerged(t *testing.T) {
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	repo := testRepo(t, strings.TrimPrefix(srv.URL, "http://")+"/team/app")
@@ -684,9 +675,8 @@ func TestListedReferrersTagMerged(t *testing.T) {
 		{Type: attest.SBOMType, Body: []byte(`{"bomFormat":"CycloneDX"}`)},
 		{Type: attest.ProvenanceType, Body: []byte(`{"_type":"https://in-toto.io/Statement/v1"}`)},
 	} {
-		l := listing{repo: repo, tags: par.Go(func() ([]string, error) { return remote.List(repo) })}
 		pub := NewRegistry(repo, nil).(*registryPublisher)
-		pub.prepare(ctx, l)
+		pub.prepare(ctx, tagged{repo: repo, found: func() bool { return true }})
 		if _, err := pub.Publish(ctx, img, []string{testSHA}, []attest.Document{doc}); err != nil {
 			t.Fatal(err)
 		}

@@ -73,9 +73,9 @@ func ReadCommit(ctx context.Context, dir string) (*Commit, error) {
 }
 
 // ReadCommitEarly is ReadCommit, calling parent, when not nil, with HEAD's
-// sha and its first parent's as soon as git names them, while the rest is
-// read: for reads that start on a guess. It may be called more than once,
-// and for a HEAD that then moved; not for a root commit.
+// sha and its first parent's ("" for a root commit) as soon as git names
+// them, while the rest is read: for reads that start on a guess. It may be
+// called more than once, and for a HEAD that then moved.
 func ReadCommitEarly(ctx context.Context, dir string, parent func(head, parent string)) (*Commit, error) {
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, badinput.New(dir, "%w", badinput.PathCause(err))
@@ -116,17 +116,19 @@ func ReadCommitEarly(ctx context.Context, dir string, parent func(head, parent s
 	return c, nil
 }
 
-// firstTwo are the shas of the first two lines of read's history.
-func firstTwo(history string) (head, parent string, ok bool) {
-	lines := strings.SplitN(history, "\n", 3)
-	if len(lines) < 2 {
-		return "", "", false
+// heads are the shas of the first two lines of read's history: HEAD and
+// its parent, "" when there is none.
+func heads(history string) (head, parent string, ok bool) {
+	lines := strings.SplitN(strings.TrimSuffix(history, "\n"), "\n", 3)
+	shas := make([]string, 2)
+	for i := range min(len(lines), 2) {
+		f := strings.SplitN(lines[i], " ", 3)
+		if len(f) < 2 {
+			return "", "", false
+		}
+		shas[i] = f[1]
 	}
-	f0, f1 := strings.SplitN(lines[0], " ", 3), strings.SplitN(lines[1], " ", 3)
-	if len(f0) < 2 || len(f1) < 2 {
-		return "", "", false
-	}
-	return f0[1], f1[1], true
+	return shas[0], shas[1], shas[0] != ""
 }
 
 // errHeadMoved: HEAD moved while read was asking git.
@@ -153,7 +155,7 @@ func (g gitCLI) read(ctx context.Context) (*Commit, error) {
 	eg.Go(func() (err error) {
 		history, err = g.run(ctx, "log", "--first-parent", "--no-show-signature", "--format=%ct %H %s", fmt.Sprintf("--max-count=%d", maxAncestors+1), "HEAD", "--")
 		if err == nil && g.parent != nil {
-			if head, parent, ok := firstTwo(history); ok {
+			if head, parent, ok := heads(history); ok {
 				g.parent(head, parent)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,33 @@ func TestReadCommitClean(t *testing.T) {
 	}
 	if c.Time.Location() != time.UTC {
 		t.Errorf("Time in %v, want UTC", c.Time.Location())
+	}
+}
+
+// ReadCommitEarly names HEAD and its parent before it returns: "" for the
+// parent of a root commit.
+func TestReadCommitEarly(t *testing.T) {
+	requireGit(t)
+	t.Parallel()
+	dir := gittest.NewRepo(t)
+	writeFile(t, dir, "a.php", "<?php\n")
+	root := commitAll(t, dir, "root")
+	var got [][2]string
+	early := func(head, parent string) { got = append(got, [2]string{head, parent}) }
+	if _, err := ReadCommitEarly(t.Context(), dir, early); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "a.php", "<?php // two\n")
+	second := commitAll(t, dir, "second")
+	c, err := ReadCommitEarly(t.Context(), dir, early)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][2]string{{root, ""}, {second, root}}; !slices.Equal(got, want) {
+		t.Errorf("told %q, want %q", got, want)
+	}
+	if c.SHA != second || len(c.Ancestors) != 1 || c.Ancestors[0] != root {
+		t.Errorf("read %s with ancestors %q, want %s with %s", c.SHA, c.Ancestors, second, root)
 	}
 }
 
