@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/phpbuild/phpbuild/bench/physical"
 	"github.com/phpbuild/phpbuild/internal/buildtest"
 	"github.com/phpbuild/phpbuild/internal/faultproxy"
 	"github.com/phpbuild/phpbuild/internal/loadgen"
@@ -60,6 +61,10 @@ const (
 
 	limitCode  = "one-line PHP change: phpbuild against tar + gzip + upload of its app layer"
 	limitLCode = large + limitCode
+	// limitProc and limitLProc are limitCode with the limit run as a
+	// program of its own, timed from exec to exit as phpbuild is.
+	limitProc  = "one-line PHP change: phpbuild against the same upload as a program of its own"
+	limitLProc = large + limitProc
 	// limitFar and limitLFar are limitCode with the registry farDelay
 	// away.
 	limitFar  = "one-line PHP change, registry 20 ms away: phpbuild against tar + gzip + upload of its app layer"
@@ -72,7 +77,7 @@ const (
 const farDelay = 20 * time.Millisecond
 
 // limitOrder is the order of the limits table.
-var limitOrder = []string{limitCode, limitFar, limitLCode, limitLFar}
+var limitOrder = []string{limitCode, limitProc, limitFar, limitLCode, limitLProc, limitLFar}
 
 // figureOrder is the table's order.
 var figureOrder = []string{figCold, figNoop, figCode, figClass, figLock, figSize, figSizeRaw, figPushed, figPushedCache, figPulledClass, figPulledLock, figSwitch, figRelease, figFailed,
@@ -124,7 +129,7 @@ func BenchmarkVsDockerfile(b *testing.B) {
 			"The code, class and composer.lock changes build on a new buildkitd state dir, as on an ephemeral CI runner: phpbuild reuses layers from the previous commit's image (a code change that declares no class runs no BuildKit step at all; a step that needs a reused vendor dir pulls that layer alone), the Dockerfile imports its registry cache (mode=max).",
 			"Bytes pulled: blob bodies served through that proxy while the contender built (runtime or base images, cache images, layers).",
 			"Bytes pushed: request bodies through a counting proxy in front of the registry. The build cache is the Dockerfile's --export-cache; phpbuild has none besides its images.",
-			"Physical limit: the app layer's files (as the pushed image lists them) read from the work tree, written as one tar, gzipped while go-containerregistry uploads it, then a config and a manifest put; nothing else, in the same run, to a new repo.",
+			"Physical limit: the app layer's files (as the pushed image lists them) read from the work tree, written as one tar, gzipped while go-containerregistry uploads it, then a config and a manifest put; nothing else, in the same run, to a new repo. It runs inside the bench's process, warm; \"as a program of its own\" runs the same code as a fresh process linking go-containerregistry alone (bench/physical/limit), timed from exec to exit as phpbuild is: what a CI job pays to push that layer.",
 			fmt.Sprintf("Registry %d ms away: after the code change, another one-line change is built by phpbuild, and its physical limit measured, through a proxy that holds every request %d ms (one round trip to a registry in another data centre; connection set-up and bandwidth are not modelled).", farDelay.Milliseconds(), farDelay.Milliseconds()),
 			fmt.Sprintf("Release: under %d requests/s, against docker stop && docker rm && docker run of the new Dockerfile image, timed until the new version answers; both contenders' new images are pulled beforehand. phpbuild's \"new version serving\" runs from the start of `phpbuild release` until the proxy sends every new request to the new container (finding the image, start, health check, switch); its whole release adds the old container's graceful drain and the release log.", loadRate),
 			"Ratios are of the medians.",
@@ -202,9 +207,10 @@ type suite struct {
 	largeRepo     *httptest.Server
 	release       string // a dir with project.toml for `phpbuild release`
 	appName       string
-	port          int // phpbuild's front proxy
-	naive         int // the naive container's host port
-	logged        int // commands logged (PHPBUILD_BENCH_LOGS)
+	port          int    // phpbuild's front proxy
+	naive         int    // the naive container's host port
+	logged        int    // commands logged (PHPBUILD_BENCH_LOGS)
+	limitBin      string // bench/physical/limit, built
 }
 
 func newSuite(b *testing.B) *suite {
@@ -220,6 +226,10 @@ func newSuite(b *testing.B) *suite {
 	s.bin = filepath.Join(b.TempDir(), "phpbuild")
 	if out, err := exec.Command("go", "build", "-trimpath", "-o", s.bin, "../cmd/phpbuild").CombinedOutput(); err != nil {
 		b.Fatalf("building phpbuild: %v\n%s", err, out)
+	}
+	s.limitBin = filepath.Join(b.TempDir(), "limit")
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", s.limitBin, "./physical/limit").CombinedOutput(); err != nil {
+		b.Fatalf("building the physical limit: %v\n%s", err, out)
 	}
 	for _, n := range figureOrder {
 		s.figures[n] = &Figure{Name: n, Unit: Seconds}
@@ -324,7 +334,7 @@ func (s *suite) run(b *testing.B, i int) {
 	s.add(b, figSize, pc, dc)
 	s.add(b, figSizeRaw, pu, du)
 
-	pbUp, dfUp, dcUp := s.codeChange(b, dir, c, figCode, limitCode)
+	pbUp, dfUp, dcUp := s.codeChange(b, dir, c, figCode, limitCode, limitProc)
 	v2 := c.images(b, dir)
 	s.farChange(b, dir, c, limitFar)
 	s.add(b, figPushed, float64(pbUp), float64(dfUp))
@@ -353,7 +363,7 @@ func (s *suite) runLarge(b *testing.B, i int) {
 	dir := s.largeApp(b)
 	c := newContenders(fmt.Sprintf("bench/%d-%d-large", s.stamp, i))
 	s.addFresh(b, figLCold, dir, c)
-	pbUp, dfUp, _ := s.codeChange(b, dir, c, figLCode, limitLCode)
+	pbUp, dfUp, _ := s.codeChange(b, dir, c, figLCode, limitLCode, limitLProc)
 	s.farChange(b, dir, c, limitLFar)
 	s.add(b, figLPushed, float64(pbUp), float64(dfUp))
 	s.classAdded(b, dir, c, figLClass)
@@ -366,9 +376,10 @@ func (s *suite) runLarge(b *testing.B, i int) {
 }
 
 // codeChange commits a one-line change to public/index.php and builds it
-// fresh as fig; limit gets the physical limit of phpbuild's app layer. It
-// returns the bytes each contender pushed, and the Dockerfile's cache.
-func (s *suite) codeChange(b *testing.B, dir string, c contenders, fig, limit string) (pb, df, cache int64) {
+// fresh as fig; limit gets the physical limit of phpbuild's app layer, and
+// proc that limit as a program of its own. It returns the bytes each
+// contender pushed, and the Dockerfile's cache.
+func (s *suite) codeChange(b *testing.B, dir string, c contenders, fig, limit, proc string) (pb, df, cache int64) {
 	page := filepath.Join(dir, "public", "index.php")
 	old, _ := os.ReadFile(page)
 	buildtest.Write(b, dir, "public/index.php", strings.Replace(string(old), "<h1>assets app</h1>", "<h1>assets app v2</h1>", 1))
@@ -385,11 +396,14 @@ func (s *suite) codeChange(b *testing.B, dir string, c contenders, fig, limit st
 	if err != nil {
 		b.Fatal(err)
 	}
-	took, err := PhysicalLimit(dir, "/app", files, to)
+	took, err := physical.Limit(dir, "/app", files, to)
 	if err != nil {
 		b.Fatalf("the physical limit of %s: %v", img, err)
 	}
 	s.addLimit(b, limit, pbTime, took, len(files))
+	cmd := exec.Command(s.limitBin, dir, "/app", s.proxy.Addr()+"/"+c.pb+"-limit-proc:"+sha)
+	cmd.Stdin = strings.NewReader(strings.Join(files, "\n"))
+	s.addLimit(b, proc, pbTime, time.Duration(s.timed(b, cmd)*float64(time.Second)), len(files))
 	return pb, df, cache
 }
 
@@ -415,7 +429,7 @@ func (s *suite) addLimit(b *testing.B, limit string, phpbuild float64, took time
 	l := s.limits[limit]
 	l.Phpbuild = append(l.Phpbuild, phpbuild)
 	l.Limit = append(l.Limit, took.Seconds())
-	progress(b, "%-48s phpbuild %-10s limit %s (%d files)", limit+":", Seconds.format(phpbuild), Seconds.format(took.Seconds()), files)
+	progress(b, "%-48s phpbuild %.0f ms    limit %.0f ms (%d files)", limit+":", phpbuild*1000, took.Seconds()*1000, files)
 }
 
 // farChange commits another one-line change after codeChange's and builds
@@ -441,7 +455,7 @@ func (s *suite) farChange(b *testing.B, dir string, c contenders, limit string) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	took, err := PhysicalLimit(dir, "/app", files, to)
+	took, err := physical.Limit(dir, "/app", files, to)
 	if err != nil {
 		b.Fatalf("the physical limit of %s, far: %v", c.pb, err)
 	}

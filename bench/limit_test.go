@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/phpbuild/phpbuild/bench/physical"
 )
 
 // TestPhysicalLimit: the limit's image holds the files, with their bytes,
@@ -41,9 +43,9 @@ func TestPhysicalLimit(t *testing.T) {
 	}
 	list := []string{"composer.json", "public/index.php", "src/A/B.php"}
 	ref, _ := name.ParseReference(host + "/limit:1")
-	took, err := PhysicalLimit(dir, "/app", list, ref)
+	took, err := physical.Limit(dir, "/app", list, ref)
 	if err != nil || took <= 0 {
-		t.Fatalf("PhysicalLimit: %v, %v", took, err)
+		t.Fatalf("physical.Limit: %v, %v", took, err)
 	}
 	img, err := remote.Image(ref)
 	if err != nil {

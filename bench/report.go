@@ -142,7 +142,7 @@ func (r *Report) Markdown() string {
 		b.WriteString("\n| against the physical limit | phpbuild min / median / max | limit min / median / max | phpbuild / limit |\n")
 		b.WriteString("|---|---|---|---|\n")
 		for _, l := range r.Limits {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", l.Name, Seconds.triple(Summarize(l.Phpbuild)), Seconds.triple(Summarize(l.Limit)), ratioText(l.Ratio()))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", l.Name, wholeMillis(Summarize(l.Phpbuild)), wholeMillis(Summarize(l.Limit)), ratioText(l.Ratio()))
 		}
 	}
 	if len(r.Growth) > 0 {
@@ -190,6 +190,18 @@ func growth(u Unit, small, large []float64) string {
 		out += fmt.Sprintf(" (×%.1f)", z/a)
 	}
 	return out
+}
+
+// wholeMillis is a triple of seconds in whole milliseconds: the limits
+// are a few tens of them, which a second's two decimals round away.
+func wholeMillis(s Stats) string {
+	f := func(x float64) string {
+		if math.IsNaN(x) {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f ms", x*1000)
+	}
+	return f(s.Min) + " / " + f(s.Median) + " / " + f(s.Max)
 }
 
 func (u Unit) triple(s Stats) string {

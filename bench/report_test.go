@@ -53,7 +53,7 @@ func TestReport(t *testing.T) {
 		"| image size | 90.0 MB / 90.0 MB / 90.0 MB | 120.5 MB / 120.5 MB / 121.0 MB | 0.75 |",
 		"| failed requests | 0 / 0 / 0 | 0 / 0 / 0 | n/a |",
 		"| CPU per request | 120 µs / 121 µs / 130 µs | 114 µs / 114 µs / 118 µs | 1.06 |",
-		"| code change | 0.20 s / 0.30 s / 0.40 s | 0.10 s / 0.10 s / 0.20 s | 3.00 |",
+		"| code change | 200 ms / 300 ms / 400 ms | 100 ms / 100 ms / 200 ms | 3.00 |",
 		"| cold build | 20.0 s → 50.0 s (×2.5) | 150.0 s → 300.0 s (×2.0) |",
 		"- a note",
 	} {
