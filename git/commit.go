@@ -414,17 +414,22 @@ func (g gitCLI) nearestRelease(ctx context.Context, commit string, tags releaseT
 	}
 
 	// The nearest v* tag is not a release: count from the highest release
-	// tag in the history instead.
-	out, err := g.run(ctx, "for-each-ref", "--merged="+commit, "--format=%(refname:strip=2)", "refs/tags/v*")
-	if err != nil {
-		return nil, 0, err
+	// tag in the history instead; with no v* tag at all, the usual case of
+	// an app that tags no versions, from the first commit.
+	var name string
+	var v *semver.Version
+	if len(tags) > 0 {
+		out, err := g.run(ctx, "for-each-ref", "--merged="+commit, "--format=%(refname:strip=2)", "refs/tags/v*")
+		if err != nil {
+			return nil, 0, err
+		}
+		name, v = highestRelease(strings.Fields(out))
 	}
-	name, v := highestRelease(strings.Fields(out))
 	rev := commit
 	if v != nil {
 		rev = "refs/tags/" + name + ".." + commit
 	}
-	out, err = g.run(ctx, "rev-list", "--count", rev)
+	out, err := g.run(ctx, "rev-list", "--count", rev)
 	if err != nil {
 		return nil, 0, err
 	}
