@@ -56,7 +56,7 @@ func assetsStep(img llb.State, a *layers.Assets, outputs []string, key string) l
 	}
 	pm := strings.Fields(install)[0]
 	// Detection requires a script named build; a.BuildScript is its command.
-	script := fmt.Sprintf("command -v %s >/dev/null || { echo \"phpbuild: the build image has no %s; use npm (package-lock.json)\" >&2; exit 3; }\n%s\n%sbuild",
+	script := fmt.Sprintf("command -v %s >/dev/null || { echo \"phpbuild: %s is not installed where the assets build runs; use npm (package-lock.json)\" >&2; exit 3; }\n%s\n%sbuild",
 		pm, pm, install, run)
 	changes := runStep(img, source(a.Files, key), script, "assets: "+pm+" run build ("+a.BuildScript+")", "npm")
 	ci := &llb.CopyInfo{CopyDirContentsOnly: true, AllowWildcard: true, AllowEmptyWildcard: true, CreateDestPath: true,

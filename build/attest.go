@@ -210,7 +210,7 @@ func (o *options) documents(img *Image, rt *runtimes.Runtime, sbom attest.Docume
 	if o.target != nil {
 		b.Image = o.target.String()
 	}
-	for role, ref := range map[string]string{"build": rt.BuildImage, "composer": rt.ComposerImage, "cli": rt.CLIImage} {
+	for role, ref := range map[string]string{"build": rt.BuildImage, "composer": rt.ComposerImage, "cli": rt.CLIImage, "node": rt.NodeImage} {
 		if ref != "" {
 			b.Runtime[role] = ref
 		}

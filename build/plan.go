@@ -81,13 +81,14 @@ type PlanRuntime struct {
 	Phalcon    *string  `json:"phalcon"`
 	Extensions []string `json:"extensions"`
 	Base       string   `json:"base"`
-	// RunImage, BuildImage, ComposerImage and CLIImage are
+	// RunImage, BuildImage, ComposerImage, CLIImage and NodeImage are
 	// repo@digest of the built runtime, when the plan was resolved against
 	// a runtime repo.
 	RunImage      string `json:"runImage,omitempty"`
 	BuildImage    string `json:"buildImage,omitempty"`
 	ComposerImage string `json:"composerImage,omitempty"`
 	CLIImage      string `json:"cliImage,omitempty"`
+	NodeImage     string `json:"nodeImage,omitempty"`
 }
 
 // PlanLayer is one layer and its key.
@@ -166,6 +167,7 @@ func newPlan(ctx context.Context, app *detect.App, rt *runtimes.Runtime, ls []la
 			BuildImage:    rt.BuildImage,
 			ComposerImage: rt.ComposerImage,
 			CLIImage:      rt.CLIImage,
+			NodeImage:     rt.NodeImage,
 		},
 		Warnings: append(append([]string{}, app.Warnings...), rt.Warnings...),
 	}

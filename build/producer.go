@@ -60,8 +60,10 @@ var (
 // stepImages are the images the steps of one build run in, each named once
 // so that the steps share its LLB op.
 type stepImages struct {
-	// build has PHP, composer and node.
-	build llb.State
+	// node runs the assets step: the CLI image plus node and npm; for a
+	// runtime without a node image, the build image (PHP, composer and
+	// node).
+	node llb.State
 	// composer is the run image plus composer: the vendor and volt steps
 	// then pull no node.
 	composer llb.State
@@ -79,8 +81,11 @@ type stepImages struct {
 
 func newStepImages(app *detect.App, rt *runtimes.Runtime) (stepImages, error) {
 	imgs := stepImages{
-		build:    llb.Image(rt.BuildImage, llb.WithCustomName("build image "+rt.BuildImage)),
+		node:     llb.Image(rt.BuildImage, llb.WithCustomName("build image "+rt.BuildImage)),
 		composer: llb.Image(rt.ComposerImage, llb.WithCustomName("composer image "+rt.ComposerImage)),
+	}
+	if rt.NodeImage != "" {
+		imgs.node = llb.Image(rt.NodeImage, llb.WithCustomName("node image "+rt.NodeImage))
 	}
 	imgs.cli = imgs.composer
 	if rt.CLIImage == "" || needsGit(app) {
@@ -155,7 +160,7 @@ func newProducers(app *detect.App, rt *runtimes.Runtime, toMake []layers.Layer, 
 		case *layers.Vendor:
 			p = vendor
 		case *layers.Assets:
-			p = &assetsProducer{l: l, dir: app.Dir, webRoot: app.WebRoot, key: key, image: imgs.build}
+			p = &assetsProducer{l: l, dir: app.Dir, webRoot: app.WebRoot, key: key, image: imgs.node}
 		case *layers.Volt:
 			p = &voltProducer{l: l, dir: app.Dir, key: key, image: imgs.composer}
 		case *layers.Config:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	"google.golang.org/protobuf/proto"
 
@@ -236,17 +237,7 @@ func TestStepImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			def, err := st.Marshal(context.Background(), localID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			for _, m := range def.Metadata {
-				d := m.Description["llb.customname"]
-				if strings.HasSuffix(d, "image "+rt.CLIImage) || strings.HasSuffix(d, "image "+rt.ComposerImage) {
-					names = append(names, d)
-				}
-			}
+			names, def := stepImagesOf(t, st, rt.CLIImage, rt.ComposerImage)
 			for _, dt := range def.Def {
 				var op pb.Op
 				if err := proto.Unmarshal(dt, &op); err != nil {
@@ -301,5 +292,52 @@ func TestStepImages(t *testing.T) {
 	rt.CLIImage, rt.Platform, rt.PlatformHidden = "", nil, nil
 	if vendor, autoload, _ = images(t); !slices.Equal(vendor, want) || !slices.Equal(autoload, want) {
 		t.Errorf("a runtime without a CLI image: vendor %q, autoload %q; want %q", vendor, autoload, want)
+	}
+}
+
+// stepImagesOf marshals st and returns the names of the images among refs that
+// its ops pull ("CLI image REF"), with the definition.
+func stepImagesOf(t *testing.T, st *llb.State, refs ...string) ([]string, *llb.Definition) {
+	t.Helper()
+	def, err := st.Marshal(context.Background(), localID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range def.Metadata {
+		d := m.Description["llb.customname"]
+		for _, ref := range refs {
+			if ref != "" && strings.HasSuffix(d, "image "+ref) {
+				names = append(names, d)
+			}
+		}
+	}
+	return names, def
+}
+
+// TestAssetsImage: the assets step runs on the runtime's node image, or on
+// its build image for a runtime recorded before node images.
+func TestAssetsImage(t *testing.T) {
+	app, rt, ls, keys := testApp(t, "assets")
+	rt.NodeImage = "registry.example/runtimes@sha256:" + strings.Repeat("5", 64)
+	images := func() []string {
+		t.Helper()
+		ps, err := newProducers(app, rt, only(ls, "assets"), keys, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := ps["assets"].step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, _ := stepImagesOf(t, st, rt.NodeImage, rt.BuildImage, rt.ComposerImage)
+		return names
+	}
+	if got, want := images(), []string{"node image " + rt.NodeImage}; !slices.Equal(got, want) {
+		t.Errorf("assets step images %q, want %q", got, want)
+	}
+	rt.NodeImage = ""
+	if got, want := images(), []string{"build image " + rt.BuildImage}; !slices.Equal(got, want) {
+		t.Errorf("a runtime without a node image: assets step images %q, want %q", got, want)
 	}
 }

@@ -110,7 +110,8 @@ func newBuilder(t *testing.T) *runtimes.Builder {
 // TestRuntimeBuild builds, verifies and records PHP 8.2 (bookworm) and 8.4
 // (trixie) runtimes with an extension compiled from source, then runs
 // them: the extension's function answers, the user is not root, no compiler
-// is left, and the build image has composer and node.
+// is left, the build image has composer and node, and the node image node
+// on the CLI image.
 func TestRuntimeBuild(t *testing.T) {
 	registry := testbed.Registry(t)
 	b := newBuilder(t)
@@ -188,6 +189,19 @@ func TestRuntimeBuild(t *testing.T) {
 			if types := layerTypes(t, res.CLITag.String()); len(types) != 2 || types[0] != "application/vnd.oci.image.layer.v1.tar+zstd" || types[1] != types[0] {
 				t.Errorf("the CLI image's layers are %v, want the base's and one more, zstd", types)
 			}
+			// The node image: the CLI image's blobs and one zstd layer with
+			// node and npm, which run; no PHP headers or compilers.
+			out, code = testbed.BuildkitRun(t, res.NodeTag.String(), "node --version && npm --version && php -r 'echo PHP_VERSION, \"\\n\";' && (command -v phpize gcc cc || echo no-compiler)")
+			if code != 0 || !regexp.MustCompile(`^v\d+\.\d+\.\d+\n\d+\.\d+\.\d+\n`+regexp.QuoteMeta(res.Entry.PHP)+`\nno-compiler\n$`).MatchString(out) {
+				t.Errorf("node image: exit %d, stdout %q; want node's and npm's versions, PHP %s and no compiler", code, out, res.Entry.PHP)
+			}
+			nl, cl := layerDigests(t, res.NodeTag.String()), layerDigests(t, res.CLITag.String())
+			if len(nl) != len(cl)+1 || !slices.Equal(nl[:len(cl)], cl) {
+				t.Errorf("the node image's layers are %v, want the CLI image's %v and one more", nl, cl)
+			}
+			if types := layerTypes(t, res.NodeTag.String()); slices.ContainsFunc(types, func(mt string) bool { return mt != "application/vnd.oci.image.layer.v1.tar+zstd" }) {
+				t.Errorf("the node image's layers are %v, want all zstd", types)
+			}
 			for _, ext := range []string{"ext-hello", "ext-gmp", "ext-intl"} {
 				if res.Entry.Platform[ext] == "" {
 					t.Errorf("recorded platform lacks %s: %v", ext, res.Entry.Platform)
@@ -204,7 +218,7 @@ func TestRuntimeBuild(t *testing.T) {
 			}
 			took := time.Since(start)
 			t.Logf("no-op rebuild took %s", took.Round(time.Millisecond))
-			if !again.Reused || again.Entry.Run != res.Entry.Run || again.Entry.Build != res.Entry.Build {
+			if !again.Reused || again.Entry.Run != res.Entry.Run || again.Entry.Build != res.Entry.Build || again.Entry.Node != res.Entry.Node {
 				t.Errorf("rebuild with identical inputs: reused=%v run %s build %s, want the recorded %s %s", again.Reused, again.Entry.Run, again.Entry.Build, res.Entry.Run, res.Entry.Build)
 			}
 			if took > 10*time.Second {

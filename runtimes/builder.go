@@ -113,6 +113,7 @@ type BuildResult struct {
 	BuildTag    name.Tag `json:"buildTag"`
 	ComposerTag name.Tag `json:"composerTag"`
 	CLITag      name.Tag `json:"cliTag"`
+	NodeTag     name.Tag `json:"nodeTag"`
 }
 
 // Build makes the runtime spec asks for in repo, or returns the recorded one
@@ -223,7 +224,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		compiled[c.name] = compileState(base, p, c, src)
 	}
 	run := runState(base, p, llb.Local("launcher", contentID(launcherSHA)), compiled)
-	recipe, err := definitionDigest(ctx, buildState(run, p), cliState(base, p))
+	recipe, err := definitionDigest(ctx, buildState(run, p), nodeOn(cliState(base, p)))
 	if err != nil {
 		return nil, err
 	}
@@ -310,6 +311,20 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	platform, hidden := platformConfig(platforms[0], platforms[1])
+	// The node image is built on the CLI image by digest, as the build
+	// image on the composer image: its first layers are the CLI image's
+	// blobs, which a fresh runner then unpacks once for both.
+	node := nodeOn(llb.Image(repo.Digest(derived[roleCLI].String()).String(), llb.WithCustomName("the node image's base")))
+	derived[roleNode], err = b.solveCompressed(ctx, bk, repo, mounts, layerCompression[roleNode], func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		res, err := solveState(ctx, c, node)
+		if err != nil {
+			return nil, err
+		}
+		return res, addImageConfig(res, imageConfig(p, key, roleNode, false))
+	})
+	if err != nil {
+		return nil, err
+	}
 	var runs []PlatformRun
 	for _, plat := range others {
 		d, err := b.otherRun(ctx, bk, repo, mounts, p, plat, baseRef, key, sources)
@@ -323,7 +338,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		Key: key, PHP: strings.TrimSpace(probes["php"]), PHPMinor: p.minor.Minor, Phalcon: riVersion(probes["phalcon"]),
 		Extensions: modules(probes["modules"]), Base: p.minor.Base, BaseDigest: baseDigest.String(),
 		Run: runDigest.String(), Build: derived[roleBuild].String(), Composer: derived[roleComposer].String(),
-		CLI: derived[roleCLI].String(), Platform: platform, PlatformHidden: hidden, Built: b.o.now().UTC().Format(time.RFC3339),
+		CLI: derived[roleCLI].String(), Node: derived[roleNode].String(), Platform: platform, PlatformHidden: hidden, Built: b.o.now().UTC().Format(time.RFC3339),
 		Native: NativePlatform(), Platforms: runs,
 	}
 	if e.SBOM, err = b.recordSBOM(ctx, bk, repo, e.RunRef(repo), nativeSpec(), p, sources); err != nil {
@@ -364,11 +379,14 @@ func newResult(repo name.Repository, e Entry) *BuildResult {
 	if e.CLI != "" {
 		res.CLITag = imageTag(repo, e, roleCLI)
 	}
+	if e.Node != "" {
+		res.NodeTag = imageTag(repo, e, roleNode)
+	}
 	return res
 }
 
 // imageTag is the tag of e's image in role: runTag, with "-build",
-// "-composer" or "-autoload" for those images.
+// "-composer", "-cli" or "-node" for those images.
 func imageTag(repo name.Repository, e Entry, role string) name.Tag {
 	if role == roleRun {
 		return repo.Tag(runTag(e))
@@ -427,10 +445,12 @@ func (b *Builder) solve(ctx context.Context, bk *client.Client, repo name.Reposi
 var layerCompression = map[string]string{
 	// The CLI image: a class added or a lock change waits for it.
 	roleCLI: "zstd",
-	// The build image: php-dev, nodejs and npm, the largest blob a cold
-	// build pulls, over the composer image's layers (which it then no
-	// longer shares with it, in the registry).
+	// The build image: php-dev, nodejs and npm over the composer image's
+	// layers (which it then no longer shares with it, in the registry).
 	roleBuild: "zstd",
+	// The node image: a cold build with assets waits for it. Its first
+	// layers are the CLI image's zstd blobs.
+	roleNode: "zstd",
 }
 
 // solveCompressed is solve with every layer compressed as compression

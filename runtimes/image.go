@@ -143,6 +143,15 @@ func buildState(run llb.State, p *plan) llb.State {
 	return buildOn(composerState(run), p)
 }
 
+// nodeOn is the node image: a CLI image plus node and npm, where the
+// assets step runs. A fresh runner that builds the assets then unpacks one
+// layer besides the CLI image's, which the composer steps unpack too,
+// not the build image's PHP headers and compilers.
+func nodeOn(cli llb.State) llb.State {
+	return cli.Run(sh(aptInstall([]string{"nodejs", "npm"})+"node --version\nnpm --version\n",
+		"install nodejs and npm (the node image)")...).Root()
+}
+
 // buildOn adds the build image's own layer to a composer image.
 func buildOn(composer llb.State, p *plan) llb.State {
 	m := p.minor.Minor

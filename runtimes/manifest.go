@@ -43,6 +43,7 @@ const (
 	roleBuild    = "build"
 	roleComposer = "composer"
 	roleCLI      = "cli"
+	roleNode     = "node"
 )
 
 // Entry is one built runtime as recorded.
@@ -73,6 +74,10 @@ type Entry struct {
 	// composer, where composer installs and dumps the autoloader. Entries
 	// recorded before CLI images existed have none.
 	CLI string `json:"cli,omitempty"`
+	// Node is the node image's digest: the CLI image plus node and npm,
+	// where the assets step runs. Entries recorded before node images
+	// existed have none; their builds run it on the build image.
+	Node string `json:"node,omitempty"`
 	// Platform is what composer sees in the composer image: every ext-*
 	// and lib-* platform package and its version, as `composer show
 	// --platform` lists them. PlatformHidden are those the CLI image has
@@ -116,8 +121,8 @@ func (e Entry) RunRef(repo name.Repository) name.Digest { return repo.Digest(e.R
 // BuildRef returns the repo@digest reference of the entry's build image.
 func (e Entry) BuildRef(repo name.Repository) name.Digest { return repo.Digest(e.Build) }
 
-// images are the entry's roles and image digests, the composer and CLI
-// images only when it has them.
+// images are the entry's roles and image digests, the composer, CLI and
+// node images only when it has them.
 func (e Entry) images() []struct{ role, digest string } {
 	out := []struct{ role, digest string }{{roleRun, e.Run}, {roleBuild, e.Build}}
 	if e.Composer != "" {
@@ -125,6 +130,9 @@ func (e Entry) images() []struct{ role, digest string } {
 	}
 	if e.CLI != "" {
 		out = append(out, struct{ role, digest string }{roleCLI, e.CLI})
+	}
+	if e.Node != "" {
+		out = append(out, struct{ role, digest string }{roleNode, e.Node})
 	}
 	for _, p := range e.Platforms {
 		_, arch, _ := strings.Cut(p.Platform, "/")

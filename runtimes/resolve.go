@@ -44,7 +44,11 @@ type Runtime struct {
 	// composer on the base image, told the composer image's platform
 	// (Platform, PlatformHidden); empty for runtimes recorded before CLI
 	// images existed, which run composer on the composer image.
-	CLIImage       string            `json:"cliImage,omitempty"`
+	CLIImage string `json:"cliImage,omitempty"`
+	// NodeImage runs the assets step: the CLI image plus node and npm;
+	// empty for runtimes recorded before node images existed, which run
+	// it on the build image.
+	NodeImage      string            `json:"nodeImage,omitempty"`
 	Platform       map[string]string `json:"-"`
 	PlatformHidden []string          `json:"-"`
 	RunDigest      string            `json:"-"`
@@ -498,6 +502,9 @@ func ResolveBuilt(app *detect.App, cat *Catalog, repo string, entries []Entry) (
 	if best.CLI != "" && best.Platform != nil {
 		rt.CLIImage = repo + "@" + best.CLI
 		rt.Platform, rt.PlatformHidden = best.Platform, best.PlatformHidden
+	}
+	if best.Node != "" {
+		rt.NodeImage = repo + "@" + best.Node
 	}
 	rt.RunDigest = best.Run
 	rt.RunManifest, rt.RunConfig = best.RunManifest, best.RunConfig

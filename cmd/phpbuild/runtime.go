@@ -96,10 +96,11 @@ func newRuntimeBuild(env envDefaults) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "build --php X.Y [--phalcon VERSION] [--ext NAME[@SOURCE]]... --repo REGISTRY/REPO",
-		Short: "Build, verify, push and record the run, composer and build images of one PHP/Phalcon runtime",
-		Long: `Builds three images with BuildKit (BUILDKIT_HOST, default ` + buildkit.DefaultHost + `):
+		Short: "Build, verify, push and record the run image and the step images of one PHP/Phalcon runtime",
+		Long: `Builds five images with BuildKit (BUILDKIT_HOST, default ` + buildkit.DefaultHost + `):
 the run image (PHP, php-fpm, nginx, extensions, the launcher, user app uid 1000), the composer image
-(run image + composer, git, unzip) and the build image (composer image + php-dev, nodejs, npm). Extensions given a SOURCE are compiled from
+(run image + composer, git, unzip), the build image (composer image + php-dev, nodejs, npm), the CLI
+image (base + PHP's CLI, curl, composer, unzip) and the node image (CLI image + nodejs, npm). Extensions given a SOURCE are compiled from
 a PECL-style tarball or directory: a local PATH, https://URL#sha256=HEX, or oci://REF. Phalcon's source
 comes from --phalcon-source or PHPBUILD_PHALCON_SOURCE. The run image is verified (php -v, php -m,
 php --ri phalcon, php-fpm -t, nginx -t) before anything is tagged or recorded. A runtime whose
@@ -129,7 +130,8 @@ inputs are already recorded in REPO is not built again.`,
 				if res.Reused {
 					fmt.Fprintln(cmd.ErrOrStderr(), "runtime already built with identical inputs; nothing to do")
 				}
-				fmt.Fprintf(w, "run      %s@%s\nbuild    %s@%s\ncomposer %s@%s\nautoload %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTag, res.Entry.Build, res.ComposerTag, res.Entry.Composer, res.CLITag, res.Entry.CLI)
+				fmt.Fprintf(w, "run      %s@%s\nbuild    %s@%s\ncomposer %s@%s\ncli      %s@%s\nnode     %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTag, res.Entry.Build,
+					res.ComposerTag, res.Entry.Composer, res.CLITag, res.Entry.CLI, res.NodeTag, res.Entry.Node)
 				return nil
 			})
 		},
