@@ -77,7 +77,7 @@ func Assemble(ctx context.Context, dir string, opts ...Option) (*Image, error) {
 	baseF := par.Go(func() (v1.Image, error) { return o.runImage(ctx, rt) })
 	prevF := o.prev
 	sbomF := o.sbom(ctx, app, rt, prevF)
-	defer o.warmCLI(ctx, dir, commit, prevF, rt)()
+	defer o.warm(ctx, dir, commit, prevF, app, rt)()
 	carried := carryIndex(ctx, app.Dir, commit, prevF)
 	ls, err := layers.ForApp(app, rt)
 	if err != nil {

@@ -7,22 +7,22 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 
+	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/internal/buildkit"
 	"github.com/phpbuild/phpbuild/internal/par"
 	"github.com/phpbuild/phpbuild/runtimes"
 )
 
-// warmCLI has buildkitd pull and unpack the runtime's CLI image while the
-// build reads the app and keys its layers, when the commit likely runs a
-// composer step on it (see composerStepLikely): on a fresh runner that
-// pull is the longest wait of a class added or a lock change, and the
-// keying of a large app takes a second or two. The step then finds the
-// image unpacked. Whatever goes wrong here, the step pulls the image
-// itself. The cache image is being read (prev); the decision waits for it
-// off the build's path. The returned func stops the warming and waits for
-// it.
-func (o *options) warmCLI(ctx context.Context, dir string, commit *git.Commit, prev *par.Future[*cacheImage], rt *runtimes.Runtime) func() {
+// warm has buildkitd pull and unpack one of the runtime's step images
+// while the build reads the app and keys its layers (see toWarm): on a
+// fresh runner that pull is the longest wait of a class added, a lock
+// change or a cold build, and the keying of a large app takes a second or
+// two. The steps then find the image unpacked. Whatever goes wrong here,
+// the steps pull the image themselves. The cache image is being read
+// (prev); the decision waits for it off the build's path. The returned
+// func stops the warming and waits for it.
+func (o *options) warm(ctx context.Context, dir string, commit *git.Commit, prev *par.Future[*cacheImage], app *detect.App, rt *runtimes.Runtime) func() {
 	if rt.CLIImage == "" {
 		return func() {}
 	}
@@ -30,7 +30,12 @@ func (o *options) warmCLI(ctx context.Context, dir string, commit *git.Commit, p
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if p, err := prev.Wait(); err != nil || !composerStepLikely(ctx, dir, commit, p) {
+		p, err := prev.Wait()
+		if err != nil {
+			return
+		}
+		ref := toWarm(ctx, dir, commit, p, app, rt)
+		if ref == "" {
 			return
 		}
 		bk, err := buildkit.Connect(ctx, o.buildkitHost)
@@ -39,7 +44,7 @@ func (o *options) warmCLI(ctx context.Context, dir string, commit *git.Commit, p
 		}
 		defer bk.Close()
 		// Running a program is what makes buildkitd unpack an image.
-		st := llb.Image(rt.CLIImage).Run(llb.Args([]string{"/bin/true"}), llb.WithCustomName("warm the CLI image")).Root()
+		st := llb.Image(ref).Run(llb.Args([]string{"/bin/true"}), llb.WithCustomName("warm "+ref)).Root()
 		def, err := st.Marshal(ctx)
 		if err != nil {
 			return
@@ -50,6 +55,20 @@ func (o *options) warmCLI(ctx context.Context, dir string, commit *git.Commit, p
 		cancel()
 		<-done
 	}
+}
+
+// toWarm is the image to warm for commit, "" for none. Without a cache
+// image an app with assets warms the node image, whose first layers are
+// the CLI image's: the composer steps find it unpacked too. Otherwise the
+// CLI image, when a composer step on it is likely.
+func toWarm(ctx context.Context, dir string, commit *git.Commit, prev *cacheImage, app *detect.App, rt *runtimes.Runtime) string {
+	switch {
+	case prev == nil && app.Node != nil && rt.NodeImage != "":
+		return rt.NodeImage
+	case composerStepLikely(ctx, dir, commit, prev):
+		return rt.CLIImage
+	}
+	return ""
 }
 
 // composerStepLikely reports whether composer likely runs on the CLI image

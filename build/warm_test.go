@@ -2,10 +2,13 @@ package build
 
 import (
 	"context"
+	"strings"
 	"testing"
 
+	"github.com/phpbuild/phpbuild/detect"
 	"github.com/phpbuild/phpbuild/git"
 	"github.com/phpbuild/phpbuild/internal/gittest"
+	"github.com/phpbuild/phpbuild/runtimes"
 )
 
 // TestComposerStepLikely: the CLI image is warmed for a class added or
@@ -57,5 +60,37 @@ func TestComposerStepLikely(t *testing.T) {
 	gittest.CommitAll(t, dir, "lock", "2026-01-05T00:00:00Z")
 	if !composerStepLikely(context.Background(), dir, commit(), prevAt(classAdded.SHA)) {
 		t.Error("a lock change does not warm the CLI image")
+	}
+}
+
+// TestToWarm: a build without a cache image warms the node image when the
+// app has assets and the runtime a node image (its first layers are the CLI
+// image's), else the CLI image; with a cache image, what composerStepLikely
+// says.
+func TestToWarm(t *testing.T) {
+	gittest.Require(t)
+	dir := t.TempDir()
+	gittest.Write(t, dir, "src/A.php", "<?php class A {}")
+	gittest.Init(t, dir)
+	sha := gittest.CommitAll(t, dir, "one", "2026-01-01T00:00:00Z")
+	commit := &git.Commit{SHA: sha}
+	rt := &runtimes.Runtime{CLIImage: "registry.example/rt@sha256:" + strings.Repeat("4", 64), NodeImage: "registry.example/rt@sha256:" + strings.Repeat("5", 64)}
+	assets, plain := &detect.App{Node: &detect.Node{PackageManager: "npm"}}, &detect.App{}
+	old := &runtimes.Runtime{CLIImage: rt.CLIImage}
+	for _, tc := range []struct {
+		name string
+		prev *cacheImage
+		app  *detect.App
+		rt   *runtimes.Runtime
+		want string
+	}{
+		{"cold, assets", nil, assets, rt, rt.NodeImage},
+		{"cold, no assets", nil, plain, rt, rt.CLIImage},
+		{"cold, a runtime without a node image", nil, assets, old, rt.CLIImage},
+		{"the same commit", &cacheImage{revision: sha}, assets, rt, ""},
+	} {
+		if got := toWarm(context.Background(), dir, commit, tc.prev, tc.app, tc.rt); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
