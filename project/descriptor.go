@@ -230,12 +230,15 @@ type Watch struct {
 
 // Health is [environments.NAME.health].
 type Health struct {
-	Path        string `toml:"path"`
-	Status      int    `toml:"status"`
-	Timeout     string `toml:"timeout"`
-	Interval    string `toml:"interval"`
-	Deadline    string `toml:"deadline"`
-	StartPeriod string `toml:"start_period"`
+	Path     string `toml:"path"`
+	Status   int    `toml:"status"`
+	Timeout  string `toml:"timeout"`
+	Interval string `toml:"interval"`
+	// DockerInterval is docker's HEALTHCHECK interval of a running
+	// container, once the release has checked it.
+	DockerInterval string `toml:"docker_interval"`
+	Deadline       string `toml:"deadline"`
+	StartPeriod    string `toml:"start_period"`
 	// Smoke are pages asked of the new container once it is healthy and
 	// before traffic reaches it: an app can answer its health route while
 	// every page is an error.

@@ -203,11 +203,12 @@ func (e *Environment) validate(prefix string, fieldErr func(string, string, ...a
 		return fieldErr(prefix+".health.path", "%q must start with /", e.Health.Path)
 	}
 	durations := map[string]string{
-		"drain_timeout":       e.DrainTimeout,
-		"health.timeout":      e.Health.Timeout,
-		"health.interval":     e.Health.Interval,
-		"health.deadline":     e.Health.Deadline,
-		"health.start_period": e.Health.StartPeriod,
+		"drain_timeout":          e.DrainTimeout,
+		"health.timeout":         e.Health.Timeout,
+		"health.interval":        e.Health.Interval,
+		"health.docker_interval": e.Health.DockerInterval,
+		"health.deadline":        e.Health.Deadline,
+		"health.start_period":    e.Health.StartPeriod,
 	}
 	if w := e.Watch; w != nil {
 		if w.Duration == "" {

@@ -57,7 +57,7 @@ func TestLoadExampleDescriptor(t *testing.T) {
 		{"secrets", staging.Secrets, []string{"DB_PASSWORD", "APP_KEY"}},
 		{"health deadline", staging.Health.Deadline, "60s"},
 		{"durations", staging.Durations, map[string]time.Duration{"drain_timeout": 30 * time.Second,
-			"health.timeout": 2 * time.Second, "health.interval": time.Second, "health.deadline": time.Minute, "health.start_period": 5 * time.Second, "watch.duration": time.Minute}},
+			"health.timeout": 2 * time.Second, "health.interval": time.Second, "health.docker_interval": 30 * time.Second, "health.deadline": time.Minute, "health.start_period": 5 * time.Second, "watch.duration": time.Minute}},
 		{"watch", *staging.Watch.MaxErrorRate, 0.05},
 		{"read only", *staging.ReadOnly, true},
 		{"maintenance page", staging.MaintenancePage, "deploy/maintenance.html"},
@@ -83,8 +83,8 @@ func TestEnvironmentDurations(t *testing.T) {
 	}{
 		{"none set", "[environments.prod]\n", nil},
 		{"zero is set", "[environments.prod]\ndrain_timeout = \"0s\"\n", map[string]time.Duration{"drain_timeout": 0}},
-		{"health", "[environments.prod.health]\ninterval = \"250ms\"\nstart_period = \"1m30s\"\n",
-			map[string]time.Duration{"health.interval": 250 * time.Millisecond, "health.start_period": 90 * time.Second}},
+		{"health", "[environments.prod.health]\ninterval = \"250ms\"\ndocker_interval = \"2m\"\nstart_period = \"1m30s\"\n",
+			map[string]time.Duration{"health.interval": 250 * time.Millisecond, "health.docker_interval": 2 * time.Minute, "health.start_period": 90 * time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := project.Parse("project.toml", []byte(tc.toml))

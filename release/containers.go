@@ -105,7 +105,7 @@ func (t *dockerTarget) health(ctx context.Context, serving string) string {
 		return ""
 	}
 	if ins.State.Health != nil {
-		return ins.State.Health.Status
+		return t.h.healthOf(ctx, ins)
 	}
 	return ins.State.Status
 }
@@ -150,7 +150,7 @@ func (h *host) startApp(ctx context.Context, rec *Record, name, snapPath, role s
 	cfg := &container.Config{Image: rec.Digest, Env: env, Labels: h.labels(role, rec.ID),
 		Healthcheck: &container.HealthConfig{
 			Test:     []string{"CMD", "/usr/local/bin/launcher", "health"},
-			Interval: h.env.Health.Interval, Timeout: h.env.Health.Timeout, StartPeriod: h.env.Health.StartPeriod, Retries: 3,
+			Interval: h.env.Health.DockerInterval, Timeout: h.env.Health.Timeout, StartPeriod: h.env.Health.StartPeriod, Retries: 3,
 		}}
 	hc := h.hostConfig(snapPath, rec.ID)
 	if role == "app" {

@@ -41,7 +41,7 @@ func TestStartAppConfig(t *testing.T) {
 				Labels: map[string]string{"dev.phpbuild.app": "shop", "dev.phpbuild.env": "prod", "dev.phpbuild.role": tc.role,
 					"dev.phpbuild.release": rec.ID},
 				Healthcheck: &container.HealthConfig{Test: []string{"CMD", "/usr/local/bin/launcher", "health"},
-					Interval: time.Second, Timeout: 2 * time.Second, StartPeriod: 5 * time.Second, Retries: 3},
+					Interval: 30 * time.Second, Timeout: 2 * time.Second, StartPeriod: 5 * time.Second, Retries: 3},
 			}
 			if diff := cmp.Diff(wantCfg, c.cfg); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)

@@ -343,7 +343,7 @@ func fakeHost(t *testing.T, env *Environment) (*host, *fakeDocker, *memState) {
 // testEnv is an environment as LoadEnvironment makes it, without a file.
 func testEnv(target string) *Environment {
 	return &Environment{Name: "prod", Target: target, App: "shop", Port: 8080, Keep: 2, Drain: 10e9,
-		Health:  Health{Status: 200, Timeout: 2e9, Interval: 1e9, Deadline: 60e9},
+		Health:  Health{Status: 200, Timeout: 2e9, Interval: 1e9, DockerInterval: 30e9, Deadline: 60e9},
 		Volumes: map[string]string{"shop-uploads": "/app/public/uploads", "shop-cache": "/app/var/cache"},
 		desc:    &project.Descriptor{}}
 }

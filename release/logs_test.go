@@ -300,3 +300,58 @@ func TestProcessStatusSwarm(t *testing.T) {
 		t.Errorf("processes (-want +got):\n%s", d)
 	}
 }
+
+// TestHealthBeforeDockersFirstCheck: where docker has not checked a
+// container yet (starting, no log), status runs the container's check
+// once: healthy when it passes, unhealthy when not; docker's own verdict
+// otherwise, and no exec.
+func TestHealthBeforeDockersFirstCheck(t *testing.T) {
+	h, f := dockerLogsHost(t)
+	check := []string{"CMD", "/usr/local/bin/launcher", "exec", "php", "bin/ready.php"}
+	health := map[string]*container.Health{"w2": {Status: container.Starting}}
+	f.inspect = func(id string) (container.InspectResponse, error) {
+		return container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{ID: id, State: &container.State{Running: true, Health: health[id]}},
+			Config: &container.Config{Healthcheck: &container.HealthConfig{Test: check}}}, nil
+	}
+	code := 0
+	f.exec = func(ctr string, cmd []string) (string, int) {
+		if ctr != "w2" || strings.Join(cmd, " ") != strings.Join(check[1:], " ") {
+			t.Errorf("exec in %s of %q, want w2's check %q", ctr, cmd, check[1:])
+		}
+		return "not ready\n", code
+	}
+	worker := func() string {
+		t.Helper()
+		ps, err := h.processStatus(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ps[0].Containers {
+			if c.Name == "shop-prod-worker-R-2" {
+				return c.Health
+			}
+		}
+		t.Fatalf("no shop-prod-worker-R-2 in %+v", ps)
+		return ""
+	}
+	execs := func() int {
+		n := 0
+		for _, c := range f.calls {
+			if strings.HasPrefix(c, "exec ") {
+				n++
+			}
+		}
+		return n
+	}
+	if got := worker(); got != container.Healthy || execs() != 1 {
+		t.Errorf("a passing check before docker's first: %q after %d execs, want healthy after 1", got, execs())
+	}
+	code = 1
+	if got := worker(); got != container.Unhealthy || execs() != 2 {
+		t.Errorf("a failing check before docker's first: %q after %d execs, want unhealthy after 2", got, execs())
+	}
+	health["w2"] = &container.Health{Status: container.Starting, Log: []*container.HealthcheckResult{{ExitCode: 1}}}
+	if got := worker(); got != container.Starting || execs() != 2 {
+		t.Errorf("docker has checked: %q after %d execs, want docker's starting and no exec", got, execs())
+	}
+}

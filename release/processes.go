@@ -111,7 +111,7 @@ func (h *host) createProc(ctx context.Context, rec *Record, s procSpec, snapPath
 		Healthcheck: &container.HealthConfig{Test: []string{"NONE"}}}
 	if s.health != nil {
 		cfg.Healthcheck = &container.HealthConfig{Test: append([]string{"CMD", runtimes.LauncherPath, "exec"}, s.health...),
-			Interval: h.env.Health.Interval * 5, Timeout: h.env.Health.Timeout, Retries: 3}
+			Interval: h.env.Health.DockerInterval, Timeout: h.env.Health.Timeout, Retries: 3}
 	}
 	hc := h.hostConfig(snapPath, rec.ID)
 	hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}

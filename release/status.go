@@ -163,7 +163,27 @@ func (h *host) containerHealth(ctx context.Context, id string) string {
 	if err != nil || ins.ContainerJSONBase == nil || ins.State == nil || ins.State.Health == nil {
 		return ""
 	}
-	return ins.State.Health.Status
+	return h.healthOf(ctx, ins)
+}
+
+// healthOf is docker's health of an inspected container that has a health
+// check. Before docker's first check (health.docker_interval after the
+// start, 30 s by default), where docker says "starting", phpbuild runs the
+// container's check once itself: "healthy" when it passes, else
+// "unhealthy".
+func (h *host) healthOf(ctx context.Context, ins container.InspectResponse) string {
+	hs := ins.State.Health
+	if hs.Status != container.Starting || len(hs.Log) > 0 || !ins.State.Running || ins.Config == nil || ins.Config.Healthcheck == nil {
+		return hs.Status
+	}
+	test := ins.Config.Healthcheck.Test
+	if len(test) < 2 || test[0] != "CMD" {
+		return hs.Status
+	}
+	if _, ok := h.check(ctx, ins.ID, nil, 0, test[1:]...); ok {
+		return container.Healthy
+	}
+	return container.Unhealthy
 }
 
 // webName is web's name among the process types, as the Procfile has it.
