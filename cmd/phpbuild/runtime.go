@@ -130,8 +130,17 @@ inputs are already recorded in REPO is not built again.`,
 				if res.Reused {
 					fmt.Fprintln(cmd.ErrOrStderr(), "runtime already built with identical inputs; nothing to do")
 				}
-				fmt.Fprintf(w, "run      %s@%s\nbuild    %s@%s\ncomposer %s@%s\ncli      %s@%s\nnode     %s@%s\n", res.RunTag, res.Entry.Run, res.BuildTag, res.Entry.Build,
-					res.ComposerTag, res.Entry.Composer, res.CLITag, res.Entry.CLI, res.NodeTag, res.Entry.Node)
+				// A runtime recorded by an earlier phpbuild may lack the later images.
+				for _, im := range []struct {
+					role   string
+					tag    name.Tag
+					digest string
+				}{{"run", res.RunTag, res.Entry.Run}, {"build", res.BuildTag, res.Entry.Build}, {"composer", res.ComposerTag, res.Entry.Composer},
+					{"cli", res.CLITag, res.Entry.CLI}, {"node", res.NodeTag, res.Entry.Node}} {
+					if im.digest != "" {
+						fmt.Fprintf(w, "%-8s %s@%s\n", im.role, im.tag, im.digest)
+					}
+				}
 				return nil
 			})
 		},
