@@ -233,6 +233,11 @@ func (e *Environment) validate(prefix string, fieldErr func(string, string, ...a
 		if err != nil || d < 0 {
 			return fieldErr(prefix+"."+key, "%q is not a duration like \"30s\"", v)
 		}
+		if (key == "health.interval" || key == "health.docker_interval") && d < time.Millisecond {
+			// docker refuses a shorter health check interval; a release
+			// would poll without pause.
+			return fieldErr(prefix+"."+key, "%q is too short: at least \"1ms\", usually seconds", v)
+		}
 		if e.Durations == nil {
 			e.Durations = map[string]time.Duration{}
 		}

@@ -257,6 +257,11 @@ func TestParseErrors(t *testing.T) {
 			want: where{"project.toml", 5, "environments.prod.health.deadline"}, msg: "not a duration",
 		},
 		{
+			name: "docker_interval under docker's minimum",
+			toml: "[environments.prod]\nport = 80\n\n[environments.prod.health]\ndocker_interval = \"0s\"\n",
+			want: where{"project.toml", 5, "environments.prod.health.docker_interval"}, msg: "too short",
+		},
+		{
 			name: "negative duration",
 			toml: "[environments.prod]\ndrain_timeout = \"-5s\"\n",
 			want: where{"project.toml", 2, "environments.prod.drain_timeout"}, msg: "not a duration",
