@@ -7,6 +7,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -369,4 +371,71 @@ func tarDiff(a, b v1.Layer) []string {
 		}
 	}
 	return out
+}
+
+// TestNoOpReadsNoDiff: building a commit whose SHA tag is in the repo runs
+// neither git diff nor cat-file (the diff read early waits for the tag's
+// answer), and is not built; the next commit, a code change, reads its
+// diff and takes the fast path, without buildkitd.
+func TestNoOpReadsNoDiff(t *testing.T) {
+	rt := testRuntimes(t)
+	dir := gitApp(t, "plain")
+	repo := testRepo(t, "noop-diff")
+	ctx := ctxT(t)
+	if _, err := push(ctx, dir, repo, buildOpts(t, rt)...); err != nil {
+		t.Fatalf("first build: %v", err)
+	}
+	appendLine(t, dir, "src/Page.php", "// a code change")
+	commit(t, dir, "code", "2026-01-03T00:00:00Z")
+	built, err := push(ctx, dir, repo, buildOpts(t, rt)...)
+	if err != nil {
+		t.Fatalf("second build: %v", err)
+	}
+
+	// git, logged: each command's subcommand, a line each.
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, log := t.TempDir(), filepath.Join(t.TempDir(), "git.log")
+	write(t, bin, "git", fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %q\nexec %q \"$@\"\n", log, real))
+	if err := os.Chmod(filepath.Join(bin, "git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	ran := func() []string {
+		t.Helper()
+		b, _ := os.ReadFile(log)
+		os.Remove(log)
+		var subs []string
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			for _, f := range strings.Fields(line) {
+				// The first word after git's -C DIR and -c KEY=VALUE.
+				if f == "diff" || f == "cat-file" || f == "rev-parse" {
+					subs = append(subs, f)
+					break
+				}
+			}
+		}
+		return subs
+	}
+
+	again, err := push(ctx, dir, repo, append(buildOpts(t, rt), build.WithBuildkitHost(noBuildkit))...)
+	if err != nil {
+		t.Fatalf("the same commit again: %v", err)
+	}
+	subs := ran()
+	if !again.Existing || again.Digest != built.Digest || slices.Contains(subs, "diff") || slices.Contains(subs, "cat-file") || !slices.Contains(subs, "rev-parse") {
+		t.Errorf("the same commit again: existing %v, digest %s (want %s), git ran %v: want rev-parse and no diff or cat-file", again.Existing, again.Digest, built.Digest, subs)
+	}
+
+	appendLine(t, dir, "src/Page.php", "// another code change")
+	commit(t, dir, "code again", "2026-01-04T00:00:00Z")
+	next, err := push(ctx, dir, repo, append(buildOpts(t, rt), build.WithBuildkitHost(noBuildkit))...)
+	if err != nil {
+		t.Fatalf("a code change after it (fast path, no buildkitd): %v", err)
+	}
+	if subs := ran(); next.Existing || !slices.Contains(subs, "diff") {
+		t.Errorf("a code change: existing %v, git ran %v; want a build that read the diff", next.Existing, subs)
+	}
 }

@@ -112,20 +112,36 @@ type cacheImage struct {
 	earlyFrom string
 }
 
+// errBuiltAlready: the early diff was not read, HEAD's SHA tag being in
+// the target repo. A build that goes on all the same reads it again.
+var errBuiltAlready = errors.New("the commit's image is in the repo")
+
+// earlyRead is the diff read early from the cache image's commit, when it
+// was; false when it was not, or was skipped (errBuiltAlready).
+func (c *cacheImage) earlyRead() (diffRead, bool, error) {
+	if c.revision == "" || c.early == nil || c.earlyFrom != c.revision {
+		return diffRead{}, false, nil
+	}
+	d, err := c.early.Wait()
+	if errors.Is(err, errBuiltAlready) {
+		return diffRead{}, false, nil
+	}
+	return d, true, err
+}
+
 // changes lists what differs under dir from the cache image's commit to
 // sha (see git.Changed), read once.
 func (c *cacheImage) changes(ctx context.Context, dir, sha string) ([]git.Change, error) {
 	c.diffOnce.Do(func() {
-		switch {
-		case c.revision == "":
+		if c.revision == "" {
 			c.diffErr = errors.New("the cache image names no commit")
-		case c.early != nil && c.earlyFrom == c.revision:
-			var d diffRead
-			d, c.diffErr = c.early.Wait()
-			c.diff = d.changes
-		default:
-			c.diff, c.diffErr = git.Changed(ctx, dir, c.revision, sha)
+			return
 		}
+		if d, ok, err := c.earlyRead(); ok {
+			c.diff, c.diffErr = d.changes, err
+			return
+		}
+		c.diff, c.diffErr = git.Changed(ctx, dir, c.revision, sha)
 	})
 	return c.diff, c.diffErr
 }
@@ -133,8 +149,8 @@ func (c *cacheImage) changes(ctx context.Context, dir, sha string) ([]git.Change
 // read is changes with the bodies before that the class index scans (see
 // diffRead), read once with the diff when it was started early.
 func (c *cacheImage) read(ctx context.Context, dir, sha string) (diffRead, error) {
-	if c.revision != "" && c.early != nil && c.earlyFrom == c.revision {
-		return c.early.Wait()
+	if d, ok, err := c.earlyRead(); ok {
+		return d, err
 	}
 	changes, err := c.changes(ctx, dir, sha)
 	if err != nil {
@@ -217,7 +233,19 @@ func (o *options) readEarly(ctx context.Context, dir string) func(head, parent s
 			if parent != "" && o.cacheFrom == nil && !o.noCache {
 				tag := o.target.Tag(parent)
 				e.image = par.Go(func() (*remote.Descriptor, error) { return remote.Get(tag, o.remoteWith(ctx)...) })
-				e.diff = par.Go(func() (diffRead, error) { return readDiff(ctx, dir, parent, head) })
+				headTag := e.headTag
+				e.diff = par.Go(func() (diffRead, error) {
+					// A commit whose SHA tag is there is not built again
+					// (see existing): its diff would be two git processes
+					// for nothing, beside the six that read the commit. The
+					// tag's answer comes while those run.
+					if headTag != nil {
+						if _, err := headTag.Wait(); err == nil {
+							return diffRead{}, errBuiltAlready
+						}
+					}
+					return readDiff(ctx, dir, parent, head)
+				})
 			}
 			o.early = e
 		})
