@@ -278,14 +278,7 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		role string
 		on   func(llb.State) llb.State
 	}{{roleComposer, composerState}, {roleBuild, func(st llb.State) llb.State { return buildOn(st, p) }}} {
-		st := d.on(llb.Image(repo.Digest(from.String()).String(), llb.WithCustomName("the "+d.role+" image's base")))
-		dg, err := b.solveCompressed(ctx, bk, repo, mounts, layerCompression[d.role], func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
-			res, err := solveState(ctx, c, st)
-			if err != nil {
-				return nil, err
-			}
-			return res, addImageConfig(res, imageConfig(p, key, d.role, false))
-		})
+		dg, err := b.derive(ctx, bk, repo, mounts, p, key, d.role, from, d.on)
 		if err != nil {
 			return nil, err
 		}
@@ -311,18 +304,10 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	platform, hidden := platformConfig(platforms[0], platforms[1])
-	// The node image is built on the CLI image by digest, as the build
-	// image on the composer image: its first layers are the CLI image's
-	// blobs, which a fresh runner then unpacks once for both.
-	node := nodeOn(llb.Image(repo.Digest(derived[roleCLI].String()).String(), llb.WithCustomName("the node image's base")))
-	derived[roleNode], err = b.solveCompressed(ctx, bk, repo, mounts, layerCompression[roleNode], func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
-		res, err := solveState(ctx, c, node)
-		if err != nil {
-			return nil, err
-		}
-		return res, addImageConfig(res, imageConfig(p, key, roleNode, false))
-	})
-	if err != nil {
+	// The node image is built on the CLI image as the build image on the
+	// composer image: a fresh runner unpacks the CLI image's blobs once
+	// for both.
+	if derived[roleNode], err = b.derive(ctx, bk, repo, mounts, p, key, roleNode, derived[roleCLI], nodeOn); err != nil {
 		return nil, err
 	}
 	var runs []PlatformRun
@@ -368,6 +353,37 @@ func (b *Builder) Build(ctx context.Context, repo name.Repository, spec BuildSpe
 		return nil, err
 	}
 	return res, nil
+}
+
+// ImageRef is one of a runtime's images as tagged.
+type ImageRef struct {
+	Role   string   `json:"role"`
+	Tag    name.Tag `json:"tag"`
+	Digest string   `json:"digest"`
+}
+
+// Images are the runtime's images, the run image first; a runtime recorded
+// by an earlier phpbuild lacks the later ones.
+func (r *BuildResult) Images() []ImageRef {
+	repo := r.RunTag.Context()
+	var out []ImageRef
+	for _, im := range r.Entry.images() {
+		out = append(out, ImageRef{Role: im.role, Tag: imageTag(repo, r.Entry, im.role), Digest: im.digest})
+	}
+	return out
+}
+
+// derive builds role's image, on over the image from as pushed to repo,
+// and pushes it by digest (see Build).
+func (b *Builder) derive(ctx context.Context, bk *client.Client, repo name.Repository, mounts map[string]fsutil.FS, p *plan, key, role string, from digest.Digest, on func(llb.State) llb.State) (digest.Digest, error) {
+	st := on(llb.Image(repo.Digest(from.String()).String(), llb.WithCustomName("the "+role+" image's base")))
+	return b.solveCompressed(ctx, bk, repo, mounts, layerCompression[role], func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		res, err := solveState(ctx, c, st)
+		if err != nil {
+			return nil, err
+		}
+		return res, addImageConfig(res, imageConfig(p, key, role, false))
+	})
 }
 
 // newResult names the tags of e's images.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -371,6 +372,28 @@ func TestManifestEntryRefs(t *testing.T) {
 	}
 	if got, want := e.BuildRef(repo).String(), "registry.example.com/team/php-runtimes@"+e.Build; got != want {
 		t.Errorf("BuildRef = %s, want %s", got, want)
+	}
+}
+
+// TestBuildResultImages: the images a runtime has, as tagged, the run
+// image first; one recorded without a composer image lists none.
+func TestBuildResultImages(t *testing.T) {
+	repo, err := name.NewRepository("registry.example.com/team/php-runtimes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := func(c string) string { return "sha256:" + strings.Repeat(c, 64) }
+	e := Entry{Key: d("a"), PHP: "8.4.28", Run: d("1"), Build: d("2"), CLI: d("4"), Node: d("5"),
+		Platforms: []PlatformRun{{Platform: "linux/arm64", Run: d("6")}}}
+	var got []string
+	for _, im := range newResult(repo, e).Images() {
+		got = append(got, im.Role+" "+im.Tag.String()+"@"+im.Digest)
+	}
+	tag := "registry.example.com/team/php-runtimes:php8.4.28-aaaaaaaaaaaa"
+	want := []string{"run " + tag + "@" + d("1"), "build " + tag + "-build@" + d("2"), "cli " + tag + "-cli@" + d("4"),
+		"node " + tag + "-node@" + d("5"), "run-arm64 " + tag + "-run-arm64@" + d("6")}
+	if !slices.Equal(got, want) {
+		t.Errorf("Images:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -130,16 +130,8 @@ inputs are already recorded in REPO is not built again.`,
 				if res.Reused {
 					fmt.Fprintln(cmd.ErrOrStderr(), "runtime already built with identical inputs; nothing to do")
 				}
-				// A runtime recorded by an earlier phpbuild may lack the later images.
-				for _, im := range []struct {
-					role   string
-					tag    name.Tag
-					digest string
-				}{{"run", res.RunTag, res.Entry.Run}, {"build", res.BuildTag, res.Entry.Build}, {"composer", res.ComposerTag, res.Entry.Composer},
-					{"cli", res.CLITag, res.Entry.CLI}, {"node", res.NodeTag, res.Entry.Node}} {
-					if im.digest != "" {
-						fmt.Fprintf(w, "%-8s %s@%s\n", im.role, im.tag, im.digest)
-					}
+				for _, im := range res.Images() {
+					fmt.Fprintf(w, "%-9s %s@%s\n", im.Role, im.Tag, im.Digest)
 				}
 				return nil
 			})
